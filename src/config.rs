@@ -1,0 +1,371 @@
+//! Typed configuration (`config/aim.toml`, spec section 8): defaults, strict keys, and errors
+//! that name the file, the key and what is wrong.
+
+use crate::filing::model::Country;
+use crate::filing::rules::{RuleSettings, is_email};
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// The configuration the program runs on when no file is given and `config/aim.toml` is
+/// absent: the same text as the shipped `config/aim.toml`.
+pub const BUILT_IN: &str = include_str!("../config/aim.toml");
+
+/// The default `--config` path.
+pub const DEFAULT_PATH: &str = "config/aim.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read the configuration: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_inbox")]
+    pub inbox: PathBuf,
+    #[serde(default = "default_outbox")]
+    pub outbox: PathBuf,
+    #[serde(default = "default_data")]
+    pub data: PathBuf,
+    #[serde(default)]
+    pub intake: Intake,
+    #[serde(default)]
+    pub rules: Rules,
+    #[serde(default)]
+    pub review: Review,
+    #[serde(default)]
+    pub mail: Mail,
+    #[serde(default, rename = "partner")]
+    pub partners: Vec<Partner>,
+    #[serde(default, rename = "staff")]
+    pub staff: Vec<Staff>,
+}
+
+fn default_inbox() -> PathBuf {
+    "inbox".into()
+}
+fn default_outbox() -> PathBuf {
+    "outbox".into()
+}
+fn default_data() -> PathBuf {
+    "var".into()
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Intake {
+    /// Quiet time before a file seen without a close event is read.
+    pub settle_ms: u64,
+    /// Full inbox rescan, the backstop for lost watch events.
+    pub rescan_secs: u64,
+    pub max_file_bytes: u64,
+    pub max_applications: usize,
+}
+
+impl Default for Intake {
+    fn default() -> Self {
+        Intake {
+            settle_ms: 500,
+            rescan_secs: 30,
+            max_file_bytes: 32 * 1024 * 1024,
+            max_applications: 10_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Rules {
+    /// A321: days an expected import date may lie before the day of filing.
+    pub import_past_days: u32,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            import_past_days: 15,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Review {
+    /// A smelt or cast country on this list holds the application for review.
+    pub watch_countries: Vec<String>,
+    /// A W310 unit-value outlier holds the application for review.
+    pub unit_value_outliers: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    File,
+    Smtp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mail {
+    pub transport: Transport,
+    pub from: String,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_tls: SmtpTls,
+    pub smtp_user: String,
+    /// Name of the environment variable that holds the SMTP password.
+    pub smtp_password_env: String,
+}
+
+impl Default for Mail {
+    fn default() -> Self {
+        Mail {
+            transport: Transport::File,
+            from: "AIM Licensing <aim-noreply@localhost>".into(),
+            smtp_host: "127.0.0.1".into(),
+            smtp_port: 25,
+            smtp_tls: SmtpTls::None,
+            smtp_user: String::new(),
+            smtp_password_env: "AIM_SMTP_PASSWORD".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Partner {
+    pub id: String,
+    pub name: String,
+    pub emails: Vec<String>,
+    /// This partner's own inbox folder instead of `<inbox>/<id>`.
+    pub inbox: Option<PathBuf>,
+    /// This partner's own outbox folder instead of `<outbox>/<id>`.
+    pub outbox: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Reviewer,
+    Supervisor,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Staff {
+    pub user: String,
+    pub role: Role,
+}
+
+impl Config {
+    /// Load `path`; when `path` is the default path and does not exist, the built-in defaults.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text, &shown),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound && path == Path::new(DEFAULT_PATH) =>
+            {
+                Config::parse(BUILT_IN, "built-in defaults")
+            }
+            Err(source) => Err(ConfigError::Read {
+                path: shown,
+                source,
+            }),
+        }
+    }
+
+    /// Parse and validate configuration text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: origin.to_owned(),
+            message,
+        };
+        let cfg: Config =
+            toml::from_str(text).map_err(|e| invalid(e.to_string().trim_end().to_owned()))?;
+        cfg.validate().map_err(invalid)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let mut ids = HashSet::new();
+        for (i, p) in self.partners.iter().enumerate() {
+            let at = format!("partner[{}]", i + 1);
+            if !(2..=15).contains(&p.id.len())
+                || !p
+                    .id
+                    .bytes()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            {
+                return Err(format!(
+                    "{at}.id {:?} is not valid: use 2 to 15 of A-Z and 0-9",
+                    p.id
+                ));
+            }
+            if !ids.insert(p.id.as_str()) {
+                return Err(format!(
+                    "{at}.id {:?} is registered twice; give each partner one entry",
+                    p.id
+                ));
+            }
+            if p.name.trim().is_empty() {
+                return Err(format!(
+                    "{at}.name is empty; give the company name of {}",
+                    p.id
+                ));
+            }
+            if p.emails.is_empty() {
+                return Err(format!(
+                    "{at}.emails is empty; give at least one notification address for {}",
+                    p.id
+                ));
+            }
+            if let Some(e) = p.emails.iter().find(|e| !is_email(e)) {
+                return Err(format!(
+                    "{at}.emails: {e:?} is not an e-mail address (local@domain)"
+                ));
+            }
+        }
+        for (i, c) in self.review.watch_countries.iter().enumerate() {
+            if Country::parse(c).is_err() {
+                return Err(format!(
+                    "review.watch_countries[{}] {c:?} is not an ISO 3166-1 alpha-2 country code",
+                    i + 1
+                ));
+            }
+        }
+        for (i, s) in self.staff.iter().enumerate() {
+            if s.user.is_empty()
+                || s.user
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || c == ':')
+            {
+                return Err(format!(
+                    "staff[{}].user {:?} is not a Unix user name",
+                    i + 1,
+                    s.user
+                ));
+            }
+        }
+        if self.intake.max_applications == 0 {
+            return Err("intake.max_applications must be at least 1".into());
+        }
+        if self.intake.rescan_secs == 0 {
+            return Err("intake.rescan_secs must be at least 1".into());
+        }
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(format!(
+                "mail.from {:?} is not a mailbox such as \"AIM <aim@example.gov>\"",
+                self.mail.from
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn partner(&self, id: &str) -> Option<&Partner> {
+        self.partners.iter().find(|p| p.id == id)
+    }
+
+    pub fn partner_inbox(&self, p: &Partner) -> PathBuf {
+        p.inbox.clone().unwrap_or_else(|| self.inbox.join(&p.id))
+    }
+
+    pub fn partner_outbox(&self, p: &Partner) -> PathBuf {
+        p.outbox.clone().unwrap_or_else(|| self.outbox.join(&p.id))
+    }
+
+    /// The settings the rules need.
+    pub fn rule_settings(&self) -> RuleSettings {
+        RuleSettings {
+            import_past_days: i64::from(self.rules.import_past_days),
+            max_applications: self.intake.max_applications,
+            watch_countries: self
+                .review
+                .watch_countries
+                .iter()
+                .filter_map(|c| Country::parse(c).ok())
+                .collect(),
+            unit_value_outliers: self.review.unit_value_outliers,
+            apply_review: true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_defaults_parse() {
+        let c = Config::parse(BUILT_IN, "built-in").unwrap();
+        assert_eq!(c.intake.settle_ms, 500);
+        assert_eq!(c.intake.max_file_bytes, 33_554_432);
+        assert_eq!(c.rules.import_past_days, 15);
+        assert!(c.partner("DEMO").is_some());
+        assert!(c.partner("ACMEBRK").is_some());
+        assert_eq!(c.mail.transport, Transport::File);
+        assert_eq!(
+            c.partner_inbox(c.partner("DEMO").unwrap()),
+            PathBuf::from("inbox/DEMO")
+        );
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = Config::parse("", "x").unwrap();
+        assert_eq!(c.intake.rescan_secs, 30);
+        assert!(c.partners.is_empty());
+        assert_eq!(c.data, PathBuf::from("var"));
+    }
+
+    #[test]
+    fn unknown_key_names_the_file_and_key() {
+        let e = Config::parse("[intake]\nsettle = 5\n", "cfg.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("cfg.toml: "), "{e}");
+        assert!(e.contains("settle"), "{e}");
+        assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        for (text, needle) in [
+            (
+                "[[partner]]\nid='acme'\nname='A'\nemails=['a@b.c']\n",
+                "partner[1].id",
+            ),
+            (
+                "[[partner]]\nid='AB'\nname='A'\nemails=[]\n",
+                "emails is empty",
+            ),
+            (
+                "[[partner]]\nid='AB'\nname='A'\nemails=['nope']\n",
+                "not an e-mail",
+            ),
+            ("[review]\nwatch_countries=['XX']\n", "watch_countries[1]"),
+            ("[mail]\ntransport='pigeon'\n", "pigeon"),
+            ("[[staff]]\nuser='bob'\nrole='boss'\n", "boss"),
+            ("[intake]\nsettle_ms=-1\n", "settle_ms"),
+        ] {
+            let e = Config::parse(text, "c.toml").unwrap_err().to_string();
+            assert!(e.contains(needle), "{text}: {e}");
+        }
+    }
+}

@@ -1,0 +1,1350 @@
+//! Streaming reader of AIM-XML 1.0 documents into a raw, position-carrying tree.
+//!
+//! This layer owns well-formedness (F001, F008), the document's shape (F002, the structural
+//! part of F010) and element-level application errors (A101 unknown, A103 repeated). Values are
+//! kept as trimmed text with the byte offset of their first character; `rules` judges them.
+//! It never allocates more than a constant factor of the input it has already read.
+
+use super::codes::{Code, is_control, quote};
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::ResolveResult;
+use quick_xml::reader::NsReader;
+
+/// The namespace of filings.
+pub const FILING_NS: &str = "urn:aim:filing:1";
+
+/// A value as read: trimmed of XML white space, references resolved, with the byte offset of
+/// its first character (for an empty value: where it would have started).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Text {
+    pub value: String,
+    pub offset: usize,
+}
+
+/// A file-level problem found while reading, with its byte offset where one applies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileProblem {
+    pub code: Code,
+    pub path: String,
+    pub offset: Option<usize>,
+    pub message: String,
+}
+
+/// An element-level problem inside an application (A101, A103), fully located.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub code: Code,
+    pub path: String,
+    pub offset: usize,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RawInterchange {
+    pub offset: usize,
+    pub sender_id: Option<Text>,
+    pub control_number: Option<Text>,
+    pub created_at: Option<Text>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RawFiler {
+    pub offset: usize,
+    pub company: Option<Text>,
+    pub street: Option<Text>,
+    pub city: Option<Text>,
+    pub state: Option<Text>,
+    pub postal_code: Option<Text>,
+    pub contact_name: Option<Text>,
+    pub phone: Option<Text>,
+    pub email: Option<Text>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RawProduct {
+    /// 1-based position among the application's products.
+    pub position: usize,
+    pub offset: usize,
+    pub line: Option<Text>,
+    /// `Product[<line>]` or `Product[#<n>]`.
+    pub label: String,
+    pub hts: Option<Text>,
+    pub description: Option<Text>,
+    pub largest_smelt: Option<Text>,
+    pub second_smelt: Option<Text>,
+    pub cast: Option<Text>,
+    pub quantity: Option<Text>,
+    pub value: Option<Text>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RawApp {
+    /// 1-based position among the file's applications.
+    pub position: usize,
+    pub offset: usize,
+    /// `Application[<id>]` or `Application[#<n>]`.
+    pub label: String,
+    pub id: Option<Text>,
+    pub action: Option<Text>,
+    pub license: Option<Text>,
+    pub filer: Option<RawFiler>,
+    pub entry_type: Option<Text>,
+    pub entry_number: Option<Text>,
+    pub importer: Option<Text>,
+    pub exporter: Option<Text>,
+    pub manufacturers: Vec<Text>,
+    pub origin: Option<Text>,
+    pub export_country: Option<Text>,
+    pub export_date: Option<Text>,
+    pub import_date: Option<Text>,
+    pub port: Option<Text>,
+    pub products: Vec<RawProduct>,
+    /// Set once a `Product` element was seen, even one beyond the limit.
+    pub product_seen: bool,
+    pub reason: Option<Text>,
+    pub problems: Vec<Problem>,
+}
+
+/// What reading a document yields.
+#[derive(Debug, Default)]
+pub struct RawFiling {
+    /// The first file-level problem by the spec's priority among those found while reading:
+    /// F008/F001 (first in the file), then F002, then F010.
+    pub fatal: Option<FileProblem>,
+    pub interchange: Option<RawInterchange>,
+    pub apps: Vec<RawApp>,
+    /// Number of `Application` elements, including those beyond `max_applications`.
+    pub app_count: usize,
+    /// Offset of the root start tag, and of the first `Application` beyond the limit.
+    pub root_offset: usize,
+    pub first_excess_offset: Option<usize>,
+}
+
+/// Limits applied while reading.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_applications: usize,
+}
+
+const MAX_MANUFACTURERS: usize = 10;
+const MAX_PRODUCTS: usize = 999;
+
+/// Reading stops at the first well-formedness failure.
+struct Fatal(FileProblem);
+
+type R<T> = Result<T, Fatal>;
+
+fn wf(offset: usize, message: impl Into<String>) -> Fatal {
+    Fatal(FileProblem {
+        code: Code::F001,
+        path: String::new(),
+        offset: Some(offset),
+        message: message.into(),
+    })
+}
+
+/// XML 1.0 `Char`.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+fn is_xml_ws(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
+/// Offset of the first character XML 1.0 forbids in a document (raw C0 controls other than
+/// tab, CR and LF; U+FFFE; U+FFFF).
+fn first_forbidden_char(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c < 0x20 && c != b'\t' && c != b'\n' && c != b'\r' {
+            return Some(i);
+        }
+        if c == 0xEF
+            && i + 2 < b.len()
+            && b[i + 1] == 0xBF
+            && (b[i + 2] == 0xBE || b[i + 2] == 0xBF)
+        {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// One element start as the reader hands it on.
+struct Start<'a> {
+    bytes: BytesStart<'a>,
+    /// Local name, when the element is in the filing namespace; `None` for foreign elements.
+    local: Option<&'a str>,
+    /// The name as written, for messages and paths.
+    qname: &'a str,
+    offset: usize,
+    empty: bool,
+}
+
+enum Item<'a> {
+    Start(Start<'a>),
+    /// A piece of character data: text, a resolved reference or CDATA content.
+    Text(TextPiece<'a>),
+    End,
+    Eof,
+}
+
+enum TextPiece<'a> {
+    Str(&'a str, usize),
+    Char(char, usize),
+}
+
+struct Reader<'a> {
+    r: NsReader<&'a [u8]>,
+    text: &'a str,
+    base: usize,
+    limits: Limits,
+    /// The first F002 / F010 seen; reading goes on to find F001/F008 anywhere in the file.
+    f002: Option<FileProblem>,
+    f010: Option<FileProblem>,
+    started: bool,
+}
+
+impl<'a> Reader<'a> {
+    fn offset_of(&self, s: &str) -> usize {
+        let p = s.as_ptr() as usize;
+        if p >= self.base && p <= self.base + self.text.len() {
+            p - self.base
+        } else {
+            self.pos()
+        }
+    }
+
+    fn pos(&self) -> usize {
+        usize::try_from(self.r.buffer_position()).unwrap_or(usize::MAX)
+    }
+
+    fn next(&mut self) -> R<Item<'a>> {
+        loop {
+            let before = self.pos();
+            let first = !self.started;
+            self.started = true;
+            let (ns, ev) = match self.r.read_resolved_event() {
+                Ok(x) => x,
+                Err(e) => {
+                    let at = usize::try_from(self.r.error_position()).unwrap_or(before);
+                    return Err(wf(
+                        at,
+                        format!("the XML is not well-formed: {}", clean(&e.to_string())),
+                    ));
+                }
+            };
+            let in_ns = match ns {
+                ResolveResult::Bound(n) => n.0 == FILING_NS,
+                ResolveResult::Unbound => false,
+                ResolveResult::Unknown(p) => {
+                    return Err(wf(
+                        before,
+                        format!("namespace prefix {} is not declared", quote(&p)),
+                    ));
+                }
+            };
+            return Ok(match ev {
+                Event::Start(bytes) => self.start(bytes, in_ns, false),
+                Event::Empty(bytes) => self.start(bytes, in_ns, true),
+                Event::End(_) => Item::End,
+                Event::Eof => Item::Eof,
+                Event::Text(t) => {
+                    let s = match t.into_inner() {
+                        std::borrow::Cow::Borrowed(s) => s,
+                        // The slice reader hands out borrowed text; anything else is a reader bug
+                        // we answer as not readable rather than guess.
+                        std::borrow::Cow::Owned(_) => return Err(wf(before, "unreadable text")),
+                    };
+                    let off = self.offset_of(s);
+                    Item::Text(TextPiece::Str(s, off))
+                }
+                Event::CData(c) => {
+                    let s = match c.into_inner() {
+                        std::borrow::Cow::Borrowed(s) => s,
+                        std::borrow::Cow::Owned(_) => return Err(wf(before, "unreadable CDATA")),
+                    };
+                    let off = self.offset_of(s);
+                    Item::Text(TextPiece::Str(s, off))
+                }
+                Event::GeneralRef(r) => {
+                    let name: &str = &r;
+                    let off = self.offset_of(name).saturating_sub(1);
+                    let c = match name {
+                        "amp" => '&',
+                        "lt" => '<',
+                        "gt" => '>',
+                        "quot" => '"',
+                        "apos" => '\'',
+                        _ if r.is_char_ref() => match r.resolve_char_ref() {
+                            Ok(Some(c)) if is_xml_char(c) => c,
+                            _ => {
+                                return Err(wf(
+                                    off,
+                                    format!(
+                                        "character reference &{}; is not an XML 1.0 character",
+                                        clean(name)
+                                    ),
+                                ));
+                            }
+                        },
+                        _ => {
+                            return Err(wf(
+                                off,
+                                format!("entity &{}; is not defined", clean(name)),
+                            ));
+                        }
+                    };
+                    Item::Text(TextPiece::Char(c, off))
+                }
+                Event::Comment(_) => continue,
+                Event::Decl(d) => {
+                    if !first {
+                        return Err(wf(
+                            before,
+                            "the XML declaration must be the first thing in the file",
+                        ));
+                    }
+                    match d.version() {
+                        Ok(v) if &*v == "1.0" => continue,
+                        _ => {
+                            return Err(wf(before, "the XML declaration must say version=\"1.0\""));
+                        }
+                    }
+                }
+                Event::PI(_) => {
+                    return Err(Fatal(FileProblem {
+                        code: Code::F008,
+                        path: String::new(),
+                        offset: Some(before),
+                        message: "processing instructions are not allowed; remove it".into(),
+                    }));
+                }
+                Event::DocType(_) => {
+                    return Err(Fatal(FileProblem {
+                        code: Code::F008,
+                        path: String::new(),
+                        offset: Some(before),
+                        message: "a DOCTYPE or entity declaration is not allowed; remove it".into(),
+                    }));
+                }
+            });
+        }
+    }
+
+    fn start(&self, bytes: BytesStart<'a>, in_ns: bool, empty: bool) -> Item<'a> {
+        let (offset, qname, local) = {
+            let name = bytes.name();
+            let q: &str = name.0;
+            let q: &'a str = in_input(q, self.text, self.base);
+            let l = match q.find(':') {
+                Some(i) => &q[i + 1..],
+                None => q,
+            };
+            (self.offset_of(q).saturating_sub(1), q, l)
+        };
+        Item::Start(Start {
+            bytes,
+            local: in_ns.then_some(local),
+            qname,
+            offset,
+            empty,
+        })
+    }
+
+    /// Skip the rest of an element whose start was read (still checking well-formedness).
+    fn skip(&mut self, s: &Start<'a>) -> R<()> {
+        if s.empty {
+            return Ok(());
+        }
+        let mut depth = 1usize;
+        loop {
+            match self.next()? {
+                Item::Start(c) if !c.empty => depth += 1,
+                Item::End => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Ok(());
+                    }
+                }
+                Item::Eof => return Err(self.eof_inside(s.qname)),
+                _ => {}
+            }
+        }
+    }
+
+    fn eof_inside(&self, name: &str) -> Fatal {
+        wf(
+            self.text.len(),
+            format!("the file ends before <{}> is closed", clean(name)),
+        )
+    }
+
+    /// Attributes other than namespace declarations, as (name as written, local name if
+    /// unprefixed, value, offset of the value's first character after trimming).
+    fn attributes(&self, s: &Start<'a>) -> R<Vec<(&'a str, bool, Text)>> {
+        let mut out = Vec::new();
+        for a in s.bytes.attributes() {
+            let a = a.map_err(|e| {
+                wf(
+                    s.offset,
+                    format!("bad attribute: {}", clean(&e.to_string())),
+                )
+            })?;
+            let key: &str = a.key.0;
+            let key: &'a str = in_input(key, self.text, self.base);
+            if key == "xmlns" || key.starts_with("xmlns:") {
+                continue;
+            }
+            let raw: &str = &a.value;
+            let raw_off = self.offset_of(raw);
+            let value = unescape_attr(raw).map_err(|(rel, msg)| wf(raw_off + rel, msg))?;
+            let lead = raw.len() - raw.trim_start_matches(is_xml_ws).len();
+            let t = value.trim_matches(is_xml_ws);
+            let unprefixed = !key.contains(':');
+            out.push((
+                key,
+                unprefixed,
+                Text {
+                    value: t.to_owned(),
+                    offset: raw_off + lead,
+                },
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Read the text content of a leaf element. Child elements are reported through `child`
+    /// (name as written, offset) and skipped.
+    fn leaf(&mut self, s: &Start<'a>, mut child: impl FnMut(&'a str, usize)) -> R<Text> {
+        if s.empty {
+            return Ok(Text {
+                value: String::new(),
+                offset: s.offset,
+            });
+        }
+        let content_start = self.pos();
+        // Fast path: one borrowed text piece, the usual case. `buf` once pieces must be joined.
+        let mut first: Option<&'a str> = None;
+        let mut buf: Option<String> = None;
+        let mut value_start: Option<usize> = None;
+        loop {
+            match self.next()? {
+                Item::Text(p) => {
+                    if value_start.is_none() {
+                        value_start = match p {
+                            TextPiece::Str(t, o) => {
+                                let lead = t.len() - t.trim_start_matches(is_xml_ws).len();
+                                (lead < t.len()).then_some(o + lead)
+                            }
+                            TextPiece::Char(c, o) => (!is_xml_ws(c)).then_some(o),
+                        };
+                    }
+                    match (&mut buf, first, p) {
+                        (None, None, TextPiece::Str(t, _)) => first = Some(t),
+                        (b, f, p) => {
+                            let b = b.get_or_insert_with(|| f.unwrap_or("").to_owned());
+                            match p {
+                                TextPiece::Str(t, _) => b.push_str(t),
+                                TextPiece::Char(c, _) => b.push(c),
+                            }
+                        }
+                    }
+                }
+                Item::Start(c) => {
+                    child(c.qname, c.offset);
+                    self.skip(&c)?;
+                }
+                Item::End => break,
+                Item::Eof => return Err(self.eof_inside(s.qname)),
+            }
+        }
+        let raw = buf.as_deref().or(first).unwrap_or("");
+        let value = raw.trim_matches(is_xml_ws).to_owned();
+        let offset = if value.is_empty() {
+            content_start
+        } else {
+            value_start.unwrap_or(content_start)
+        };
+        Ok(Text { value, offset })
+    }
+
+    fn record_f002(&mut self, offset: usize, message: String) {
+        if self.f002.is_none() {
+            self.f002 = Some(FileProblem {
+                code: Code::F002,
+                path: String::new(),
+                offset: Some(offset),
+                message,
+            });
+        }
+    }
+
+    fn record_f010(&mut self, path: &str, offset: usize, message: String) {
+        if self.f010.is_none() {
+            self.f010 = Some(FileProblem {
+                code: Code::F010,
+                path: path.to_owned(),
+                offset: Some(offset),
+                message,
+            });
+        }
+    }
+}
+
+fn piece_offset(p: &TextPiece<'_>) -> usize {
+    match p {
+        TextPiece::Str(_, o) | TextPiece::Char(_, o) => *o,
+    }
+}
+
+/// The names quick-xml hands out are slices of the input; re-borrow them for the input's
+/// lifetime by locating them in it (a range lookup, no unsafe code).
+fn in_input<'a>(s: &str, text: &'a str, base: usize) -> &'a str {
+    let p = s.as_ptr() as usize;
+    if p >= base && p + s.len() <= base + text.len() {
+        let start = p - base;
+        text.get(start..start + s.len()).unwrap_or("")
+    } else {
+        // Not borrowed from the input (never for the slice reader): fall back to a static
+        // placeholder rather than panic.
+        ""
+    }
+}
+
+/// Resolve references in an attribute value and normalize literal white space to spaces.
+/// Errors carry the offset within the raw value.
+fn unescape_attr(raw: &str) -> Result<String, (usize, String)> {
+    let mut out = String::with_capacity(raw.len());
+    let mut i = 0;
+    let b = raw.as_bytes();
+    while i < b.len() {
+        match b[i] {
+            b'&' => {
+                let end = raw[i..].find(';').map(|e| i + e).ok_or((
+                    i,
+                    "an '&' in an attribute value must be written &amp;".to_string(),
+                ))?;
+                let name = &raw[i + 1..end];
+                let c = match name {
+                    "amp" => '&',
+                    "lt" => '<',
+                    "gt" => '>',
+                    "quot" => '"',
+                    "apos" => '\'',
+                    _ => {
+                        let n = if let Some(h) = name.strip_prefix("#x") {
+                            u32::from_str_radix(h, 16).ok()
+                        } else if let Some(d) = name.strip_prefix('#') {
+                            d.parse::<u32>().ok()
+                        } else {
+                            return Err((i, format!("entity &{}; is not defined", clean(name))));
+                        };
+                        match n.and_then(char::from_u32) {
+                            Some(c) if is_xml_char(c) => c,
+                            _ => {
+                                return Err((
+                                    i,
+                                    format!(
+                                        "character reference &{}; is not an XML 1.0 character",
+                                        clean(name)
+                                    ),
+                                ));
+                            }
+                        }
+                    }
+                };
+                out.push(c);
+                i = end + 1;
+            }
+            b'<' => return Err((i, "'<' is not allowed in an attribute value".into())),
+            b'\t' | b'\n' | b'\r' => {
+                out.push(' ');
+                i += 1;
+            }
+            _ => {
+                let next = raw[i..]
+                    .find(['&', '<', '\t', '\n', '\r'])
+                    .map_or(b.len(), |e| i + e);
+                out.push_str(&raw[i..next]);
+                i = next;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Text from the file made safe for a message.
+fn clean(s: &str) -> String {
+    s.chars()
+        .take(80)
+        .map(|c| if is_control(c) { '\u{FFFD}' } else { c })
+        .collect()
+}
+
+/// Read a document (UTF-8, BOM already removed) into a raw filing.
+pub fn read(text: &str, limits: Limits) -> RawFiling {
+    let mut r = NsReader::from_str(text);
+    {
+        let cfg = r.config_mut();
+        cfg.check_comments = true;
+        cfg.check_end_names = true;
+        cfg.allow_unmatched_ends = false;
+        cfg.expand_empty_elements = false;
+        cfg.trim_text(false);
+    }
+    let mut rd = Reader {
+        r,
+        text,
+        base: text.as_ptr() as usize,
+        limits,
+        f002: None,
+        f010: None,
+        started: false,
+    };
+    let mut out = RawFiling::default();
+    let result = document(&mut rd, &mut out);
+    let forbidden = first_forbidden_char(text);
+    let wf_problem = match result {
+        Err(Fatal(p)) => Some(p),
+        Ok(()) => None,
+    };
+    // F008/F001: whichever comes first in the file.
+    let first_wf = match (wf_problem, forbidden) {
+        (Some(p), Some(f)) if f < p.offset.unwrap_or(usize::MAX) => {
+            Some(forbidden_problem(text, f))
+        }
+        (Some(p), _) => Some(p),
+        (None, Some(f)) => Some(forbidden_problem(text, f)),
+        (None, None) => None,
+    };
+    out.fatal = first_wf.or(rd.f002.take()).or(rd.f010.take());
+    out
+}
+
+fn forbidden_problem(text: &str, at: usize) -> FileProblem {
+    let c = text[at..].chars().next().unwrap_or('\0');
+    FileProblem {
+        code: Code::F001,
+        path: String::new(),
+        offset: Some(at),
+        message: format!(
+            "character U+{:04X} is not allowed in an XML 1.0 document; remove it",
+            u32::from(c)
+        ),
+    }
+}
+
+fn document<'a>(rd: &mut Reader<'a>, out: &mut RawFiling) -> R<()> {
+    let mut root_seen = false;
+    loop {
+        match rd.next()? {
+            Item::Start(s) => {
+                if root_seen {
+                    return Err(wf(s.offset, "only one root element is allowed"));
+                }
+                root_seen = true;
+                root(rd, s, out)?;
+            }
+            Item::Text(p) => {
+                if let TextPiece::Str(t, o) = p
+                    && t.trim_matches(is_xml_ws).is_empty()
+                {
+                    let _ = o;
+                    continue;
+                }
+                return Err(wf(
+                    piece_offset(&p),
+                    "text is not allowed outside the root element",
+                ));
+            }
+            Item::End => return Err(wf(rd.pos(), "end tag without a start tag")),
+            Item::Eof => {
+                if !root_seen {
+                    return Err(wf(rd.text.len(), "the file holds no XML element"));
+                }
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn root<'a>(rd: &mut Reader<'a>, s: Start<'a>, out: &mut RawFiling) -> R<()> {
+    out.root_offset = s.offset;
+    if s.local != Some("LicenseFiling") {
+        rd.record_f002(
+            s.offset,
+            format!(
+                "the root element must be LicenseFiling in namespace {FILING_NS}, not {}",
+                quote(s.qname)
+            ),
+        );
+        return rd.skip(&s);
+    }
+    let mut version_ok = false;
+    for (key, unprefixed, v) in rd.attributes(&s)? {
+        if unprefixed && key == "version" {
+            if v.value == "1.0" {
+                version_ok = true;
+            } else {
+                rd.record_f002(
+                    v.offset,
+                    format!("version must be \"1.0\", not {}", quote(&v.value)),
+                );
+            }
+        } else {
+            rd.record_f002(
+                v.offset,
+                format!("LicenseFiling has no attribute {}", quote(key)),
+            );
+        }
+    }
+    if !version_ok {
+        rd.record_f002(s.offset, "LicenseFiling must carry version=\"1.0\"".into());
+    }
+    if s.empty {
+        return Ok(());
+    }
+    loop {
+        match rd.next()? {
+            Item::Start(c) => match c.local {
+                Some("Interchange") => {
+                    if out.interchange.is_some() {
+                        rd.record_f010(
+                            "Interchange",
+                            c.offset,
+                            "Interchange must appear only once".into(),
+                        );
+                        rd.skip(&c)?;
+                    } else {
+                        out.interchange = Some(interchange(rd, &c)?);
+                    }
+                }
+                Some("Application") => {
+                    out.app_count += 1;
+                    if out.app_count <= rd.limits.max_applications {
+                        let app = application(rd, &c, out.app_count)?;
+                        out.apps.push(app);
+                    } else {
+                        out.first_excess_offset.get_or_insert(c.offset);
+                        rd.skip(&c)?;
+                    }
+                }
+                _ => {
+                    rd.record_f002(
+                        c.offset,
+                        format!(
+                            "LicenseFiling may hold only Interchange and Application, not {}",
+                            quote(c.qname)
+                        ),
+                    );
+                    rd.skip(&c)?;
+                }
+            },
+            Item::Text(p) => {
+                if !is_blank(&p) {
+                    rd.record_f002(
+                        piece_offset(&p),
+                        "text is not allowed directly under LicenseFiling".into(),
+                    );
+                }
+            }
+            Item::End => return Ok(()),
+            Item::Eof => return Err(rd.eof_inside(s.qname)),
+        }
+    }
+}
+
+fn is_blank(p: &TextPiece<'_>) -> bool {
+    match p {
+        TextPiece::Str(t, _) => t.trim_matches(is_xml_ws).is_empty(),
+        TextPiece::Char(c, _) => is_xml_ws(*c),
+    }
+}
+
+fn interchange<'a>(rd: &mut Reader<'a>, s: &Start<'a>) -> R<RawInterchange> {
+    let mut ic = RawInterchange {
+        offset: s.offset,
+        ..Default::default()
+    };
+    for (key, _, v) in rd.attributes(s)? {
+        rd.record_f010(
+            &format!("Interchange/@{key}"),
+            v.offset,
+            format!("Interchange has no attribute {}", quote(key)),
+        );
+    }
+    if s.empty {
+        return Ok(ic);
+    }
+    loop {
+        match rd.next()? {
+            Item::Start(c) => {
+                let slot = match c.local {
+                    Some("SenderId") => &mut ic.sender_id,
+                    Some("ControlNumber") => &mut ic.control_number,
+                    Some("CreatedAt") => &mut ic.created_at,
+                    _ => {
+                        rd.record_f010(
+                            &format!("Interchange/{}", c.qname),
+                            c.offset,
+                            format!("Interchange has no element {}", quote(c.qname)),
+                        );
+                        rd.skip(&c)?;
+                        continue;
+                    }
+                };
+                let path = format!("Interchange/{}", c.qname);
+                if slot.is_some() {
+                    rd.record_f010(
+                        &path,
+                        c.offset,
+                        format!("{} must appear only once", c.qname),
+                    );
+                    rd.skip(&c)?;
+                    continue;
+                }
+                for (key, _, v) in rd.attributes(&c)? {
+                    rd.record_f010(
+                        &format!("{path}/@{key}"),
+                        v.offset,
+                        format!("{} has no attribute {}", c.qname, quote(key)),
+                    );
+                }
+                let mut nested = None;
+                let t = rd.leaf(&c, |n, o| {
+                    if nested.is_none() {
+                        nested = Some((n, o));
+                    }
+                })?;
+                if let Some((n, o)) = nested {
+                    rd.record_f010(
+                        &path,
+                        o,
+                        format!(
+                            "{} must hold text only, not the element {}",
+                            c.qname,
+                            quote(n)
+                        ),
+                    );
+                }
+                *slot = Some(t);
+            }
+            Item::Text(p) => {
+                if !is_blank(&p) {
+                    rd.record_f010(
+                        "Interchange",
+                        piece_offset(&p),
+                        "text is not allowed directly under Interchange".into(),
+                    );
+                }
+            }
+            Item::End => return Ok(ic),
+            Item::Eof => return Err(rd.eof_inside(s.qname)),
+        }
+    }
+}
+
+/// `[A-Za-z0-9_-]{1,35}`
+pub fn is_valid_app_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 35
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+}
+
+/// `[1-9][0-9]{0,2}`
+pub fn parse_line_number(s: &str) -> Option<u16> {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 3 || b[0] == b'0' || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+struct Ctx<'p> {
+    problems: &'p mut Vec<Problem>,
+}
+
+impl Ctx<'_> {
+    fn push(&mut self, code: Code, path: String, offset: usize, message: String) {
+        self.problems.push(Problem {
+            code,
+            path,
+            offset,
+            message,
+        });
+    }
+}
+
+/// Which children an application may hold, by its action.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Allowed {
+    NewOrCorrect,
+    Cancel,
+    /// Action missing or invalid: names are checked against every possible child.
+    Any,
+}
+
+fn application<'a>(rd: &mut Reader<'a>, s: &Start<'a>, position: usize) -> R<RawApp> {
+    let mut app = RawApp {
+        position,
+        offset: s.offset,
+        ..Default::default()
+    };
+    let mut unknown_attrs = Vec::new();
+    for (key, unprefixed, v) in rd.attributes(s)? {
+        match (unprefixed, key) {
+            (true, "id") => app.id = Some(v),
+            (true, "action") => app.action = Some(v),
+            (true, "license") => app.license = Some(v),
+            _ => unknown_attrs.push((key, v.offset)),
+        }
+    }
+    app.label = match &app.id {
+        Some(id) if is_valid_app_id(&id.value) => format!("Application[{}]", id.value),
+        _ => format!("Application[#{position}]"),
+    };
+    let label = app.label.clone();
+    let mut problems = std::mem::take(&mut app.problems);
+    let mut cx = Ctx {
+        problems: &mut problems,
+    };
+    for (key, off) in unknown_attrs {
+        cx.push(
+            Code::A101,
+            format!("{label}/@{key}"),
+            off,
+            format!("Application has no attribute {}", quote(key)),
+        );
+    }
+    let allowed = match app.action.as_ref().map(|a| a.value.as_str()) {
+        Some("new") | Some("correct") => Allowed::NewOrCorrect,
+        Some("cancel") => Allowed::Cancel,
+        _ => Allowed::Any,
+    };
+    if !s.empty {
+        loop {
+            match rd.next()? {
+                Item::Start(c) => application_child(rd, &mut app, &mut cx, &label, allowed, c)?,
+                Item::Text(p) => {
+                    if !is_blank(&p) {
+                        cx.push(
+                            Code::A101,
+                            label.clone(),
+                            piece_offset(&p),
+                            "text is not allowed directly under Application; put it in an element"
+                                .into(),
+                        );
+                    }
+                }
+                Item::End => break,
+                Item::Eof => return Err(rd.eof_inside(s.qname)),
+            }
+        }
+    }
+    app.problems = problems;
+    Ok(app)
+}
+
+fn unknown_child(cx: &mut Ctx<'_>, parent_path: &str, parent: &str, c: &Start<'_>, why: &str) {
+    cx.push(
+        Code::A101,
+        format!("{parent_path}/{}", c.qname),
+        c.offset,
+        format!(
+            "{parent}{why} {}; remove it or check its spelling",
+            quote(c.qname)
+        ),
+    );
+}
+
+/// Reject every attribute of an element that takes none.
+fn no_attributes<'a>(rd: &Reader<'a>, cx: &mut Ctx<'_>, path: &str, c: &Start<'a>) -> R<()> {
+    for (key, _, v) in rd.attributes(c)? {
+        cx.push(
+            Code::A101,
+            format!("{path}/@{key}"),
+            v.offset,
+            format!("{} has no attribute {}", c.qname, quote(key)),
+        );
+    }
+    Ok(())
+}
+
+/// Read a leaf's text, reporting attributes and child elements as A101.
+fn leaf_value<'a>(rd: &mut Reader<'a>, cx: &mut Ctx<'_>, path: &str, c: &Start<'a>) -> R<Text> {
+    no_attributes(rd, cx, path, c)?;
+    let mut nested: Vec<(&'a str, usize)> = Vec::new();
+    let t = rd.leaf(c, |n, o| nested.push((n, o)))?;
+    for (n, o) in nested {
+        cx.push(
+            Code::A101,
+            format!("{path}/{n}"),
+            o,
+            format!("{} holds text only, not the element {}", c.qname, quote(n)),
+        );
+    }
+    Ok(t)
+}
+
+/// Read a single-occurrence leaf into its slot, or report A103 when it is repeated.
+fn single<'a>(
+    rd: &mut Reader<'a>,
+    cx: &mut Ctx<'_>,
+    path: String,
+    c: &Start<'a>,
+    slot: &mut Option<Text>,
+) -> R<()> {
+    if slot.is_some() {
+        cx.push(
+            Code::A103,
+            path,
+            c.offset,
+            format!("{} must appear only once", c.qname),
+        );
+        return rd.skip(c);
+    }
+    *slot = Some(leaf_value(rd, cx, &path, c)?);
+    Ok(())
+}
+
+fn application_child<'a>(
+    rd: &mut Reader<'a>,
+    app: &mut RawApp,
+    cx: &mut Ctx<'_>,
+    label: &str,
+    allowed: Allowed,
+    c: Start<'a>,
+) -> R<()> {
+    let name = c.local.unwrap_or("");
+    let is_data = matches!(
+        name,
+        "Filer"
+            | "EntryType"
+            | "EntryNumber"
+            | "Importer"
+            | "Exporter"
+            | "Manufacturer"
+            | "CountryOfOrigin"
+            | "CountryOfExportation"
+            | "ExpectedExportDate"
+            | "ExpectedImportDate"
+            | "PortOfEntry"
+            | "Product"
+    );
+    let is_reason = name == "Reason";
+    if !is_data && !is_reason {
+        unknown_child(cx, label, "Application has no element", &c, "");
+        return rd.skip(&c);
+    }
+    if is_data && allowed == Allowed::Cancel {
+        cx.push(
+            Code::A101,
+            format!("{label}/{}", c.qname),
+            c.offset,
+            format!(
+                "a cancel holds only Reason, not {}; remove it",
+                quote(c.qname)
+            ),
+        );
+        return rd.skip(&c);
+    }
+    if is_reason && allowed == Allowed::NewOrCorrect {
+        cx.push(
+            Code::A101,
+            format!("{label}/Reason"),
+            c.offset,
+            "Reason belongs only in a cancel; remove it".into(),
+        );
+        return rd.skip(&c);
+    }
+    let path = format!("{label}/{name}");
+    match name {
+        "Filer" => {
+            if app.filer.is_some() {
+                cx.push(
+                    Code::A103,
+                    path,
+                    c.offset,
+                    "Filer must appear only once".into(),
+                );
+                return rd.skip(&c);
+            }
+            app.filer = Some(filer(rd, cx, &path, &c)?);
+        }
+        "EntryType" => single(rd, cx, path, &c, &mut app.entry_type)?,
+        "EntryNumber" => single(rd, cx, path, &c, &mut app.entry_number)?,
+        "Importer" => single(rd, cx, path, &c, &mut app.importer)?,
+        "Exporter" => single(rd, cx, path, &c, &mut app.exporter)?,
+        "CountryOfOrigin" => single(rd, cx, path, &c, &mut app.origin)?,
+        "CountryOfExportation" => single(rd, cx, path, &c, &mut app.export_country)?,
+        "ExpectedExportDate" => single(rd, cx, path, &c, &mut app.export_date)?,
+        "ExpectedImportDate" => single(rd, cx, path, &c, &mut app.import_date)?,
+        "PortOfEntry" => single(rd, cx, path, &c, &mut app.port)?,
+        "Reason" => single(rd, cx, path, &c, &mut app.reason)?,
+        "Manufacturer" => {
+            let n = app.manufacturers.len() + 1;
+            let path = format!("{label}/Manufacturer[{n}]");
+            if n > MAX_MANUFACTURERS {
+                cx.push(
+                    Code::A103,
+                    path,
+                    c.offset,
+                    format!("at most {MAX_MANUFACTURERS} Manufacturer elements are allowed"),
+                );
+                // Count it, so every further one is reported with its own index.
+                app.manufacturers.push(Text {
+                    value: String::new(),
+                    offset: c.offset,
+                });
+                return rd.skip(&c);
+            }
+            let t = leaf_value(rd, cx, &path, &c)?;
+            app.manufacturers.push(t);
+        }
+        "Product" => {
+            app.product_seen = true;
+            let n = app.products.len() + 1;
+            if n > MAX_PRODUCTS {
+                cx.push(
+                    Code::A103,
+                    format!("{label}/Product[#{n}]"),
+                    c.offset,
+                    format!("at most {MAX_PRODUCTS} Product elements are allowed; file the rest in another application"),
+                );
+                return rd.skip(&c);
+            }
+            let p = product(rd, cx, label, n, &c)?;
+            app.products.push(p);
+        }
+        _ => {
+            unknown_child(cx, label, "Application has no element", &c, "");
+            return rd.skip(&c);
+        }
+    }
+    Ok(())
+}
+
+fn filer<'a>(rd: &mut Reader<'a>, cx: &mut Ctx<'_>, path: &str, s: &Start<'a>) -> R<RawFiler> {
+    let mut f = RawFiler {
+        offset: s.offset,
+        ..Default::default()
+    };
+    no_attributes(rd, cx, path, s)?;
+    if s.empty {
+        return Ok(f);
+    }
+    loop {
+        match rd.next()? {
+            Item::Start(c) => {
+                let slot = match c.local.unwrap_or("") {
+                    "Company" => &mut f.company,
+                    "Street" => &mut f.street,
+                    "City" => &mut f.city,
+                    "State" => &mut f.state,
+                    "PostalCode" => &mut f.postal_code,
+                    "ContactName" => &mut f.contact_name,
+                    "Phone" => &mut f.phone,
+                    "Email" => &mut f.email,
+                    _ => {
+                        unknown_child(cx, path, "Filer has no element", &c, "");
+                        rd.skip(&c)?;
+                        continue;
+                    }
+                };
+                let p = format!("{path}/{}", c.local.unwrap_or(""));
+                single(rd, cx, p, &c, slot)?;
+            }
+            Item::Text(p) => {
+                if !is_blank(&p) {
+                    cx.push(
+                        Code::A101,
+                        path.to_owned(),
+                        piece_offset(&p),
+                        "text is not allowed directly under Filer".into(),
+                    );
+                }
+            }
+            Item::End => return Ok(f),
+            Item::Eof => return Err(rd.eof_inside(s.qname)),
+        }
+    }
+}
+
+fn product<'a>(
+    rd: &mut Reader<'a>,
+    cx: &mut Ctx<'_>,
+    app_label: &str,
+    position: usize,
+    s: &Start<'a>,
+) -> R<RawProduct> {
+    let mut p = RawProduct {
+        position,
+        offset: s.offset,
+        ..Default::default()
+    };
+    let mut unknown_attrs = Vec::new();
+    for (key, unprefixed, v) in rd.attributes(s)? {
+        if unprefixed && key == "line" {
+            p.line = Some(v);
+        } else {
+            unknown_attrs.push((key, v.offset));
+        }
+    }
+    p.label = match p.line.as_ref().and_then(|l| parse_line_number(&l.value)) {
+        Some(n) => format!("Product[{n}]"),
+        None => format!("Product[#{position}]"),
+    };
+    let path = format!("{app_label}/{}", p.label);
+    for (key, off) in unknown_attrs {
+        cx.push(
+            Code::A101,
+            format!("{path}/@{key}"),
+            off,
+            format!("Product has no attribute {}", quote(key)),
+        );
+    }
+    if s.empty {
+        return Ok(p);
+    }
+    loop {
+        match rd.next()? {
+            Item::Start(c) => {
+                let slot = match c.local.unwrap_or("") {
+                    "Hts" => &mut p.hts,
+                    "Description" => &mut p.description,
+                    "LargestSmelt" => &mut p.largest_smelt,
+                    "SecondLargestSmelt" => &mut p.second_smelt,
+                    "MostRecentCast" => &mut p.cast,
+                    "QuantityKg" => &mut p.quantity,
+                    "CustomsValueUsd" => &mut p.value,
+                    _ => {
+                        unknown_child(cx, &path, "Product has no element", &c, "");
+                        rd.skip(&c)?;
+                        continue;
+                    }
+                };
+                let fp = format!("{path}/{}", c.local.unwrap_or(""));
+                single(rd, cx, fp, &c, slot)?;
+            }
+            Item::Text(t) => {
+                if !is_blank(&t) {
+                    cx.push(
+                        Code::A101,
+                        path.clone(),
+                        piece_offset(&t),
+                        "text is not allowed directly under Product".into(),
+                    );
+                }
+            }
+            Item::End => return Ok(p),
+            Item::Eof => return Err(rd.eof_inside(s.qname)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rd(s: &str) -> RawFiling {
+        read(
+            s,
+            Limits {
+                max_applications: 10,
+            },
+        )
+    }
+
+    #[test]
+    fn leaf_offsets_point_at_first_character() {
+        let doc = "<LicenseFiling xmlns=\"urn:aim:filing:1\" version=\"1.0\"><Application id=\"A1\" action=\"new\"><Importer>  Acme &amp; Co </Importer><Exporter>&amp;X</Exporter><PortOfEntry></PortOfEntry><EntryType/></Application></LicenseFiling>";
+        let f = rd(doc);
+        assert!(f.fatal.is_none(), "{:?}", f.fatal);
+        let a = &f.apps[0];
+        let imp = a.importer.as_ref().unwrap();
+        assert_eq!(imp.value, "Acme & Co");
+        assert_eq!(&doc[imp.offset..imp.offset + 4], "Acme");
+        let exp = a.exporter.as_ref().unwrap();
+        assert_eq!(exp.value, "&X");
+        assert_eq!(&doc[exp.offset..exp.offset + 5], "&amp;");
+        let port = a.port.as_ref().unwrap();
+        assert_eq!(port.value, "");
+        assert_eq!(&doc[port.offset..port.offset + 2], "</");
+        let et = a.entry_type.as_ref().unwrap();
+        assert_eq!(&doc[et.offset..et.offset + 10], "<EntryType");
+    }
+
+    #[test]
+    fn whitespace_then_reference_offset() {
+        let doc = "<LicenseFiling xmlns=\"urn:aim:filing:1\" version=\"1.0\"><Application id=\"A1\" action=\"new\"><Importer>\n  &#65;BC</Importer></Application></LicenseFiling>";
+        let f = rd(doc);
+        let imp = f.apps[0].importer.as_ref().unwrap();
+        assert_eq!(imp.value, "ABC");
+        assert_eq!(&doc[imp.offset..imp.offset + 5], "&#65;");
+    }
+
+    #[test]
+    fn prefixed_namespace_is_accepted() {
+        let doc = "<f:LicenseFiling xmlns:f=\"urn:aim:filing:1\" version=\"1.0\"><f:Application id=\"A1\" action=\"new\"><f:Importer>X</f:Importer></f:Application></f:LicenseFiling>";
+        let f = rd(doc);
+        assert!(f.fatal.is_none(), "{:?}", f.fatal);
+        assert_eq!(f.apps[0].importer.as_ref().unwrap().value, "X");
+        assert!(f.apps[0].problems.is_empty());
+    }
+
+    #[test]
+    fn foreign_namespace_element_is_unknown() {
+        let doc = "<LicenseFiling xmlns=\"urn:aim:filing:1\" version=\"1.0\"><Application id=\"A1\" action=\"new\"><Importer xmlns=\"urn:other\">X</Importer></Application></LicenseFiling>";
+        let f = rd(doc);
+        assert_eq!(f.apps[0].problems[0].code, Code::A101);
+    }
+
+    #[test]
+    fn well_formedness_errors() {
+        for (doc, code) in [
+            ("", Code::F001),
+            ("<a>", Code::F001),
+            ("<a></b>", Code::F001),
+            ("<a/><b/>", Code::F001),
+            ("<a>&foo;</a>", Code::F001),
+            ("<a>&#1;</a>", Code::F001),
+            ("<a>\u{1}</a>", Code::F001),
+            ("<a x='1' x='2'/>", Code::F001),
+            ("<!DOCTYPE a><a/>", Code::F008),
+            ("<?pi x?><a/>", Code::F008),
+            ("<a/><?pi?>", Code::F008),
+            ("<a>\u{1}</a><?pi?>", Code::F001),
+            ("<p:a/>", Code::F001),
+            ("<a/>text", Code::F001),
+        ] {
+            let f = rd(doc);
+            assert_eq!(
+                f.fatal.as_ref().map(|p| p.code),
+                Some(code),
+                "{doc:?}: {:?}",
+                f.fatal
+            );
+        }
+    }
+
+    #[test]
+    fn root_shape_errors_are_f002() {
+        for doc in [
+            "<LicenseFiling version=\"1.0\"/>",
+            "<LicenseFiling xmlns=\"urn:aim:filing:2\" version=\"1.0\"/>",
+            "<LicenseFiling xmlns=\"urn:aim:filing:1\" version=\"2.0\"/>",
+            "<LicenseFiling xmlns=\"urn:aim:filing:1\"/>",
+            "<LicenseFiling xmlns=\"urn:aim:filing:1\" version=\"1.0\" x=\"y\"/>",
+            "<LicenseFiling xmlns=\"urn:aim:filing:1\" version=\"1.0\"><Foo/></LicenseFiling>",
+            "<LicenseFiling xmlns=\"urn:aim:filing:1\" version=\"1.0\">text</LicenseFiling>",
+        ] {
+            assert_eq!(rd(doc).fatal.map(|p| p.code), Some(Code::F002), "{doc}");
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! AIM licensing gateway: intake of AIM-XML license filings (19 CFR Part 361),
+//! validation, license issuance, acknowledgements and the public monitor.
+//!
+//! One module per responsibility; see `docs/architecture.md`.
+
+pub mod cli;
+pub mod config;
+pub mod filing;
+pub mod generator;
+pub mod validate;

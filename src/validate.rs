@@ -1,0 +1,127 @@
+//! `aim validate`: the ack each file would get, without touching any daemon state.
+
+use crate::config::Config;
+use crate::filing::{self, ack::Ack, ack::FileFacts, ack::Issuance, rules};
+use chrono::{NaiveDate, Utc};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// The outcome for one file.
+pub enum Outcome {
+    /// An in-progress upload name: the daemon would not read it, so there is no ack.
+    Ignored,
+    /// The ack, and whether anything in it is rejected.
+    Ack { xml: Vec<u8>, rejected: bool },
+}
+
+/// Options of one validation run.
+pub struct Options<'a> {
+    pub config: &'a Config,
+    pub today: NaiveDate,
+    /// With `--today`, ReceivedAt is that day at midnight UTC, so the output is reproducible.
+    pub fixed_time: bool,
+    /// The inbox folder the file stands for; `None`: the file's parent folder name.
+    pub sender: Option<&'a str>,
+}
+
+/// Validate one file as the daemon would on `today`.
+pub fn validate_file(path: &Path, opts: &Options<'_>) -> std::io::Result<Outcome> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if filing::is_in_progress_name(&name) {
+        return Ok(Outcome::Ignored);
+    }
+    let inbox_sender = match opts.sender {
+        Some(s) => s.to_owned(),
+        None => path
+            .canonicalize()
+            .ok()
+            .and_then(|p| {
+                p.parent()
+                    .and_then(|d| d.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+            })
+            .unwrap_or_default(),
+    };
+    let meta = std::fs::symlink_metadata(path)?;
+    let settings = rules::RuleSettings {
+        apply_review: false,
+        ..opts.config.rule_settings()
+    };
+    let received_at = if opts.fixed_time {
+        opts.today
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc())
+            .unwrap_or_else(Utc::now)
+    } else {
+        Utc::now()
+    };
+    let (verdict, sha) = if !meta.file_type().is_file() {
+        let kind = if meta.file_type().is_symlink() {
+            "symbolic link"
+        } else if meta.is_dir() {
+            "folder"
+        } else {
+            "special file"
+        };
+        (
+            filing::file_rejection(filing::not_regular_error(kind)),
+            Sha256::digest(b"").into(),
+        )
+    } else {
+        let bytes = std::fs::read(path)?;
+        let sha: [u8; 32] = Sha256::digest(&bytes).into();
+        let v = if let Some(e) = filing::name_error(&name) {
+            filing::file_rejection(e)
+        } else if let Some(e) =
+            filing::size_error(bytes.len() as u64, opts.config.intake.max_file_bytes)
+        {
+            filing::file_rejection(e)
+        } else {
+            let registered = |id: &str| opts.config.partner(id).is_some();
+            let cx = rules::FileContext {
+                inbox_sender: &inbox_sender,
+                is_registered: &registered,
+                filing_day: opts.today,
+                sha256: sha,
+                settings: &settings,
+            };
+            filing::check(&bytes, &cx, &mut rules::Offline)
+        };
+        (v, sha)
+    };
+    let issuance: Vec<Issuance> = verdict
+        .apps
+        .iter()
+        .map(|a| Issuance {
+            number: None,
+            validity: (a.status == rules::AppStatus::Issued).then(|| {
+                (
+                    opts.today,
+                    opts.today + chrono::Days::new(rules::VALIDITY_DAYS as u64),
+                )
+            }),
+        })
+        .collect();
+    let facts = FileFacts {
+        file_name: &name,
+        sha256: sha,
+        received_at,
+    };
+    let ack = Ack::first(&verdict, &facts, &issuance);
+    Ok(Outcome::Ack {
+        xml: ack.render(),
+        rejected: ack.status != "accepted",
+    })
+}
+
+/// Where `--out DIR` puts the ack of `path`: `<stem>.ack.xml`.
+pub fn ack_path(out: &Path, path: &Path) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    out.join(format!("{stem}.ack.xml"))
+}

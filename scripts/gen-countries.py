@@ -133,7 +133,7 @@ pub fn name(code: &str) -> Option<&'static str> {
 /// Every assigned code and its English short name, sorted by code.
 pub fn all() -> impl ExactSizeIterator<Item = (&'static str, &'static str)> {
     TABLE.iter().map(|(c, n)| {
-        // The table holds ASCII upper-case letters only (checked by the generator).
+        // The table holds ASCII upper-case letters only (checked by scripts/gen-countries.py).
         (std::str::from_utf8(c).unwrap_or_default(), *n)
     })
 }

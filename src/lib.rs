@@ -7,4 +7,6 @@ pub mod cli;
 pub mod config;
 pub mod filing;
 pub mod generator;
+pub mod intake;
+pub mod store;
 pub mod validate;

@@ -1,0 +1,604 @@
+//! Intake: which files in the partners' inboxes are ready to be read, and the file system
+//! effects around them (no-follow reads, atomic ack writes, archive moves).
+//!
+//! Readiness: a file is ready when inotify reports it closed after writing or moved in; a file
+//! seen only by a scan (startup, periodic rescan, lost events) is ready once its size and
+//! modification time have stayed the same for the settle time. A file the watcher saw being
+//! written is never read before its close event.
+
+use crate::filing::is_in_progress_name;
+use notify::event::{AccessKind, AccessMode, CreateKind, EventKind, ModifyKind, RenameMode};
+use notify::{RecursiveMode, Watcher};
+use rustix::fs::{FileType, Mode, OFlags};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant, SystemTime};
+
+/// A partner's folders.
+#[derive(Clone, Debug)]
+pub struct Inbox {
+    pub partner: String,
+    pub dir: PathBuf,
+    pub outbox: PathBuf,
+    pub emails: Vec<String>,
+}
+
+#[derive(Debug)]
+struct Candidate {
+    inbox: usize,
+    size: u64,
+    mtime: Option<SystemTime>,
+    stable_since: Instant,
+    /// The watcher saw it being written: wait for the close event.
+    writing: bool,
+    /// A close-after-write or moved-in event arrived, or it is not a regular file.
+    ready: bool,
+}
+
+/// A file to process.
+#[derive(Clone, Debug)]
+pub struct Ready {
+    pub path: PathBuf,
+    pub name: String,
+    pub inbox: usize,
+}
+
+pub struct Intake {
+    pub inboxes: Vec<Inbox>,
+    inbox_root: PathBuf,
+    by_dir: HashMap<PathBuf, usize>,
+    candidates: HashMap<PathBuf, Candidate>,
+    settle: Duration,
+    events: Option<(
+        notify::RecommendedWatcher,
+        Receiver<notify::Result<notify::Event>>,
+    )>,
+    reported: HashSet<PathBuf>,
+    in_flight: HashSet<PathBuf>,
+}
+
+impl Intake {
+    /// Create the partners' folders and start watching them. A watcher that cannot start
+    /// (inotify limits) leaves intake on scans alone, with a clear warning.
+    pub fn new(
+        inboxes: Vec<Inbox>,
+        inbox_root: PathBuf,
+        settle: Duration,
+    ) -> std::io::Result<Intake> {
+        for i in &inboxes {
+            std::fs::create_dir_all(&i.dir).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("cannot create inbox {}: {e}", i.dir.display()),
+                )
+            })?;
+            std::fs::create_dir_all(&i.outbox).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("cannot create outbox {}: {e}", i.outbox.display()),
+                )
+            })?;
+        }
+        let by_dir = inboxes
+            .iter()
+            .enumerate()
+            .map(|(n, i)| {
+                (
+                    std::fs::canonicalize(&i.dir).unwrap_or_else(|_| i.dir.clone()),
+                    n,
+                )
+            })
+            .collect();
+        let mut intake = Intake {
+            inboxes,
+            inbox_root,
+            by_dir,
+            candidates: HashMap::new(),
+            settle,
+            events: None,
+            reported: HashSet::new(),
+            in_flight: HashSet::new(),
+        };
+        match intake.start_watcher() {
+            Ok(w) => intake.events = Some(w),
+            Err(e) => tracing::warn!(
+                "file watcher unavailable ({e}); relying on rescans with the settle time. On Linux, raise fs.inotify.max_user_watches / max_user_instances"
+            ),
+        }
+        Ok(intake)
+    }
+
+    fn start_watcher(
+        &self,
+    ) -> notify::Result<(
+        notify::RecommendedWatcher,
+        Receiver<notify::Result<notify::Event>>,
+    )> {
+        let (tx, rx) = channel();
+        let mut w = notify::recommended_watcher(move |ev| {
+            let _ = tx.send(ev);
+        })?;
+        for i in &self.inboxes {
+            w.watch(&i.dir, RecursiveMode::NonRecursive)?;
+        }
+        Ok((w, rx))
+    }
+
+    fn inbox_of(&self, path: &Path) -> Option<usize> {
+        let dir = path.parent()?;
+        self.by_dir.get(dir).copied().or_else(|| {
+            std::fs::canonicalize(dir)
+                .ok()
+                .and_then(|d| self.by_dir.get(&d).copied())
+        })
+    }
+
+    /// Full scan of every inbox (startup and periodic backstop). Reports folders in the inbox
+    /// root that belong to no registered partner, once each.
+    pub fn scan(&mut self) {
+        let now = Instant::now();
+        let mut present = HashSet::new();
+        for (n, ib) in self.inboxes.iter().enumerate() {
+            let Ok(rd) = std::fs::read_dir(&ib.dir) else {
+                tracing::warn!(inbox = %ib.dir.display(), "cannot read inbox folder");
+                continue;
+            };
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if is_in_progress_name(&name) {
+                    continue;
+                }
+                let path = canonical_dir_join(&ib.dir, &e.file_name());
+                present.insert(path.clone());
+                let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                    continue;
+                };
+                let mtime = meta.modified().ok();
+                match self.candidates.get_mut(&path) {
+                    Some(c) => {
+                        if c.size != meta.len() || c.mtime != mtime {
+                            c.size = meta.len();
+                            c.mtime = mtime;
+                            c.stable_since = now;
+                        }
+                    }
+                    None => {
+                        self.candidates.insert(
+                            path,
+                            Candidate {
+                                inbox: n,
+                                size: meta.len(),
+                                mtime,
+                                stable_since: now,
+                                writing: false,
+                                ready: !meta.file_type().is_file(),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        self.candidates.retain(|p, _| present.contains(p));
+        if let Ok(rd) = std::fs::read_dir(&self.inbox_root) {
+            for e in rd.flatten() {
+                let p = canonical_dir_join(&self.inbox_root, &e.file_name());
+                let known =
+                    self.by_dir.contains_key(&p) || self.inboxes.iter().any(|i| i.dir == e.path());
+                if !known && e.path().is_dir() && self.reported.insert(p.clone()) {
+                    tracing::warn!(folder = %p.display(), "inbox folder of no registered partner: its files are left alone; register the partner or remove the folder");
+                }
+            }
+        }
+    }
+
+    /// Take in watcher events for up to `timeout`.
+    pub fn wait(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let ev = match &self.events {
+                Some((_, rx)) => match rx.recv_timeout(left) {
+                    Ok(ev) => ev,
+                    Err(RecvTimeoutError::Timeout) => return,
+                    Err(RecvTimeoutError::Disconnected) => {
+                        self.events = None;
+                        return;
+                    }
+                },
+                None => {
+                    std::thread::sleep(left);
+                    return;
+                }
+            };
+            self.event(ev);
+            // Drain what is already queued without waiting, then return to process.
+            while let Some(ev) = self.events.as_ref().and_then(|(_, rx)| rx.try_recv().ok()) {
+                self.event(ev);
+            }
+            if self.candidates.values().any(|c| c.ready) || Instant::now() >= deadline {
+                return;
+            }
+        }
+    }
+
+    fn event(&mut self, ev: notify::Result<notify::Event>) {
+        let ev = match ev {
+            Ok(ev) => ev,
+            Err(e) => {
+                tracing::warn!("file watcher error: {e}; rescanning");
+                self.lost_events();
+                return;
+            }
+        };
+        if ev.need_rescan() {
+            tracing::warn!("file watcher lost events; rescanning");
+            self.lost_events();
+            return;
+        }
+        let now = Instant::now();
+        let (ready, writing) = match ev.kind {
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => (true, false),
+            EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both)) => (true, false),
+            EventKind::Create(CreateKind::File) | EventKind::Modify(ModifyKind::Data(_)) => {
+                (false, true)
+            }
+            // Anything created that is not a plain file (link, FIFO, folder) is answered at once.
+            EventKind::Create(_) => (false, false),
+            _ => return,
+        };
+        let Some(path) = ev.paths.last() else { return };
+        let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            return;
+        };
+        if is_in_progress_name(&name) {
+            return;
+        }
+        let Some(inbox) = self.inbox_of(path) else {
+            return;
+        };
+        let path = canonical_dir_join(
+            &self.inboxes[inbox].dir,
+            path.file_name().unwrap_or_default(),
+        );
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            self.candidates.remove(&path);
+            return;
+        };
+        let regular = meta.file_type().is_file();
+        let c = self.candidates.entry(path).or_insert(Candidate {
+            inbox,
+            size: meta.len(),
+            mtime: meta.modified().ok(),
+            stable_since: now,
+            writing: false,
+            ready: false,
+        });
+        if ready || !regular {
+            c.ready = true;
+            c.writing = false;
+        } else if writing {
+            c.writing = true;
+            c.stable_since = now;
+        }
+    }
+
+    /// After lost events, close events may be gone too: fall back on the settle time.
+    fn lost_events(&mut self) {
+        for c in self.candidates.values_mut() {
+            c.writing = false;
+        }
+        self.scan();
+    }
+
+    /// Files ready now, at most `max`, oldest first.
+    pub fn take_ready(&mut self, max: usize) -> Vec<Ready> {
+        let now = Instant::now();
+        let mut ready: Vec<(Instant, PathBuf)> = self
+            .candidates
+            .iter()
+            .filter(|(p, c)| {
+                !self.in_flight.contains(*p)
+                    && (c.ready
+                        || (!c.writing && now.duration_since(c.stable_since) >= self.settle))
+            })
+            .map(|(p, c)| (c.stable_since, p.clone()))
+            .collect();
+        ready.sort();
+        ready.truncate(max);
+        ready
+            .into_iter()
+            .filter_map(|(_, p)| {
+                let c = self.candidates.remove(&p)?;
+                let name = p.file_name()?.to_string_lossy().into_owned();
+                Some(Ready {
+                    path: p,
+                    name,
+                    inbox: c.inbox,
+                })
+            })
+            .collect()
+    }
+
+    /// Whether files wait for their settle time (so the caller polls sooner).
+    pub fn settling(&self) -> bool {
+        self.candidates.values().any(|c| !c.writing && !c.ready)
+    }
+
+    pub fn watching(&self) -> bool {
+        self.events.is_some()
+    }
+}
+
+fn canonical_dir_join(dir: &Path, name: &std::ffi::OsStr) -> PathBuf {
+    std::fs::canonicalize(dir)
+        .unwrap_or_else(|_| dir.to_path_buf())
+        .join(name)
+}
+
+/// What reading a picked-up file gave.
+pub enum Content {
+    Bytes(Vec<u8>),
+    /// Larger than allowed: only its hash was computed.
+    TooLarge {
+        size: u64,
+        sha256: [u8; 32],
+    },
+    /// Not a regular file (F012); never opened for reading.
+    NotRegular {
+        kind: &'static str,
+    },
+}
+
+fn kind_of(ft: FileType) -> &'static str {
+    match ft {
+        FileType::Symlink => "symbolic link",
+        FileType::Directory => "folder",
+        FileType::Fifo => "FIFO",
+        FileType::Socket => "socket",
+        FileType::CharacterDevice | FileType::BlockDevice => "device",
+        _ => "special file",
+    }
+}
+
+/// Read a file without following a symbolic link or blocking on a FIFO.
+pub fn read_file(path: &Path, max: u64) -> std::io::Result<Content> {
+    let fd = match rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::LOOP) => {
+            return Ok(Content::NotRegular {
+                kind: "symbolic link",
+            });
+        }
+        Err(e) => {
+            // A FIFO/socket/device may refuse to open: decide from lstat.
+            if let Ok(st) = rustix::fs::lstat(path) {
+                let ft = FileType::from_raw_mode(st.st_mode);
+                if ft != FileType::RegularFile {
+                    return Ok(Content::NotRegular { kind: kind_of(ft) });
+                }
+            }
+            return Err(e.into());
+        }
+    };
+    let st = rustix::fs::fstat(&fd)?;
+    let ft = FileType::from_raw_mode(st.st_mode);
+    if ft != FileType::RegularFile {
+        return Ok(Content::NotRegular { kind: kind_of(ft) });
+    }
+    let mut file = std::fs::File::from(fd);
+    let size = u64::try_from(st.st_size).unwrap_or(0);
+    if size > max {
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        return Ok(Content::TooLarge {
+            size,
+            sha256: h.finalize().into(),
+        });
+    }
+    // Read at most max+1 bytes: a file that grows past the limit while read is still caught.
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    (&mut file).take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        let mut h = Sha256::new();
+        h.update(&bytes);
+        std::io::copy(&mut file, &mut HashWriter(&mut h))?;
+        return Ok(Content::TooLarge {
+            size: bytes.len() as u64,
+            sha256: h.finalize().into(),
+        });
+    }
+    Ok(Content::Bytes(bytes))
+}
+
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `<stem>` of a file name: without its final extension.
+pub fn stem(name: &str) -> &str {
+    match name.rfind('.') {
+        Some(i) if i > 0 => &name[..i],
+        _ => name,
+    }
+}
+
+/// The first free ack name for `file_name` in `outbox`: `<stem>.ack.xml`, `<stem>.2.ack.xml`, …
+/// `reserved` holds names chosen in this batch but not yet written.
+pub fn free_ack_name(outbox: &Path, file_name: &str, reserved: &HashSet<String>) -> String {
+    let s = stem(file_name);
+    let mut n = 1u64;
+    loop {
+        let name = if n == 1 {
+            format!("{s}.ack.xml")
+        } else {
+            format!("{s}.{n}.ack.xml")
+        };
+        if !reserved.contains(&name) && std::fs::symlink_metadata(outbox.join(&name)).is_err() {
+            return name;
+        }
+        n += 1;
+    }
+}
+
+/// Write an ack atomically and durably: hidden temporary file, fsync, rename without
+/// replacing, fsync the folder. An ack already there with the same bytes counts as written.
+pub fn write_ack(outbox: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = outbox.join(format!(".{name}.{}.tmp", std::process::id()));
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    let dir = std::fs::File::open(outbox)?;
+    match rustix::fs::renameat_with(
+        &dir,
+        &tmp,
+        &dir,
+        outbox.join(name),
+        rustix::fs::RenameFlags::NOREPLACE,
+    ) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::EXIST) => {
+            let _ = std::fs::remove_file(&tmp);
+            if std::fs::read(outbox.join(name))? != bytes {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    format!(
+                        "{} already holds a different ack",
+                        outbox.join(name).display()
+                    ),
+                ));
+            }
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e.into());
+        }
+    }
+    rustix::fs::fsync(dir.as_fd())?;
+    Ok(())
+}
+
+/// Move a picked-up input (of any file type: it is never followed) into the archive.
+pub fn archive(src: &Path, archive_root: &Path, rel: &str) -> std::io::Result<()> {
+    let dst = archive_root.join(rel);
+    let dir = dst.parent().unwrap_or(archive_root);
+    std::fs::create_dir_all(dir)?;
+    match std::fs::rename(src, &dst) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::XDEV.raw_os_error()) => {
+            // Another file system: copy, make durable, then remove the original.
+            let meta = std::fs::symlink_metadata(src)?;
+            if meta.file_type().is_file() {
+                std::fs::copy(src, &dst)?;
+                std::fs::File::open(&dst)?.sync_all()?;
+                std::fs::remove_file(src)?;
+            } else if meta.file_type().is_dir() {
+                std::fs::create_dir_all(&dst)?;
+                std::fs::remove_dir_all(src)?;
+            } else {
+                std::fs::write(&dst, b"")?;
+                std::fs::remove_file(src)?;
+            }
+        }
+        Err(e) => return Err(e),
+    }
+    std::fs::File::open(dir)?.sync_all()?;
+    if let Some(p) = src.parent()
+        && let Ok(d) = std::fs::File::open(p)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stems() {
+        assert_eq!(stem("batch-42.xml"), "batch-42");
+        assert_eq!(stem("a.b.xml"), "a.b");
+        assert_eq!(stem("notes.txt"), "notes");
+        assert_eq!(stem("noext"), "noext");
+    }
+
+    #[test]
+    fn ack_names_never_collide() {
+        let d = tempfile::tempdir().unwrap();
+        let mut r = HashSet::new();
+        let a = free_ack_name(d.path(), "x.xml", &r);
+        assert_eq!(a, "x.ack.xml");
+        write_ack(d.path(), &a, b"one").unwrap();
+        let b = free_ack_name(d.path(), "x.xml", &r);
+        assert_eq!(b, "x.2.ack.xml");
+        r.insert(b.clone());
+        assert_eq!(free_ack_name(d.path(), "x.xml", &r), "x.3.ack.xml");
+        // Same bytes again: already written. Different bytes: refused, never overwritten.
+        write_ack(d.path(), &a, b"one").unwrap();
+        assert!(write_ack(d.path(), &a, b"two").is_err());
+        assert_eq!(std::fs::read(d.path().join(&a)).unwrap(), b"one");
+    }
+
+    #[test]
+    fn symlinks_and_fifos_are_not_read() {
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("secret");
+        std::fs::write(&target, b"x").unwrap();
+        let link = d.path().join("link.xml");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(matches!(
+            read_file(&link, 100).unwrap(),
+            Content::NotRegular {
+                kind: "symbolic link"
+            }
+        ));
+        let fifo = d.path().join("pipe.xml");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            FileType::Fifo,
+            Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        assert!(matches!(
+            read_file(&fifo, 100).unwrap(),
+            Content::NotRegular { kind: "FIFO" }
+        ));
+        let big = d.path().join("big.xml");
+        std::fs::write(&big, vec![b'a'; 200]).unwrap();
+        assert!(matches!(
+            read_file(&big, 100).unwrap(),
+            Content::TooLarge { size: 200, .. }
+        ));
+    }
+}

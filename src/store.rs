@@ -1,0 +1,940 @@
+//! The daemon's database over sled: receipts with the exact ack bytes, licenses and their
+//! versions, indexes, aggregates kept in the same transaction as the license change they
+//! reflect, the unit-value history for W310, the mail queue and the audit log.
+//!
+//! Values are serde JSON behind a version byte. Only the daemon opens the store (sled is
+//! single-process); everything else reaches it through the daemon.
+
+use crate::filing::ack::{Ack, FileFacts, Issuance};
+use crate::filing::model::{Action, LicenseData, LicenseNumber, Smelt};
+use crate::filing::rules::{AppStatus, AppVerdict, LicenseFacts, VALIDITY_DAYS, Verdict};
+use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::Mutex;
+
+const VERSION: u8 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("stored value under {key} cannot be read: {message}")]
+    Decode { key: String, message: String },
+    #[error("license numbers for {0} are used up")]
+    SequenceExhausted(u16),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+fn enc<T: Serialize>(v: &T) -> Vec<u8> {
+    let mut out = vec![VERSION];
+    // Serializing our own plain structs to JSON cannot fail.
+    serde_json::to_writer(&mut out, v).unwrap_or_default();
+    out
+}
+
+fn dec<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
+    let err = |message: String| StoreError::Decode {
+        key: String::from_utf8_lossy(key).into_owned(),
+        message,
+    };
+    match bytes.split_first() {
+        Some((&VERSION, body)) => serde_json::from_slice(body).map_err(|e| err(e.to_string())),
+        Some((v, _)) => Err(err(format!("unknown value version {v}"))),
+        None => Err(err("empty value".into())),
+    }
+}
+
+/// One arrival of a file: the first, or an identical re-delivery.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub file_name: String,
+    pub ack_name: String,
+    pub received_at: DateTime<Utc>,
+    /// Archive path relative to `<data>/archive`.
+    pub archive: String,
+    pub done: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppSummary {
+    pub id: Option<String>,
+    pub status: AppStatus,
+    pub license: Option<LicenseNumber>,
+}
+
+/// What was received from a sender, and the exact ack it got.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub sender: String,
+    pub sha256: String,
+    pub control_number: Option<u32>,
+    pub status: String,
+    pub file_error: Option<String>,
+    pub ack: Vec<u8>,
+    pub apps: Vec<AppSummary>,
+    pub deliveries: Vec<Delivery>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LicenseStatus {
+    Active,
+    Cancelled,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenseEvent {
+    pub at: DateTime<Utc>,
+    pub action: Action,
+    pub receipt: String,
+    pub app_id: Option<String>,
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct License {
+    pub number: LicenseNumber,
+    pub sender: String,
+    pub status: LicenseStatus,
+    pub valid_from: NaiveDate,
+    pub valid_through: NaiveDate,
+    pub data: LicenseData,
+    pub history: Vec<LicenseEvent>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MailState {
+    Queued,
+    Retrying,
+    Sent,
+    Dead,
+}
+
+/// One message waiting for (or done with) delivery.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailJob {
+    pub id: u64,
+    pub sender: String,
+    pub to: Vec<String>,
+    pub ack_name: String,
+    /// The ack file's exact bytes: attached as they are, and the summary is read from them.
+    pub ack: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub attempts: u32,
+    pub next_attempt: DateTime<Utc>,
+    pub state: MailState,
+    pub last_error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub kind: String,
+    pub detail: String,
+}
+
+/// An application held for review, with everything needed to decide it later.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingApp {
+    pub sender: String,
+    pub receipt: String,
+    pub file_name: String,
+    pub received_at: DateTime<Utc>,
+    pub verdict: AppVerdict,
+}
+
+/// An aggregate cell of the monitor.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cell {
+    pub licenses: i64,
+    pub kg: Decimal,
+    pub usd: Decimal,
+    /// Licenses per importer, for the "fewer than 3 distinct importers" suppression.
+    pub importers: BTreeMap<String, i64>,
+}
+
+/// A new file to commit: its verdict and facts, where its ack goes and who gets mail.
+pub struct NewFiling<'a> {
+    pub sender: &'a str,
+    pub facts: FileFacts<'a>,
+    pub filing_day: NaiveDate,
+    pub verdict: &'a Verdict,
+    pub ack_name: &'a str,
+    pub archive: &'a str,
+    pub mail_to: &'a [String],
+}
+
+/// The result of committing a file.
+pub struct Committed {
+    pub ack: Vec<u8>,
+    pub issued: Vec<LicenseNumber>,
+}
+
+/// Sliding-window unit values of one 6-digit HTS for W310.
+struct Window {
+    day: NaiveDate,
+    sorted: Vec<Decimal>,
+    licenses: HashSet<LicenseNumber>,
+}
+
+pub struct Store {
+    db: sled::Db,
+    meta: sled::Tree,
+    receipts: sled::Tree,
+    controls: sled::Tree,
+    licenses: sled::Tree,
+    index: sled::Tree,
+    audit: sled::Tree,
+    mail: sled::Tree,
+    agg: sled::Tree,
+    uv: sled::Tree,
+    pending: sled::Tree,
+    windows: Mutex<HashMap<String, Window>>,
+}
+
+fn receipt_key(sender: &str, sha: &[u8; 32]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(sender.len() + 33);
+    k.extend_from_slice(sender.as_bytes());
+    k.push(0);
+    k.extend_from_slice(sha);
+    k
+}
+
+fn control_key(sender: &str, n: u32) -> Vec<u8> {
+    let mut k = sender.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&n.to_be_bytes());
+    k
+}
+
+fn license_key(n: LicenseNumber) -> [u8; 6] {
+    let mut k = [0u8; 6];
+    k[..2].copy_from_slice(&n.year.to_be_bytes());
+    k[2..].copy_from_slice(&n.seq.to_be_bytes());
+    k
+}
+
+fn index_key(kind: u8, value: &str, n: LicenseNumber) -> Vec<u8> {
+    let mut k = vec![kind, 0];
+    k.extend_from_slice(value.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&license_key(n));
+    k
+}
+
+fn undone_key(sender: &str, sha: &[u8; 32]) -> Vec<u8> {
+    let mut k = vec![b'u', 0];
+    k.extend_from_slice(&receipt_key(sender, sha));
+    k
+}
+
+fn uv_key(hts6: &str, day: NaiveDate, n: LicenseNumber, line: u16) -> Vec<u8> {
+    let mut k = hts6.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&day.num_days_from_ce().to_be_bytes());
+    k.extend_from_slice(&license_key(n));
+    k.extend_from_slice(&line.to_be_bytes());
+    k
+}
+
+/// Cells a license contributes to: (month, dimension, key) → (kg, usd), one license each.
+pub fn cells_of(
+    data: &LicenseData,
+) -> BTreeMap<(String, &'static str, String), (Decimal, Decimal)> {
+    let month = format!(
+        "{:04}-{:02}",
+        data.import_date.year(),
+        data.import_date.month()
+    );
+    let mut cells: BTreeMap<(String, &'static str, String), (Decimal, Decimal)> = BTreeMap::new();
+    for p in &data.products {
+        let smelt = match p.largest_smelt {
+            Smelt::Country(c) => c.as_str().to_owned(),
+            s => s.key().to_owned(),
+        };
+        for (dim, key) in [
+            ("origin", data.origin.as_str().to_owned()),
+            ("largest_smelt", smelt),
+            ("cast", p.cast.as_str().to_owned()),
+            ("category", p.category().name().to_owned()),
+            ("hts6", p.hts.hts6().to_owned()),
+        ] {
+            let e = cells.entry((month.clone(), dim, key)).or_default();
+            e.0 += p.quantity.0;
+            e.1 += p.value.0;
+        }
+    }
+    cells
+}
+
+fn cell_key(month: &str, dim: &str, key: &str) -> Vec<u8> {
+    format!("{month}\0{dim}\0{key}").into_bytes()
+}
+
+type Tx = ConflictableTransactionError<StoreError>;
+
+fn abort(e: StoreError) -> Tx {
+    ConflictableTransactionError::Abort(e)
+}
+
+fn tx_dec<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> std::result::Result<T, Tx> {
+    dec(key, bytes).map_err(abort)
+}
+
+fn unwrap_tx<T>(r: std::result::Result<T, TransactionError<StoreError>>) -> Result<T> {
+    r.map_err(|e| match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => StoreError::Sled(e),
+    })
+}
+
+/// Apply a license's contribution to the aggregates, with sign +1 or -1.
+fn apply_cells(
+    agg: &TransactionalTree,
+    data: &LicenseData,
+    sign: i64,
+) -> std::result::Result<(), Tx> {
+    let importer = data.importer.clone();
+    for ((month, dim, key), (kg, usd)) in cells_of(data) {
+        let k = cell_key(&month, dim, &key);
+        let mut cell: Cell = match agg.get(&k)? {
+            Some(v) => tx_dec(&k, &v)?,
+            None => Cell::default(),
+        };
+        let s = Decimal::from(sign);
+        cell.licenses += sign;
+        cell.kg += kg * s;
+        cell.usd += usd * s;
+        let n = cell.importers.entry(importer.clone()).or_default();
+        *n += sign;
+        if *n <= 0 {
+            cell.importers.remove(&importer);
+        }
+        if cell.licenses <= 0 {
+            agg.remove(k)?;
+        } else {
+            agg.insert(k, enc(&cell))?;
+        }
+    }
+    Ok(())
+}
+
+fn status_byte(s: LicenseStatus) -> &'static str {
+    match s {
+        LicenseStatus::Active => "active",
+        LicenseStatus::Cancelled => "cancelled",
+    }
+}
+
+/// Index entries of a license version.
+fn index_entries(l: &License) -> Vec<Vec<u8>> {
+    let mut v = vec![
+        index_key(b's', &l.sender, l.number),
+        index_key(b'i', &l.data.importer, l.number),
+        index_key(b't', status_byte(l.status), l.number),
+        index_key(b'd', &l.valid_from.to_string(), l.number),
+    ];
+    if let Some(e) = &l.data.entry_number {
+        v.push(index_key(b'e', &e.0, l.number));
+    }
+    v
+}
+
+impl Store {
+    /// Open (or create) the database in `dir`.
+    pub fn open(dir: &Path) -> Result<Store> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(16 * 1024 * 1024)
+            .flush_every_ms(None)
+            .open()?;
+        Ok(Store {
+            meta: db.open_tree("meta")?,
+            receipts: db.open_tree("receipts")?,
+            controls: db.open_tree("controls")?,
+            licenses: db.open_tree("licenses")?,
+            index: db.open_tree("index")?,
+            audit: db.open_tree("audit")?,
+            mail: db.open_tree("mail")?,
+            agg: db.open_tree("aggregates")?,
+            uv: db.open_tree("unit_values")?,
+            pending: db.open_tree("pending")?,
+            windows: Mutex::new(HashMap::new()),
+            db,
+        })
+    }
+
+    /// Make everything written so far durable.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    pub fn receipt(&self, sender: &str, sha: &[u8; 32]) -> Result<Option<Receipt>> {
+        let k = receipt_key(sender, sha);
+        self.receipts.get(&k)?.map(|v| dec(&k, &v)).transpose()
+    }
+
+    pub fn control_owner(&self, sender: &str, n: u32) -> Result<Option<[u8; 32]>> {
+        Ok(self
+            .controls
+            .get(control_key(sender, n))?
+            .and_then(|v| <[u8; 32]>::try_from(&v[..]).ok()))
+    }
+
+    pub fn license(&self, n: LicenseNumber) -> Result<Option<License>> {
+        let k = license_key(n);
+        self.licenses.get(k)?.map(|v| dec(&k, &v)).transpose()
+    }
+
+    /// Licenses of a sender, newest first, at most `limit`.
+    pub fn licenses_of(&self, sender: &str, limit: usize) -> Result<Vec<License>> {
+        let mut prefix = vec![b's', 0];
+        prefix.extend_from_slice(sender.as_bytes());
+        prefix.push(0);
+        let mut out = Vec::new();
+        for kv in self.index.scan_prefix(&prefix).rev().take(limit) {
+            let (k, _) = kv?;
+            let lk = &k[k.len() - 6..];
+            if let Some(v) = self.licenses.get(lk)? {
+                out.push(dec(lk, &v)?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn license_count(&self) -> usize {
+        self.licenses.len()
+    }
+
+    /// Receipts whose last delivery is not finished (ack, archive, done): crash recovery.
+    pub fn unfinished(&self) -> Result<Vec<Receipt>> {
+        let mut out = Vec::new();
+        for kv in self.index.scan_prefix([b'u', 0]) {
+            let (k, _) = kv?;
+            let rk = &k[2..];
+            if let Some(v) = self.receipts.get(rk)? {
+                out.push(dec(rk, &v)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Record that a delivery is finished: its ack is written and its input archived.
+    pub fn mark_done(&self, sender: &str, sha: &[u8; 32], delivery: usize) -> Result<()> {
+        let k = receipt_key(sender, sha);
+        let uk = undone_key(sender, sha);
+        unwrap_tx(
+            (&self.receipts, &self.index).transaction(|(receipts, index)| {
+                if let Some(v) = receipts.get(&k)? {
+                    let mut r: Receipt = tx_dec(&k, &v)?;
+                    if let Some(d) = r.deliveries.get_mut(delivery) {
+                        d.done = true;
+                    }
+                    if r.deliveries.iter().all(|d| d.done) {
+                        index.remove(uk.as_slice())?;
+                    }
+                    receipts.insert(k.as_slice(), enc(&r))?;
+                }
+                Ok(())
+            }),
+        )
+    }
+
+    /// Record another delivery of an already received file (identical bytes): it gets the
+    /// original ack again under its own ack name.
+    pub fn add_delivery(
+        &self,
+        sender: &str,
+        sha: &[u8; 32],
+        d: Delivery,
+        mail_to: &[String],
+    ) -> Result<(Receipt, usize)> {
+        let k = receipt_key(sender, sha);
+        let uk = undone_key(sender, sha);
+        unwrap_tx((&self.receipts, &self.index, &self.audit, &self.mail).transaction(|(receipts, index, audit, mail)| {
+            let v = receipts.get(&k)?.ok_or_else(|| {
+                abort(StoreError::Decode {
+                    key: String::from_utf8_lossy(&k).into_owned(),
+                    message: "receipt vanished".into(),
+                })
+            })?;
+            let mut r: Receipt = tx_dec(&k, &v)?;
+            r.deliveries.push(d.clone());
+            receipts.insert(k.as_slice(), enc(&r))?;
+            index.insert(uk.as_slice(), &[])?;
+            let id = audit.generate_id()?;
+            audit.insert(
+                &id.to_be_bytes(),
+                enc(&AuditEvent {
+                    at: d.received_at,
+                    actor: "daemon".into(),
+                    kind: "duplicate".into(),
+                    detail: format!("{} re-delivered {} (identical bytes); original ack sent again as {}", sender, d.file_name, d.ack_name),
+                }),
+            )?;
+            if !mail_to.is_empty() {
+                let ack = r.ack.clone();
+                let id = mail.generate_id()?;
+                let job = MailJob {
+                    id,
+                    sender: sender.to_owned(),
+                    to: mail_to.to_vec(),
+                    ack_name: d.ack_name.clone(),
+                    ack,
+                    created_at: d.received_at,
+                    attempts: 0,
+                    next_attempt: d.received_at,
+                    state: MailState::Queued,
+                    last_error: None,
+                };
+                mail.insert(&id.to_be_bytes(), enc(&job))?;
+            }
+            Ok((r.clone(), r.deliveries.len() - 1))
+        }))
+    }
+
+    /// Commit a judged file in one transaction: license numbers, licenses and indexes,
+    /// aggregates, unit-value history, pending reviews, control number, receipt with the ack
+    /// bytes, mail job and audit events. Not yet durable: call [`Store::flush`].
+    pub fn commit(&self, f: &NewFiling<'_>) -> Result<Committed> {
+        let sha = f.facts.sha256;
+        let sha_hex = hex::encode(sha);
+        let rk = receipt_key(f.sender, &sha);
+        let uk = undone_key(f.sender, &sha);
+        let year = u16::try_from(f.filing_day.year()).unwrap_or(0);
+        let through = f.filing_day + Days::new(VALIDITY_DAYS as u64);
+        let trees = (
+            &self.meta,
+            &self.receipts,
+            &self.controls,
+            &self.licenses,
+            &self.index,
+            &self.audit,
+            &self.mail,
+            &self.agg,
+            &self.uv,
+            &self.pending,
+        );
+        let (committed, touched) = unwrap_tx(trees.transaction(
+            |(meta, receipts, controls, licenses, index, audit, mail, agg, uv, pending)| {
+                let mut seq = match meta.get(b"license_seq")? {
+                    Some(v) => u32::from_be_bytes(<[u8; 4]>::try_from(&v[..]).unwrap_or([0; 4])),
+                    None => 0,
+                };
+                let mut issuance = Vec::with_capacity(f.verdict.apps.len());
+                let mut issued = Vec::new();
+                let mut touched_hts: Vec<(String, Option<(Decimal, LicenseNumber)>)> = Vec::new();
+                let log = |audit: &TransactionalTree,
+                           kind: &str,
+                           detail: String|
+                 -> std::result::Result<(), Tx> {
+                    let id = audit.generate_id()?;
+                    audit.insert(
+                        &id.to_be_bytes(),
+                        enc(&AuditEvent {
+                            at: f.facts.received_at,
+                            actor: "daemon".into(),
+                            kind: kind.into(),
+                            detail,
+                        }),
+                    )?;
+                    Ok(())
+                };
+                for app in &f.verdict.apps {
+                    let mut iss = Issuance::default();
+                    let event = LicenseEvent {
+                        at: f.facts.received_at,
+                        action: app.action.unwrap_or(Action::New),
+                        receipt: sha_hex.clone(),
+                        app_id: app.id.clone(),
+                        reason: app.reason.clone(),
+                    };
+                    match (app.status, &app.data) {
+                        (AppStatus::Issued, Some(data)) => {
+                            if seq >= LicenseNumber::MAX_SEQ {
+                                return Err(abort(StoreError::SequenceExhausted(year)));
+                            }
+                            seq += 1;
+                            let n = LicenseNumber::new(year, seq);
+                            let lic = License {
+                                number: n,
+                                sender: f.sender.to_owned(),
+                                status: LicenseStatus::Active,
+                                valid_from: f.filing_day,
+                                valid_through: through,
+                                data: data.clone(),
+                                history: vec![event],
+                            };
+                            licenses.insert(&license_key(n), enc(&lic))?;
+                            for k in index_entries(&lic) {
+                                index.insert(k, &[])?;
+                            }
+                            apply_cells(agg, data, 1)?;
+                            for p in &data.products {
+                                uv.insert(
+                                    uv_key(p.hts.hts6(), f.filing_day, n, p.line),
+                                    p.unit_value().to_string().as_bytes(),
+                                )?;
+                                touched_hts
+                                    .push((p.hts.hts6().to_owned(), Some((p.unit_value(), n))));
+                            }
+                            iss = Issuance {
+                                number: Some(n),
+                                validity: Some((f.filing_day, through)),
+                            };
+                            issued.push(n);
+                            log(
+                                audit,
+                                "issue",
+                                format!("{n} issued to {} ({})", f.sender, f.facts.file_name),
+                            )?;
+                        }
+                        (AppStatus::Corrected | AppStatus::Cancelled, _) => {
+                            let Some(n) = app.license else { continue };
+                            let k = license_key(n);
+                            let Some(v) = licenses.get(k)? else { continue };
+                            let mut lic: License = tx_dec(&k, &v)?;
+                            for ik in index_entries(&lic) {
+                                index.remove(ik)?;
+                            }
+                            apply_cells(agg, &lic.data, -1)?;
+                            for p in &lic.data.products {
+                                uv.remove(uv_key(p.hts.hts6(), lic.valid_from, n, p.line))?;
+                                touched_hts.push((p.hts.hts6().to_owned(), None));
+                            }
+                            lic.history.push(event);
+                            if app.status == AppStatus::Cancelled {
+                                lic.status = LicenseStatus::Cancelled;
+                                log(audit, "cancel", format!("{n} cancelled by {}", f.sender))?;
+                            } else if let Some(data) = &app.data {
+                                lic.data = data.clone();
+                                apply_cells(agg, data, 1)?;
+                                for p in &data.products {
+                                    uv.insert(
+                                        uv_key(p.hts.hts6(), lic.valid_from, n, p.line),
+                                        p.unit_value().to_string().as_bytes(),
+                                    )?;
+                                    touched_hts.push((p.hts.hts6().to_owned(), None));
+                                }
+                                log(audit, "correct", format!("{n} corrected by {}", f.sender))?;
+                            }
+                            for ik in index_entries(&lic) {
+                                index.insert(ik, &[])?;
+                            }
+                            licenses.insert(&k, enc(&lic))?;
+                            iss = Issuance {
+                                number: Some(n),
+                                validity: Some((lic.valid_from, lic.valid_through)),
+                            };
+                        }
+                        (AppStatus::PendingReview, _) => {
+                            let mut pk = rk.clone();
+                            pk.extend_from_slice(
+                                &u32::try_from(app.position)
+                                    .unwrap_or(u32::MAX)
+                                    .to_be_bytes(),
+                            );
+                            pending.insert(
+                                pk,
+                                enc(&PendingApp {
+                                    sender: f.sender.to_owned(),
+                                    receipt: sha_hex.clone(),
+                                    file_name: f.facts.file_name.to_owned(),
+                                    received_at: f.facts.received_at,
+                                    verdict: app.clone(),
+                                }),
+                            )?;
+                            log(
+                                audit,
+                                "hold",
+                                format!(
+                                    "application {:?} of {} held for review: {}",
+                                    app.id,
+                                    f.facts.file_name,
+                                    app.held_for.join("; ")
+                                ),
+                            )?;
+                        }
+                        _ => {}
+                    }
+                    issuance.push(iss);
+                }
+                meta.insert(b"license_seq", &seq.to_be_bytes())?;
+                let ack = Ack::first(f.verdict, &f.facts, &issuance);
+                let ack_bytes = ack.render();
+                if f.verdict.reached_applications()
+                    && let Some(n) = f.verdict.control_value
+                {
+                    controls.insert(control_key(f.sender, n), &sha)?;
+                }
+                let receipt = Receipt {
+                    sender: f.sender.to_owned(),
+                    sha256: sha_hex.clone(),
+                    control_number: f.verdict.control_value,
+                    status: ack.status.clone(),
+                    file_error: f.verdict.file_error.as_ref().map(|e| e.code.to_string()),
+                    ack: ack_bytes.clone(),
+                    apps: f
+                        .verdict
+                        .apps
+                        .iter()
+                        .zip(&issuance)
+                        .map(|(a, i)| AppSummary {
+                            id: a.id.clone(),
+                            status: a.status,
+                            license: i.number,
+                        })
+                        .collect(),
+                    deliveries: vec![Delivery {
+                        file_name: f.facts.file_name.to_owned(),
+                        ack_name: f.ack_name.to_owned(),
+                        received_at: f.facts.received_at,
+                        archive: f.archive.to_owned(),
+                        done: false,
+                    }],
+                };
+                receipts.insert(rk.as_slice(), enc(&receipt))?;
+                index.insert(uk.as_slice(), &[])?;
+                if !f.mail_to.is_empty() {
+                    let id = mail.generate_id()?;
+                    let job = MailJob {
+                        id,
+                        sender: f.sender.to_owned(),
+                        to: f.mail_to.to_vec(),
+                        ack_name: f.ack_name.to_owned(),
+                        ack: ack_bytes.clone(),
+                        created_at: f.facts.received_at,
+                        attempts: 0,
+                        next_attempt: f.facts.received_at,
+                        state: MailState::Queued,
+                        last_error: None,
+                    };
+                    mail.insert(&id.to_be_bytes(), enc(&job))?;
+                }
+                log(
+                    audit,
+                    "receive",
+                    format!(
+                        "{} from {}: {} ({} applications)",
+                        f.facts.file_name,
+                        f.sender,
+                        ack.status,
+                        f.verdict.apps.len()
+                    ),
+                )?;
+                Ok((
+                    Committed {
+                        ack: ack_bytes,
+                        issued,
+                    },
+                    touched_hts,
+                ))
+            },
+        ))?;
+        self.update_windows(&touched, f.filing_day);
+        Ok(committed)
+    }
+
+    /// Keep the W310 windows in step with the history just written: a new license's values
+    /// join today's window; a correction or cancellation drops the window, rebuilt on demand.
+    fn update_windows(
+        &self,
+        touched: &[(String, Option<(Decimal, LicenseNumber)>)],
+        day: NaiveDate,
+    ) {
+        let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        for (h, added) in touched {
+            match (added, w.get_mut(h)) {
+                (Some((uv, n)), Some(win)) if win.day == day => {
+                    let at = win.sorted.partition_point(|x| x < uv);
+                    win.sorted.insert(at, *uv);
+                    win.licenses.insert(*n);
+                }
+                _ => {
+                    w.remove(h);
+                }
+            }
+        }
+    }
+
+    /// Median unit value for a 6-digit HTS over the 90 days up to `day`, once at least 20
+    /// licenses exist for it in that window.
+    pub fn unit_value_median(&self, hts6: &str, day: NaiveDate) -> Result<Option<Decimal>> {
+        let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh = w.get(hts6).is_some_and(|win| win.day == day);
+        if !fresh {
+            let from = day - Days::new(89);
+            let mut lo = hts6.as_bytes().to_vec();
+            lo.push(0);
+            let mut hi = lo.clone();
+            lo.extend_from_slice(&from.num_days_from_ce().to_be_bytes());
+            hi.extend_from_slice(&(day.num_days_from_ce() + 1).to_be_bytes());
+            let mut sorted = Vec::new();
+            let mut licenses = HashSet::new();
+            for kv in self.uv.range(lo..hi) {
+                let (k, v) = kv?;
+                let n = k.len();
+                let lk = &k[n - 8..n - 2];
+                let year = u16::from_be_bytes([lk[0], lk[1]]);
+                let seq = u32::from_be_bytes([lk[2], lk[3], lk[4], lk[5]]);
+                licenses.insert(LicenseNumber::new(year, seq));
+                if let Some(d) = std::str::from_utf8(&v)
+                    .ok()
+                    .and_then(|s| s.parse::<Decimal>().ok())
+                {
+                    sorted.push(d);
+                }
+            }
+            sorted.sort();
+            w.insert(
+                hts6.to_owned(),
+                Window {
+                    day,
+                    sorted,
+                    licenses,
+                },
+            );
+        }
+        let Some(win) = w.get(hts6) else {
+            return Ok(None);
+        };
+        if win.licenses.len() < 20 || win.sorted.is_empty() {
+            return Ok(None);
+        }
+        let n = win.sorted.len();
+        let median = if n % 2 == 1 {
+            win.sorted[n / 2]
+        } else {
+            (win.sorted[n / 2 - 1] + win.sorted[n / 2]) / Decimal::TWO
+        };
+        Ok(Some(median))
+    }
+
+    /// Aggregate cells whose key starts with `prefix` (e.g. a month "2026-12").
+    pub fn cells(&self, prefix: &str) -> Result<Vec<(String, String, String, Cell)>> {
+        let mut out = Vec::new();
+        for kv in self.agg.scan_prefix(prefix.as_bytes()) {
+            let (k, v) = kv?;
+            let key = String::from_utf8_lossy(&k).into_owned();
+            let mut parts = key.splitn(3, '\0');
+            let (Some(m), Some(d), Some(c)) = (parts.next(), parts.next(), parts.next()) else {
+                continue;
+            };
+            out.push((m.to_owned(), d.to_owned(), c.to_owned(), dec(&k, &v)?));
+        }
+        Ok(out)
+    }
+
+    /// Mail jobs in key order.
+    pub fn mail_jobs(&self) -> Result<Vec<MailJob>> {
+        self.mail
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                dec(&k, &v)
+            })
+            .collect()
+    }
+
+    pub fn put_mail_job(&self, job: &MailJob) -> Result<()> {
+        self.mail.insert(job.id.to_be_bytes(), enc(job))?;
+        Ok(())
+    }
+
+    pub fn remove_mail_job(&self, id: u64) -> Result<()> {
+        self.mail.remove(id.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// The newest audit events, newest first.
+    pub fn audit_tail(&self, limit: usize) -> Result<Vec<AuditEvent>> {
+        self.audit
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|kv| {
+                let (k, v) = kv?;
+                dec(&k, &v)
+            })
+            .collect()
+    }
+
+    pub fn audit(&self, actor: &str, kind: &str, detail: String) -> Result<()> {
+        let id = self.db.generate_id()?;
+        self.audit.insert(
+            id.to_be_bytes(),
+            enc(&AuditEvent {
+                at: Utc::now(),
+                actor: actor.into(),
+                kind: kind.into(),
+                detail,
+            }),
+        )?;
+        Ok(())
+    }
+
+    /// Applications held for review.
+    pub fn pending_apps(&self) -> Result<Vec<PendingApp>> {
+        self.pending
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                dec(&k, &v)
+            })
+            .collect()
+    }
+}
+
+/// The store's answers for the rules, with the effects of the file being judged layered on
+/// top (a license cancelled earlier in the same file is A402 for a later application).
+pub struct StoreLedger<'a> {
+    pub store: &'a Store,
+    overlay: HashMap<LicenseNumber, LicenseFacts>,
+}
+
+impl<'a> StoreLedger<'a> {
+    pub fn new(store: &'a Store) -> Self {
+        StoreLedger {
+            store,
+            overlay: HashMap::new(),
+        }
+    }
+}
+
+impl crate::filing::rules::Ledger for StoreLedger<'_> {
+    fn control_number_owner(&self, sender: &str, control: u32) -> Option<[u8; 32]> {
+        self.store.control_owner(sender, control).ok().flatten()
+    }
+
+    fn license(&self, sender: &str, number: LicenseNumber) -> Option<LicenseFacts> {
+        if let Some(f) = self.overlay.get(&number) {
+            return Some(f.clone());
+        }
+        let l = self.store.license(number).ok().flatten()?;
+        (l.sender == sender).then(|| LicenseFacts {
+            cancelled: l.status == LicenseStatus::Cancelled,
+            valid_from: l.valid_from,
+            valid_through: l.valid_through,
+        })
+    }
+
+    fn unit_value_median(&self, hts6: &str, day: NaiveDate) -> Option<Decimal> {
+        self.store.unit_value_median(hts6, day).ok().flatten()
+    }
+
+    fn applied(&mut self, sender: &str, v: &AppVerdict) {
+        if let (Some(n), AppStatus::Cancelled) = (v.license, v.status)
+            && let Some(mut f) = self.license(sender, n)
+        {
+            f.cancelled = true;
+            self.overlay.insert(n, f);
+        }
+    }
+}

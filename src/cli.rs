@@ -23,6 +23,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run the licensing daemon headless until SIGTERM/SIGINT.
+    Daemon,
     /// Check filings offline and write the ack each would get (no daemon state is touched).
     Validate {
         /// Day of filing, YYYY-MM-DD (default: today, UTC).
@@ -74,10 +76,22 @@ pub fn run() -> ExitCode {
             seed,
             today,
         }) => run_gen(sender, count, apps_per_file, out, seed, today),
-        None => {
-            use clap::CommandFactory;
-            let _ = Cli::command().print_help();
-            ExitCode::from(2)
+        Some(Command::Daemon) => run_daemon(&cli.config, false),
+        // The first-run default: the daemon in the foreground with a status line.
+        None => run_daemon(&cli.config, true),
+    }
+}
+
+fn run_daemon(config: &std::path::Path, status_line: bool) -> ExitCode {
+    let cfg = match load_config(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match crate::daemon::serve(cfg, status_line) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("aim: {e}");
+            ExitCode::from(1)
         }
     }
 }

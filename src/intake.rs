@@ -466,7 +466,8 @@ pub fn free_ack_name(outbox: &Path, file_name: &str, reserved: &HashSet<String>)
 /// Write an ack atomically and durably: hidden temporary file, fsync, rename without
 /// replacing, fsync the folder. An ack already there with the same bytes counts as written.
 pub fn write_ack(outbox: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = outbox.join(format!(".{name}.{}.tmp", std::process::id()));
+    let tmp_name = format!(".{name}.{}.tmp", std::process::id());
+    let tmp = outbox.join(&tmp_name);
     {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -479,9 +480,9 @@ pub fn write_ack(outbox: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()>
     let dir = std::fs::File::open(outbox)?;
     match rustix::fs::renameat_with(
         &dir,
-        &tmp,
+        tmp_name.as_str(),
         &dir,
-        outbox.join(name),
+        name,
         rustix::fs::RenameFlags::NOREPLACE,
     ) {
         Ok(()) => {}

@@ -1,0 +1,578 @@
+//! `aim daemon`: watches the inboxes, judges each filing, commits it to the store, writes the
+//! ack and archives the input, in the order of effects that makes a crash at any point lose
+//! nothing and duplicate nothing (docs/architecture.md):
+//!
+//! 1. read the file (never following links), SHA-256; 2. judge it in memory;
+//! 3. one store transaction per file, one flush per batch (group commit);
+//! 4. write the ack atomically; 5. move the input into the archive; 6. mark the receipt done.
+//!
+//! At start, unfinished receipts are completed from their stored ack bytes before any new file.
+
+use crate::config::Config;
+use crate::filing::{self, ack::FileFacts, rules};
+use crate::intake::{self, Content, Inbox, Intake, Ready};
+use crate::store::{Delivery, NewFiling, Store, StoreLedger};
+use chrono::Utc;
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Files taken into one group commit at most.
+const BATCH: usize = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(
+        "another aim daemon is already running on the data folder {data} (pid {pid}); stop it first, or give this one another `data` folder"
+    )]
+    AlreadyRunning { data: String, pid: String },
+    #[error("cannot prepare {what} {path}: {source}")]
+    Folder {
+        what: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Counters for the status line and tests.
+#[derive(Default)]
+pub struct Stats {
+    pub files: AtomicU64,
+    pub applications: AtomicU64,
+    pub licenses: AtomicU64,
+    pub rejected_files: AtomicU64,
+}
+
+/// The data folder's layout.
+pub struct DataDir {
+    pub root: PathBuf,
+}
+
+impl DataDir {
+    pub fn db(&self) -> PathBuf {
+        self.root.join("db")
+    }
+    pub fn archive(&self) -> PathBuf {
+        self.root.join("archive")
+    }
+    pub fn logs(&self) -> PathBuf {
+        self.root.join("log")
+    }
+    pub fn mail(&self) -> PathBuf {
+        self.root.join("mail")
+    }
+    pub fn lock(&self) -> PathBuf {
+        self.root.join("aim.lock")
+    }
+    pub fn socket(&self) -> PathBuf {
+        self.root.join("aim.sock")
+    }
+}
+
+/// Holds the data folder's exclusive lock for the daemon's lifetime.
+pub struct DataLock {
+    _file: std::fs::File,
+}
+
+/// Take the data folder's lock, or say which process holds it.
+pub fn lock_data(data: &DataDir) -> Result<DataLock, DaemonError> {
+    use std::io::{Seek, Write};
+    std::fs::create_dir_all(&data.root).map_err(|source| DaemonError::Folder {
+        what: "data folder",
+        path: data.root.display().to_string(),
+        source,
+    })?;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(data.lock())?;
+    if rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+        let pid = std::fs::read_to_string(data.lock())
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        return Err(DaemonError::AlreadyRunning {
+            data: data.root.display().to_string(),
+            pid: if pid.is_empty() {
+                "unknown".into()
+            } else {
+                pid
+            },
+        });
+    }
+    f.set_len(0)?;
+    f.seek(std::io::SeekFrom::Start(0))?;
+    writeln!(f, "{}", std::process::id())?;
+    Ok(DataLock { _file: f })
+}
+
+/// One file taken through steps 1–3, waiting for the group flush.
+struct Staged {
+    ready: Ready,
+    sha: [u8; 32],
+    delivery: usize,
+    ack_name: String,
+    ack: Vec<u8>,
+    archive: String,
+    started: Instant,
+    status: String,
+    apps: usize,
+    licenses: usize,
+}
+
+pub struct Daemon {
+    cfg: Config,
+    data: DataDir,
+    store: Arc<Store>,
+    intake: Intake,
+    settings: rules::RuleSettings,
+    pub stats: Arc<Stats>,
+    archive_seq: u64,
+    needs_recovery: bool,
+}
+
+impl Daemon {
+    /// Prepare folders, open the store (the caller holds the data lock) and start watching.
+    pub fn new(cfg: Config, store: Arc<Store>) -> Result<Daemon, DaemonError> {
+        let data = DataDir {
+            root: cfg.data.clone(),
+        };
+        for (what, p) in [
+            ("archive folder", data.archive()),
+            ("inbox folder", cfg.inbox.clone()),
+            ("outbox folder", cfg.outbox.clone()),
+        ] {
+            std::fs::create_dir_all(&p).map_err(|source| DaemonError::Folder {
+                what,
+                path: p.display().to_string(),
+                source,
+            })?;
+        }
+        let inboxes: Vec<Inbox> = cfg
+            .partners
+            .iter()
+            .map(|p| Inbox {
+                partner: p.id.clone(),
+                dir: cfg.partner_inbox(p),
+                outbox: cfg.partner_outbox(p),
+                emails: p.emails.clone(),
+            })
+            .collect();
+        let intake = Intake::new(
+            inboxes,
+            cfg.inbox.clone(),
+            Duration::from_millis(cfg.intake.settle_ms),
+        )?;
+        let settings = cfg.rule_settings();
+        Ok(Daemon {
+            cfg,
+            data,
+            store,
+            intake,
+            settings,
+            stats: Arc::new(Stats::default()),
+            archive_seq: 0,
+            needs_recovery: false,
+        })
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Run until `stop` is set; the file in hand (the batch) is finished first.
+    pub fn run(&mut self, stop: &AtomicBool) -> Result<(), DaemonError> {
+        self.recover()?;
+        self.intake.scan();
+        let rescan = Duration::from_secs(self.cfg.intake.rescan_secs);
+        let mut last_scan = Instant::now();
+        tracing::info!(
+            partners = self.intake.inboxes.len(),
+            watching = self.intake.watching(),
+            "intake started"
+        );
+        let mut last_recovery = Instant::now();
+        while !stop.load(Ordering::SeqCst) {
+            if self.needs_recovery && last_recovery.elapsed() >= Duration::from_secs(1) {
+                last_recovery = Instant::now();
+                self.needs_recovery = false;
+                if let Err(e) = self.recover() {
+                    tracing::error!("recovery failed: {e}; retrying shortly");
+                    self.needs_recovery = true;
+                }
+            }
+            let ready = self.intake.take_ready(BATCH);
+            if !ready.is_empty() {
+                self.process_batch(ready, stop)?;
+                continue;
+            }
+            if last_scan.elapsed() >= rescan {
+                self.intake.scan();
+                last_scan = Instant::now();
+                continue;
+            }
+            let wait = if self.intake.settling() {
+                Duration::from_millis(self.cfg.intake.settle_ms.clamp(10, 100))
+            } else {
+                Duration::from_millis(200)
+            };
+            self.intake.wait(wait);
+        }
+        self.store.flush()?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+
+    /// Finish every delivery a crash left half done, from the stored ack bytes.
+    fn recover(&mut self) -> Result<(), DaemonError> {
+        for r in self.store.unfinished()? {
+            let Some(inbox) = self
+                .intake
+                .inboxes
+                .iter()
+                .find(|i| i.partner == r.sender)
+                .cloned()
+            else {
+                tracing::warn!(sender = %r.sender, "unfinished receipt of a partner no longer registered; left as it is");
+                continue;
+            };
+            let sha: [u8; 32] = hex::decode(&r.sha256)
+                .ok()
+                .and_then(|v| v.try_into().ok())
+                .unwrap_or([0; 32]);
+            for (i, d) in r.deliveries.iter().enumerate().filter(|(_, d)| !d.done) {
+                let src = inbox.dir.join(&d.file_name);
+                let still_in_inbox = std::fs::symlink_metadata(&src).is_ok();
+                // The ack is written before the input moves: an archived input had its ack.
+                if still_in_inbox {
+                    let finished = intake::write_ack(&inbox.outbox, &d.ack_name, &r.ack)
+                        .and_then(|()| intake::archive(&src, &self.data.archive(), &d.archive));
+                    if let Err(e) = finished {
+                        tracing::error!(sender = %r.sender, file = %filing::codes::sanitize(&d.file_name), "cannot finish: {e}");
+                        self.needs_recovery = true;
+                        continue;
+                    }
+                }
+                self.store.mark_done(&r.sender, &sha, i)?;
+                tracing::info!(sender = %r.sender, file = %filing::codes::sanitize(&d.file_name), ack = %d.ack_name, "finished after restart");
+            }
+        }
+        self.store.flush()?;
+        Ok(())
+    }
+
+    fn archive_rel(&mut self, sender: &str, name: &str) -> String {
+        self.archive_seq += 1;
+        let now = Utc::now();
+        // Unique per delivery: time and a counter; the name is kept for people.
+        let safe: String = name
+            .chars()
+            .map(|c| {
+                if c == '/' || filing::codes::is_control(c) {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        format!(
+            "{}/{sender}/{}-{:06}-{safe}",
+            now.format("%Y-%m-%d"),
+            now.format("%H%M%S%3f"),
+            self.archive_seq % 1_000_000
+        )
+    }
+
+    fn process_batch(&mut self, ready: Vec<Ready>, stop: &AtomicBool) -> Result<(), DaemonError> {
+        let mut staged = Vec::with_capacity(ready.len());
+        let mut reserved: HashSet<String> = HashSet::new();
+        for r in ready {
+            if stop.load(Ordering::SeqCst) && !staged.is_empty() {
+                break;
+            }
+            match self.stage(r, &mut reserved) {
+                Ok(Some(s)) => staged.push(s),
+                Ok(None) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if staged.is_empty() {
+            return Ok(());
+        }
+        // Group commit: no ack before its flush.
+        self.store.flush()?;
+        for s in staged {
+            let inbox = &self.intake.inboxes[s.ready.inbox];
+            // Steps 4-6. A failure here (outbox gone, disk full) loses nothing: the receipt
+            // stays unfinished and recovery completes it from the stored ack bytes.
+            let finished = intake::write_ack(&inbox.outbox, &s.ack_name, &s.ack)
+                .and_then(|()| intake::archive(&s.ready.path, &self.data.archive(), &s.archive));
+            if let Err(e) = finished {
+                tracing::error!(sender = %inbox.partner, file = %filing::codes::sanitize(&s.ready.name), "cannot write the ack or archive the file: {e}; retrying shortly");
+                self.needs_recovery = true;
+                continue;
+            }
+            self.store.mark_done(&inbox.partner, &s.sha, s.delivery)?;
+            self.stats.files.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .applications
+                .fetch_add(s.apps as u64, Ordering::Relaxed);
+            self.stats
+                .licenses
+                .fetch_add(s.licenses as u64, Ordering::Relaxed);
+            if s.status == "rejected" {
+                self.stats.rejected_files.fetch_add(1, Ordering::Relaxed);
+            }
+            tracing::info!(
+                sender = %inbox.partner,
+                file = %filing::codes::sanitize(&s.ready.name),
+                status = %s.status,
+                applications = s.apps,
+                licenses = s.licenses,
+                ack = %s.ack_name,
+                ms = s.started.elapsed().as_millis() as u64,
+                "filing processed"
+            );
+        }
+        Ok(())
+    }
+
+    /// Steps 1–3 for one file. `None` when the file vanished before it could be read.
+    fn stage(
+        &mut self,
+        r: Ready,
+        reserved: &mut HashSet<String>,
+    ) -> Result<Option<Staged>, DaemonError> {
+        let started = Instant::now();
+        let received_at = Utc::now();
+        let filing_day = received_at.date_naive();
+        let inbox = self.intake.inboxes[r.inbox].clone();
+        let content = match intake::read_file(&r.path, self.cfg.intake.max_file_bytes) {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                tracing::error!(file = %r.path.display(), "cannot read: {e}; will retry at the next scan");
+                return Ok(None);
+            }
+        };
+        let sha: [u8; 32] = match &content {
+            // Never opened: identify this arrival by name and time.
+            Content::NotRegular { .. } => {
+                let mut h = Sha256::new();
+                h.update(b"F012\0");
+                h.update(r.name.as_bytes());
+                h.update(received_at.timestamp_nanos_opt().unwrap_or(0).to_be_bytes());
+                h.finalize().into()
+            }
+            Content::TooLarge { sha256, .. } => *sha256,
+            Content::Bytes(b) => Sha256::digest(b).into(),
+        };
+
+        // Known bytes from this sender: finish an interrupted delivery, or answer a
+        // re-delivery with the original ack.
+        if let Some(rec) = self.store.receipt(&inbox.partner, &sha)? {
+            let ack_name;
+            let delivery;
+            let archive;
+            match rec
+                .deliveries
+                .iter()
+                .enumerate()
+                .rev()
+                .find(|(_, d)| !d.done && d.file_name == r.name)
+            {
+                Some((i, d)) => {
+                    ack_name = d.ack_name.clone();
+                    archive = d.archive.clone();
+                    delivery = i;
+                }
+                None => {
+                    ack_name = intake::free_ack_name(&inbox.outbox, &r.name, reserved);
+                    archive = self.archive_rel(&inbox.partner, &r.name);
+                    let d = Delivery {
+                        file_name: r.name.clone(),
+                        ack_name: ack_name.clone(),
+                        received_at,
+                        archive: archive.clone(),
+                        done: false,
+                    };
+                    delivery = self
+                        .store
+                        .add_delivery(&inbox.partner, &sha, d, &inbox.emails)?
+                        .1;
+                }
+            }
+            reserved.insert(ack_name.clone());
+            return Ok(Some(Staged {
+                ready: r,
+                sha,
+                delivery,
+                ack_name,
+                ack: rec.ack,
+                archive,
+                started,
+                status: format!("{} (duplicate)", rec.status),
+                apps: rec.apps.len(),
+                licenses: 0,
+            }));
+        }
+
+        // F012, F011, F006, then the content.
+        let verdict = match &content {
+            Content::NotRegular { kind } => filing::file_rejection(filing::not_regular_error(kind)),
+            Content::TooLarge { size, .. } => filing::file_rejection(
+                filing::name_error(&r.name)
+                    .or_else(|| filing::size_error(*size, self.cfg.intake.max_file_bytes))
+                    .unwrap_or_else(|| filing::not_regular_error("file")),
+            ),
+            Content::Bytes(bytes) => match filing::name_error(&r.name) {
+                Some(e) => filing::file_rejection(e),
+                None => {
+                    let registered = |id: &str| self.cfg.partner(id).is_some();
+                    let cx = rules::FileContext {
+                        inbox_sender: &inbox.partner,
+                        is_registered: &registered,
+                        filing_day,
+                        sha256: sha,
+                        settings: &self.settings,
+                    };
+                    let mut ledger = StoreLedger::new(&self.store);
+                    filing::check(bytes, &cx, &mut ledger)
+                }
+            },
+        };
+        let ack_name = intake::free_ack_name(&inbox.outbox, &r.name, reserved);
+        reserved.insert(ack_name.clone());
+        let archive = self.archive_rel(&inbox.partner, &r.name);
+        let committed = self.store.commit(&NewFiling {
+            sender: &inbox.partner,
+            facts: FileFacts {
+                file_name: &r.name,
+                sha256: sha,
+                received_at,
+            },
+            filing_day,
+            verdict: &verdict,
+            ack_name: &ack_name,
+            archive: &archive,
+            mail_to: &inbox.emails,
+        })?;
+        Ok(Some(Staged {
+            ready: r,
+            sha,
+            delivery: 0,
+            ack_name,
+            ack: committed.ack,
+            archive,
+            started,
+            status: verdict.status_str().to_owned(),
+            apps: verdict.apps.len(),
+            licenses: committed.issued.len(),
+        }))
+    }
+}
+
+/// Set up logging to stderr and to `<data>/log/aim.log.<day>`. The guard must live as long as
+/// the program logs.
+pub fn init_logging(
+    data: &DataDir,
+    stderr: bool,
+) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    use tracing_subscriber::prelude::*;
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_env("AIM_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    };
+    let (file_layer, guard) = match std::fs::create_dir_all(data.logs()) {
+        Ok(()) => {
+            let appender = tracing_appender::rolling::daily(data.logs(), "aim.log");
+            let (w, g) = tracing_appender::non_blocking(appender);
+            (
+                Some(
+                    tracing_subscriber::fmt::layer()
+                        .with_writer(w)
+                        .with_ansi(false)
+                        .with_filter(filter()),
+                ),
+                Some(g),
+            )
+        }
+        Err(e) => {
+            eprintln!(
+                "aim: cannot create the log folder {}: {e}; logging to stderr only",
+                data.logs().display()
+            );
+            (None, None)
+        }
+    };
+    let stderr_layer = stderr.then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_filter(filter())
+    });
+    let _ = tracing_subscriber::registry()
+        .with(file_layer)
+        .with(stderr_layer)
+        .try_init();
+    guard
+}
+
+/// Everything `aim daemon` does: lock, log, open, recover, run until SIGTERM/SIGINT.
+/// `status_line` prints a one-line summary for a person in a terminal (`aim` alone).
+pub fn serve(cfg: Config, status_line: bool) -> Result<(), DaemonError> {
+    let data = DataDir {
+        root: cfg.data.clone(),
+    };
+    let _lock = lock_data(&data)?;
+    let _guard = init_logging(&data, !status_line);
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
+    let store = Arc::new(Store::open(&data.db())?);
+    let mut daemon = Daemon::new(cfg.clone(), store)?;
+    tracing::info!(data = %data.root.display(), inbox = %cfg.inbox.display(), outbox = %cfg.outbox.display(), "aim daemon starting");
+    let status = status_line.then(|| {
+        let stats = Arc::clone(&daemon.stats);
+        let stop = Arc::clone(&stop);
+        let partners: Vec<String> = cfg.partners.iter().map(|p| format!("{} → {}", p.id, cfg.partner_inbox(p).display())).collect();
+        eprintln!(
+            "AIM licensing daemon running. Data: {}. Drop filings into: {}. Acks appear under {}. Ctrl-C stops.",
+            data.root.display(),
+            partners.join(", "),
+            cfg.outbox.display()
+        );
+        std::thread::spawn(move || status_loop(&stats, &stop))
+    });
+    let result = daemon.run(&stop);
+    stop.store(true, Ordering::SeqCst);
+    if let Some(h) = status {
+        let _ = h.join();
+        eprintln!();
+    }
+    result
+}
+
+fn status_loop(stats: &Stats, stop: &AtomicBool) {
+    use std::io::Write;
+    while !stop.load(Ordering::SeqCst) {
+        eprint!(
+            "\r\x1b[2Kfiles {}  applications {}  licenses issued {}  rejected files {}",
+            stats.files.load(Ordering::Relaxed),
+            stats.applications.load(Ordering::Relaxed),
+            stats.licenses.load(Ordering::Relaxed),
+            stats.rejected_files.load(Ordering::Relaxed)
+        );
+        let _ = std::io::stderr().flush();
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}

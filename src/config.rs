@@ -130,6 +130,12 @@ pub struct Mail {
     pub smtp_user: String,
     /// Name of the environment variable that holds the SMTP password.
     pub smtp_password_env: String,
+    /// First retry after this many seconds; each further retry waits twice as long…
+    pub retry_initial_secs: u64,
+    /// …up to this ceiling.
+    pub retry_max_secs: u64,
+    /// A message still undelivered this long after it was queued becomes a dead letter.
+    pub give_up_secs: u64,
 }
 
 impl Default for Mail {
@@ -142,6 +148,9 @@ impl Default for Mail {
             smtp_tls: SmtpTls::None,
             smtp_user: String::new(),
             smtp_password_env: "AIM_SMTP_PASSWORD".into(),
+            retry_initial_secs: 30,
+            retry_max_secs: 3600,
+            give_up_secs: 2 * 24 * 3600,
         }
     }
 }
@@ -265,6 +274,9 @@ impl Config {
         }
         if self.intake.max_applications == 0 {
             return Err("intake.max_applications must be at least 1".into());
+        }
+        if self.mail.retry_initial_secs == 0 || self.mail.retry_max_secs < self.mail.retry_initial_secs {
+            return Err("mail.retry_initial_secs must be at least 1 and not above mail.retry_max_secs".into());
         }
         if self.intake.rescan_secs == 0 {
             return Err("intake.rescan_secs must be at least 1".into());

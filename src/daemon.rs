@@ -553,8 +553,19 @@ pub fn serve(cfg: Config, status_line: bool) -> Result<(), DaemonError> {
         );
         std::thread::spawn(move || status_loop(&stats, &stop))
     });
+    // The mail worker runs on its own thread: intake never waits for mail.
+    let mail_worker = {
+        let (cfg, dir, store, stop) = (cfg.mail.clone(), data.mail(), Arc::clone(daemon.store()), Arc::clone(&stop));
+        std::thread::Builder::new().name("mail".into()).spawn(move || {
+            match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt.block_on(crate::mail::run(cfg, dir, store, stop)),
+                Err(e) => tracing::error!("cannot start the mail worker: {e}"),
+            }
+        })?
+    };
     let result = daemon.run(&stop);
     stop.store(true, Ordering::SeqCst);
+    let _ = mail_worker.join();
     if let Some(h) = status {
         let _ = h.join();
         eprintln!();

@@ -9,5 +9,6 @@ pub mod daemon;
 pub mod filing;
 pub mod generator;
 pub mod intake;
+pub mod mail;
 pub mod store;
 pub mod validate;

@@ -129,6 +129,17 @@ pub struct MailJob {
     pub next_attempt: DateTime<Utc>,
     pub state: MailState,
     pub last_error: Option<String>,
+    #[serde(default)]
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// The mail queue at a glance.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailCounts {
+    pub queued: usize,
+    pub retrying: usize,
+    pub dead: usize,
+    pub sent_since: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,6 +203,7 @@ pub struct Store {
     index: sled::Tree,
     audit: sled::Tree,
     mail: sled::Tree,
+    mail_done: sled::Tree,
     agg: sled::Tree,
     uv: sled::Tree,
     pending: sled::Tree,
@@ -271,6 +283,14 @@ pub fn cells_of(
         }
     }
     cells
+}
+
+/// Mail queue key: due time first, so the worker reads only what is due.
+fn mail_key(due: DateTime<Utc>, id: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&(due.timestamp_millis().max(0) as u64).to_be_bytes());
+    k[8..].copy_from_slice(&id.to_be_bytes());
+    k
 }
 
 fn cell_key(month: &str, dim: &str, key: &str) -> Vec<u8> {
@@ -362,6 +382,7 @@ impl Store {
             index: db.open_tree("index")?,
             audit: db.open_tree("audit")?,
             mail: db.open_tree("mail")?,
+            mail_done: db.open_tree("mail_done")?,
             agg: db.open_tree("aggregates")?,
             uv: db.open_tree("unit_values")?,
             pending: db.open_tree("pending")?,
@@ -493,8 +514,9 @@ impl Store {
                     next_attempt: d.received_at,
                     state: MailState::Queued,
                     last_error: None,
+                    sent_at: None,
                 };
-                mail.insert(&id.to_be_bytes(), enc(&job))?;
+                mail.insert(&mail_key(job.next_attempt, id), enc(&job))?;
             }
             Ok((r.clone(), r.deliveries.len() - 1))
         }))
@@ -715,8 +737,9 @@ impl Store {
                         next_attempt: f.facts.received_at,
                         state: MailState::Queued,
                         last_error: None,
+                        sent_at: None,
                     };
-                    mail.insert(&id.to_be_bytes(), enc(&job))?;
+                    mail.insert(&mail_key(job.next_attempt, id), enc(&job))?;
                 }
                 log(
                     audit,
@@ -832,10 +855,12 @@ impl Store {
         Ok(out)
     }
 
-    /// Mail jobs in key order.
-    pub fn mail_jobs(&self) -> Result<Vec<MailJob>> {
+    /// Mail jobs due at `now`, earliest first, at most `limit`.
+    pub fn due_mail(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<MailJob>> {
+        let end = mail_key(now, u64::MAX);
         self.mail
-            .iter()
+            .range(..=end.as_slice())
+            .take(limit)
             .map(|kv| {
                 let (k, v) = kv?;
                 dec(&k, &v)
@@ -843,14 +868,74 @@ impl Store {
             .collect()
     }
 
-    pub fn put_mail_job(&self, job: &MailJob) -> Result<()> {
-        self.mail.insert(job.id.to_be_bytes(), enc(job))?;
-        Ok(())
+    /// The time the next queued message is due, if any.
+    pub fn next_mail_due(&self) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.mail.first()?.and_then(|(k, _)| {
+            let ms = u64::from_be_bytes(k[..8].try_into().ok()?);
+            DateTime::from_timestamp_millis(i64::try_from(ms).ok()?)
+        }))
     }
 
-    pub fn remove_mail_job(&self, id: u64) -> Result<()> {
-        self.mail.remove(id.to_be_bytes())?;
-        Ok(())
+    /// Move a job to its next state: sent (kept as a slim record), dead (kept whole, with the
+    /// last error), or queued again for `job.next_attempt`. Durable when this returns.
+    pub fn settle_mail(&self, old_due: DateTime<Utc>, job: &MailJob) -> Result<()> {
+        let old = mail_key(old_due, job.id);
+        unwrap_tx((&self.mail, &self.mail_done).transaction(|(mail, done)| {
+            mail.remove(&old)?;
+            match job.state {
+                MailState::Queued | MailState::Retrying => {
+                    mail.insert(&mail_key(job.next_attempt, job.id), enc(job))?;
+                }
+                MailState::Sent => {
+                    let slim = MailJob {
+                        ack: Vec::new(),
+                        ..job.clone()
+                    };
+                    done.insert(&job.id.to_be_bytes(), enc(&slim))?;
+                }
+                MailState::Dead => {
+                    done.insert(&job.id.to_be_bytes(), enc(job))?;
+                }
+            }
+            Ok(())
+        }))?;
+        self.flush()
+    }
+
+    /// The queue's state for staff: queued, retrying, dead, sent since `since`.
+    pub fn mail_counts(&self, since: DateTime<Utc>) -> Result<MailCounts> {
+        let mut c = MailCounts::default();
+        for kv in self.mail.iter() {
+            let (k, v) = kv?;
+            let j: MailJob = dec(&k, &v)?;
+            match j.state {
+                MailState::Retrying => c.retrying += 1,
+                _ => c.queued += 1,
+            }
+        }
+        for kv in self.mail_done.iter() {
+            let (k, v) = kv?;
+            let j: MailJob = dec(&k, &v)?;
+            match j.state {
+                MailState::Dead => c.dead += 1,
+                MailState::Sent if j.sent_at.is_some_and(|t| t >= since) => c.sent_since += 1,
+                _ => {}
+            }
+        }
+        Ok(c)
+    }
+
+    /// Dead letters, for staff.
+    pub fn dead_letters(&self) -> Result<Vec<MailJob>> {
+        let mut out = Vec::new();
+        for kv in self.mail_done.iter() {
+            let (k, v) = kv?;
+            let j: MailJob = dec(&k, &v)?;
+            if j.state == MailState::Dead {
+                out.push(j);
+            }
+        }
+        Ok(out)
     }
 
     /// The newest audit events, newest first.

@@ -1,0 +1,468 @@
+//! The mail worker: every ack becomes one message to the partner's registered addresses, a
+//! plain-text summary with the ack XML attached. The queue lives in the store (written in the
+//! same transaction as the receipt), so an SMTP outage never stops intake and a crash loses
+//! nothing. Failures back off exponentially up to a ceiling; permanent rejections (5xx) and
+//! messages older than the give-up time become dead letters with the last error kept.
+
+use crate::config::{Mail as MailConfig, SmtpTls, Transport};
+use crate::filing::codes::sanitize;
+use crate::store::{MailJob, MailState, Store};
+use chrono::{DateTime, Utc};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use quick_xml::events::Event;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// What a message could not do.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("{0}")]
+    Build(String),
+    /// The server refused for good (5xx): never retried.
+    #[error("permanent: {0}")]
+    Permanent(String),
+    #[error("{0}")]
+    Transient(String),
+}
+
+/// The facts of an ack a person reads in the summary.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub sender: String,
+    pub control_number: String,
+    pub file_name: String,
+    pub status: String,
+    pub ack_sequence: String,
+    pub file_errors: Vec<String>,
+    pub apps: Vec<AppLine>,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct AppLine {
+    pub id: String,
+    pub status: String,
+    pub license: String,
+    pub valid_from: String,
+    pub valid_through: String,
+    pub issues: Vec<String>,
+}
+
+/// Read an ack (our own format) back into the facts for the summary.
+pub fn summarize(ack: &[u8]) -> Summary {
+    let mut s = Summary::default();
+    let Ok(text) = std::str::from_utf8(ack) else { return s };
+    let mut r = quick_xml::Reader::from_str(text);
+    let mut path: Vec<String> = Vec::new();
+    let mut current_issue: Option<String> = None;
+    let mut buf = String::new();
+    loop {
+        match r.read_event() {
+            Ok(Event::Start(e)) => {
+                let name = e.local_name().as_ref().to_owned();
+                let attr = |k: &str| {
+                    e.attributes()
+                        .flatten()
+                        .find(|a| a.key.as_ref() == k)
+                        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok().map(|v| v.into_owned()))
+                        .unwrap_or_default()
+                };
+                match name.as_str() {
+                    "Application" => s.apps.push(AppLine {
+                        id: attr("id"),
+                        status: attr("status"),
+                        ..Default::default()
+                    }),
+                    "Error" | "Warning" => {
+                        let mut line = format!("{} {}", name.to_lowercase(), attr("code"));
+                        let p = attr("path");
+                        if !p.is_empty() {
+                            line.push_str(&format!(" at {p}"));
+                        }
+                        let l = attr("line");
+                        if !l.is_empty() {
+                            line.push_str(&format!(" (line {l}, column {})", attr("column")));
+                        }
+                        current_issue = Some(line);
+                    }
+                    _ => {}
+                }
+                buf.clear();
+                path.push(name);
+            }
+            Ok(Event::Text(t)) => buf.push_str(&t.xml10_content()),
+            Ok(Event::GeneralRef(r)) => {
+                let c = match &*r {
+                    "amp" => Some('&'),
+                    "lt" => Some('<'),
+                    "gt" => Some('>'),
+                    "quot" => Some('"'),
+                    "apos" => Some('\''),
+                    _ => r.resolve_char_ref().ok().flatten(),
+                };
+                buf.extend(c);
+            }
+            Ok(Event::End(_)) => {
+                let v = std::mem::take(&mut buf);
+                let leaf = path.last().map(String::as_str).unwrap_or("");
+                let in_app = path.iter().any(|p| p == "Application");
+                match leaf {
+                    "Error" | "Warning" => {
+                        if let Some(i) = current_issue.take() {
+                            let line = if v.is_empty() { i } else { format!("{i}: {v}") };
+                            match s.apps.last_mut().filter(|_| in_app) {
+                                Some(a) => a.issues.push(line),
+                                None => s.file_errors.push(line),
+                            }
+                        }
+                    }
+                    "SenderId" => s.sender = v,
+                    "ControlNumber" => s.control_number = v,
+                    "FileName" => s.file_name = v,
+                    "Status" => s.status = v,
+                    "AckSequence" => s.ack_sequence = v,
+                    "LicenseNumber" | "ValidFrom" | "ValidThrough" => {
+                        if let Some(a) = s.apps.last_mut() {
+                            match leaf {
+                                "LicenseNumber" => a.license = v,
+                                "ValidFrom" => a.valid_from = v,
+                                _ => a.valid_through = v,
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                path.pop();
+            }
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+    }
+    s
+}
+
+/// The subject: control number and outcome, nothing unescaped from the filing.
+pub fn subject(s: &Summary) -> String {
+    let control = if s.control_number.is_empty() { "(unreadable)" } else { &s.control_number };
+    let kind = if s.ack_sequence.is_empty() || s.ack_sequence == "1" {
+        "acknowledgement".to_string()
+    } else {
+        format!("follow-up acknowledgement {}", s.ack_sequence)
+    };
+    sanitize(&format!("AIM {kind}: control number {control} {}", s.status))
+}
+
+/// The plain-text body.
+pub fn body(s: &Summary) -> String {
+    use std::fmt::Write;
+    let mut b = String::new();
+    let count = |st: &str| s.apps.iter().filter(|a| a.status == st).count();
+    let _ = writeln!(b, "AIM license filing acknowledgement");
+    let _ = writeln!(b);
+    let _ = writeln!(b, "Sender:          {}", s.sender);
+    let _ = writeln!(b, "Control number:  {}", s.control_number);
+    let _ = writeln!(b, "File:            {}", s.file_name);
+    let _ = writeln!(b, "Outcome:         {}", s.status);
+    let _ = writeln!(
+        b,
+        "Applications:    {} (issued {}, corrected {}, cancelled {}, pending review {}, rejected {})",
+        s.apps.len(),
+        count("issued"),
+        count("corrected"),
+        count("cancelled"),
+        count("pending-review"),
+        count("rejected")
+    );
+    for e in &s.file_errors {
+        let _ = writeln!(b, "\nThe file was rejected: {e}");
+    }
+    for a in &s.apps {
+        let _ = writeln!(b);
+        let id = if a.id.is_empty() { "(no id)" } else { &a.id };
+        let _ = write!(b, "Application {id}: {}", a.status);
+        if !a.license.is_empty() {
+            let _ = write!(b, ", license {}", a.license);
+        }
+        if !a.valid_from.is_empty() {
+            let _ = write!(b, ", valid {} through {}", a.valid_from, a.valid_through);
+        }
+        let _ = writeln!(b);
+        for i in &a.issues {
+            let _ = writeln!(b, "  {i}");
+        }
+    }
+    let _ = writeln!(b, "\nThe acknowledgement XML is attached; it is the same file as in your outbox folder.");
+    sanitize_body(&b)
+}
+
+/// Keep line breaks, drop every other control character.
+fn sanitize_body(s: &str) -> String {
+    s.chars()
+        .filter(|&c| c == '\n' || !crate::filing::codes::is_control(c))
+        .collect()
+}
+
+/// Build the message of a job.
+pub fn build(cfg: &MailConfig, job: &MailJob) -> Result<Message, MailError> {
+    let s = summarize(&job.ack);
+    let from: Mailbox = cfg.from.parse().map_err(|e| MailError::Permanent(format!("mail.from: {e}")))?;
+    let mut m = Message::builder().from(from).subject(subject(&s));
+    for to in &job.to {
+        let mb: Mailbox = to.parse().map_err(|e| MailError::Permanent(format!("recipient {to}: {e}")))?;
+        m = m.to(mb);
+    }
+    let attachment = Attachment::new(job.ack_name.clone()).body(
+        job.ack.clone(),
+        ContentType::parse("application/xml").map_err(|e| MailError::Build(e.to_string()))?,
+    );
+    m.multipart(
+        MultiPart::mixed()
+            .singlepart(SinglePart::plain(body(&s)))
+            .singlepart(attachment),
+    )
+    .map_err(|e| MailError::Permanent(format!("cannot build the message: {e}")))
+}
+
+enum Sender {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    File(AsyncFileTransport<Tokio1Executor>),
+}
+
+impl Sender {
+    fn new(cfg: &MailConfig, mail_dir: PathBuf) -> Result<Sender, String> {
+        match cfg.transport {
+            Transport::File => {
+                std::fs::create_dir_all(&mail_dir).map_err(|e| format!("cannot create {}: {e}", mail_dir.display()))?;
+                Ok(Sender::File(AsyncFileTransport::new(mail_dir)))
+            }
+            Transport::Smtp => {
+                let b = match cfg.smtp_tls {
+                    SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.smtp_host),
+                    SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&cfg.smtp_host)
+                        .map_err(|e| format!("mail.smtp_host: {e}"))?,
+                    SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&cfg.smtp_host).map_err(|e| format!("mail.smtp_host: {e}"))?,
+                };
+                let mut b = b.port(cfg.smtp_port).timeout(Some(Duration::from_secs(30)));
+                if !cfg.smtp_user.is_empty() {
+                    let password = std::env::var(&cfg.smtp_password_env).map_err(|_| {
+                        format!(
+                            "mail.smtp_user is set but the environment variable {} (mail.smtp_password_env) holds no password",
+                            cfg.smtp_password_env
+                        )
+                    })?;
+                    b = b.credentials(Credentials::new(cfg.smtp_user.clone(), password));
+                }
+                Ok(Sender::Smtp(b.build()))
+            }
+        }
+    }
+
+    async fn send(&self, m: Message) -> Result<(), MailError> {
+        match self {
+            Sender::Smtp(t) => t.send(m).await.map(|_| ()).map_err(|e| {
+                if e.is_permanent() {
+                    MailError::Permanent(e.to_string())
+                } else {
+                    MailError::Transient(e.to_string())
+                }
+            }),
+            Sender::File(t) => t.send(m).await.map(|_| ()).map_err(|e| MailError::Transient(e.to_string())),
+        }
+    }
+}
+
+/// Delay before retry number `attempts` (1-based): doubling from the initial delay, capped.
+pub fn backoff(cfg: &MailConfig, attempts: u32) -> Duration {
+    let exp = attempts.saturating_sub(1).min(30);
+    let secs = cfg.retry_initial_secs.saturating_mul(1u64 << exp).min(cfg.retry_max_secs);
+    Duration::from_secs(secs)
+}
+
+/// The new state of a job after one delivery attempt at `now`.
+pub fn after_attempt(cfg: &MailConfig, mut job: MailJob, result: Result<(), MailError>, now: DateTime<Utc>) -> MailJob {
+    job.attempts += 1;
+    match result {
+        Ok(()) => {
+            job.state = MailState::Sent;
+            job.sent_at = Some(now);
+            job.last_error = None;
+        }
+        Err(MailError::Permanent(e)) => {
+            job.state = MailState::Dead;
+            job.last_error = Some(e);
+        }
+        Err(MailError::Transient(e)) | Err(MailError::Build(e)) => {
+            let next = now + backoff(cfg, job.attempts);
+            let give_up = job.created_at + Duration::from_secs(cfg.give_up_secs);
+            job.last_error = Some(e);
+            if next > give_up {
+                job.state = MailState::Dead;
+            } else {
+                job.state = MailState::Retrying;
+                job.next_attempt = next;
+            }
+        }
+    }
+    job
+}
+
+/// Run the worker until `stop` is set. Never blocks intake: it only reads the queue.
+pub async fn run(cfg: MailConfig, mail_dir: PathBuf, store: Arc<Store>, stop: Arc<AtomicBool>) {
+    let sender = match Sender::new(&cfg, mail_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("mail is not sent: {e}; messages stay queued until the configuration is fixed");
+            return;
+        }
+    };
+    while !stop.load(Ordering::SeqCst) {
+        let now = Utc::now();
+        let due = match store.due_mail(now, 64) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!("cannot read the mail queue: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if due.is_empty() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        for job in due {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            let old_due = job.next_attempt;
+            let result = match build(&cfg, &job) {
+                Ok(m) => sender.send(m).await,
+                Err(e) => Err(e),
+            };
+            let failed = result.as_ref().err().map(ToString::to_string);
+            let job = after_attempt(&cfg, job, result, Utc::now());
+            match (job.state, &failed) {
+                (MailState::Sent, _) => tracing::info!(id = job.id, sender = %job.sender, ack = %job.ack_name, to = %job.to.join(","), "mail delivered"),
+                (MailState::Dead, Some(e)) => tracing::error!(id = job.id, sender = %job.sender, ack = %job.ack_name, attempts = job.attempts, "mail given up (dead letter): {e}"),
+                (_, Some(e)) => tracing::warn!(id = job.id, sender = %job.sender, ack = %job.ack_name, attempts = job.attempts, next = %job.next_attempt, "mail delivery failed, will retry: {e}"),
+                _ => {}
+            }
+            if let Err(e) = store.settle_mail(old_due, &job) {
+                tracing::error!(id = job.id, "cannot record the mail state: {e}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ACK: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<LicenseAck xmlns="urn:aim:ack:1" version="1.0">
+  <Interchange>
+    <SenderId>ACMEBRK</SenderId>
+    <ControlNumber>000000105</ControlNumber>
+    <FileName>partial-two-apps.xml</FileName>
+    <Sha256>00</Sha256>
+    <ReceivedAt>2026-11-28T00:00:00.000Z</ReceivedAt>
+    <AckSequence>1</AckSequence>
+    <Status>partial</Status>
+  </Interchange>
+  <Application id="A1" status="issued">
+    <LicenseNumber>AIM-2026-0000017-4</LicenseNumber>
+    <ValidFrom>2026-11-28</ValidFrom>
+    <ValidThrough>2027-02-11</ValidThrough>
+  </Application>
+  <Application id="A2" status="rejected">
+    <Error code="A301" path="Application[A2]/Product[1]/Hts" line="57" column="12">HTS 7208.10.1500 is not an aluminum product covered by AIM</Error>
+  </Application>
+</LicenseAck>
+"#;
+
+    #[test]
+    fn summary_lists_licenses_and_errors() {
+        let s = summarize(ACK.as_bytes());
+        assert_eq!(s.control_number, "000000105");
+        assert_eq!(s.status, "partial");
+        assert_eq!(s.apps.len(), 2);
+        assert_eq!(s.apps[0].license, "AIM-2026-0000017-4");
+        let b = body(&s);
+        assert!(b.contains("Application A1: issued, license AIM-2026-0000017-4, valid 2026-11-28 through 2027-02-11"), "{b}");
+        assert!(b.contains("error A301 at Application[A2]/Product[1]/Hts (line 57, column 12): HTS 7208.10.1500"), "{b}");
+        assert!(b.contains("issued 1, corrected 0, cancelled 0, pending review 0, rejected 1"), "{b}");
+        assert_eq!(subject(&s), "AIM acknowledgement: control number 000000105 partial");
+    }
+
+    #[test]
+    fn subject_has_no_control_characters() {
+        let s = Summary {
+            control_number: "1\r\nBcc: x@y.z".into(),
+            status: "rejected".into(),
+            ..Default::default()
+        };
+        assert!(!subject(&s).contains('\n') && !subject(&s).contains('\r'));
+    }
+
+    fn job() -> MailJob {
+        let t = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        MailJob {
+            id: 1,
+            sender: "ACMEBRK".into(),
+            to: vec!["a@b.example".into()],
+            ack_name: "x.ack.xml".into(),
+            ack: ACK.as_bytes().to_vec(),
+            created_at: t,
+            attempts: 0,
+            next_attempt: t,
+            state: MailState::Queued,
+            last_error: None,
+            sent_at: None,
+        }
+    }
+
+    #[test]
+    fn retries_back_off_to_the_ceiling_then_give_up() {
+        let cfg = MailConfig {
+            retry_initial_secs: 10,
+            retry_max_secs: 60,
+            give_up_secs: 200,
+            ..MailConfig::default()
+        };
+        assert_eq!(backoff(&cfg, 1), Duration::from_secs(10));
+        assert_eq!(backoff(&cfg, 2), Duration::from_secs(20));
+        assert_eq!(backoff(&cfg, 3), Duration::from_secs(40));
+        assert_eq!(backoff(&cfg, 4), Duration::from_secs(60));
+        assert_eq!(backoff(&cfg, 40), Duration::from_secs(60));
+        let mut j = job();
+        let mut now = j.created_at;
+        let mut attempts = 0;
+        while j.state != MailState::Dead {
+            j = after_attempt(&cfg, j, Err(MailError::Transient("connection refused".into())), now);
+            now = j.next_attempt;
+            attempts += 1;
+            assert!(attempts < 20);
+        }
+        assert_eq!(j.last_error.as_deref(), Some("connection refused"));
+        assert!(attempts >= 4);
+    }
+
+    #[test]
+    fn permanent_rejection_is_dead_at_once() {
+        let cfg = MailConfig::default();
+        let j = after_attempt(&cfg, job(), Err(MailError::Permanent("550 no such user".into())), Utc::now());
+        assert_eq!(j.state, MailState::Dead);
+        assert_eq!(j.attempts, 1);
+    }
+
+    #[test]
+    fn message_has_recipients_and_attachment() {
+        let m = build(&MailConfig::default(), &job()).unwrap();
+        let raw = String::from_utf8(m.formatted()).unwrap();
+        assert!(raw.contains("To: a@b.example"), "{raw}");
+        assert!(raw.contains("Subject: AIM acknowledgement: control number 000000105 partial"));
+        assert!(raw.contains("filename=\"x.ack.xml\""), "{raw}");
+    }
+}

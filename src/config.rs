@@ -275,8 +275,13 @@ impl Config {
         if self.intake.max_applications == 0 {
             return Err("intake.max_applications must be at least 1".into());
         }
-        if self.mail.retry_initial_secs == 0 || self.mail.retry_max_secs < self.mail.retry_initial_secs {
-            return Err("mail.retry_initial_secs must be at least 1 and not above mail.retry_max_secs".into());
+        if self.mail.retry_initial_secs == 0
+            || self.mail.retry_max_secs < self.mail.retry_initial_secs
+        {
+            return Err(
+                "mail.retry_initial_secs must be at least 1 and not above mail.retry_max_secs"
+                    .into(),
+            );
         }
         if self.intake.rescan_secs == 0 {
             return Err("intake.rescan_secs must be at least 1".into());

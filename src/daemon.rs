@@ -555,13 +555,23 @@ pub fn serve(cfg: Config, status_line: bool) -> Result<(), DaemonError> {
     });
     // The mail worker runs on its own thread: intake never waits for mail.
     let mail_worker = {
-        let (cfg, dir, store, stop) = (cfg.mail.clone(), data.mail(), Arc::clone(daemon.store()), Arc::clone(&stop));
-        std::thread::Builder::new().name("mail".into()).spawn(move || {
-            match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(rt) => rt.block_on(crate::mail::run(cfg, dir, store, stop)),
-                Err(e) => tracing::error!("cannot start the mail worker: {e}"),
-            }
-        })?
+        let (cfg, dir, store, stop) = (
+            cfg.mail.clone(),
+            data.mail(),
+            Arc::clone(daemon.store()),
+            Arc::clone(&stop),
+        );
+        std::thread::Builder::new()
+            .name("mail".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(crate::mail::run(cfg, dir, store, stop)),
+                    Err(e) => tracing::error!("cannot start the mail worker: {e}"),
+                }
+            })?
     };
     let result = daemon.run(&stop);
     stop.store(true, Ordering::SeqCst);

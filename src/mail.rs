@@ -54,7 +54,9 @@ pub struct AppLine {
 /// Read an ack (our own format) back into the facts for the summary.
 pub fn summarize(ack: &[u8]) -> Summary {
     let mut s = Summary::default();
-    let Ok(text) = std::str::from_utf8(ack) else { return s };
+    let Ok(text) = std::str::from_utf8(ack) else {
+        return s;
+    };
     let mut r = quick_xml::Reader::from_str(text);
     let mut path: Vec<String> = Vec::new();
     let mut current_issue: Option<String> = None;
@@ -67,7 +69,11 @@ pub fn summarize(ack: &[u8]) -> Summary {
                     e.attributes()
                         .flatten()
                         .find(|a| a.key.as_ref() == k)
-                        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok().map(|v| v.into_owned()))
+                        .and_then(|a| {
+                            a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                                .ok()
+                                .map(|v| v.into_owned())
+                        })
                         .unwrap_or_default()
                 };
                 match name.as_str() {
@@ -146,13 +152,20 @@ pub fn summarize(ack: &[u8]) -> Summary {
 
 /// The subject: control number and outcome, nothing unescaped from the filing.
 pub fn subject(s: &Summary) -> String {
-    let control = if s.control_number.is_empty() { "(unreadable)" } else { &s.control_number };
+    let control = if s.control_number.is_empty() {
+        "(unreadable)"
+    } else {
+        &s.control_number
+    };
     let kind = if s.ack_sequence.is_empty() || s.ack_sequence == "1" {
         "acknowledgement".to_string()
     } else {
         format!("follow-up acknowledgement {}", s.ack_sequence)
     };
-    sanitize(&format!("AIM {kind}: control number {control} {}", s.status))
+    sanitize(&format!(
+        "AIM {kind}: control number {control} {}",
+        s.status
+    ))
 }
 
 /// The plain-text body.
@@ -194,7 +207,10 @@ pub fn body(s: &Summary) -> String {
             let _ = writeln!(b, "  {i}");
         }
     }
-    let _ = writeln!(b, "\nThe acknowledgement XML is attached; it is the same file as in your outbox folder.");
+    let _ = writeln!(
+        b,
+        "\nThe acknowledgement XML is attached; it is the same file as in your outbox folder."
+    );
     sanitize_body(&b)
 }
 
@@ -208,10 +224,15 @@ fn sanitize_body(s: &str) -> String {
 /// Build the message of a job.
 pub fn build(cfg: &MailConfig, job: &MailJob) -> Result<Message, MailError> {
     let s = summarize(&job.ack);
-    let from: Mailbox = cfg.from.parse().map_err(|e| MailError::Permanent(format!("mail.from: {e}")))?;
+    let from: Mailbox = cfg
+        .from
+        .parse()
+        .map_err(|e| MailError::Permanent(format!("mail.from: {e}")))?;
     let mut m = Message::builder().from(from).subject(subject(&s));
     for to in &job.to {
-        let mb: Mailbox = to.parse().map_err(|e| MailError::Permanent(format!("recipient {to}: {e}")))?;
+        let mb: Mailbox = to
+            .parse()
+            .map_err(|e| MailError::Permanent(format!("recipient {to}: {e}")))?;
         m = m.to(mb);
     }
     let attachment = Attachment::new(job.ack_name.clone()).body(
@@ -235,15 +256,21 @@ impl Sender {
     fn new(cfg: &MailConfig, mail_dir: PathBuf) -> Result<Sender, String> {
         match cfg.transport {
             Transport::File => {
-                std::fs::create_dir_all(&mail_dir).map_err(|e| format!("cannot create {}: {e}", mail_dir.display()))?;
+                std::fs::create_dir_all(&mail_dir)
+                    .map_err(|e| format!("cannot create {}: {e}", mail_dir.display()))?;
                 Ok(Sender::File(AsyncFileTransport::new(mail_dir)))
             }
             Transport::Smtp => {
                 let b = match cfg.smtp_tls {
-                    SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.smtp_host),
-                    SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&cfg.smtp_host)
+                    SmtpTls::None => {
+                        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.smtp_host)
+                    }
+                    SmtpTls::Starttls => {
+                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&cfg.smtp_host)
+                            .map_err(|e| format!("mail.smtp_host: {e}"))?
+                    }
+                    SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&cfg.smtp_host)
                         .map_err(|e| format!("mail.smtp_host: {e}"))?,
-                    SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&cfg.smtp_host).map_err(|e| format!("mail.smtp_host: {e}"))?,
                 };
                 let mut b = b.port(cfg.smtp_port).timeout(Some(Duration::from_secs(30)));
                 if !cfg.smtp_user.is_empty() {
@@ -269,7 +296,11 @@ impl Sender {
                     MailError::Transient(e.to_string())
                 }
             }),
-            Sender::File(t) => t.send(m).await.map(|_| ()).map_err(|e| MailError::Transient(e.to_string())),
+            Sender::File(t) => t
+                .send(m)
+                .await
+                .map(|_| ())
+                .map_err(|e| MailError::Transient(e.to_string())),
         }
     }
 }
@@ -277,12 +308,20 @@ impl Sender {
 /// Delay before retry number `attempts` (1-based): doubling from the initial delay, capped.
 pub fn backoff(cfg: &MailConfig, attempts: u32) -> Duration {
     let exp = attempts.saturating_sub(1).min(30);
-    let secs = cfg.retry_initial_secs.saturating_mul(1u64 << exp).min(cfg.retry_max_secs);
+    let secs = cfg
+        .retry_initial_secs
+        .saturating_mul(1u64 << exp)
+        .min(cfg.retry_max_secs);
     Duration::from_secs(secs)
 }
 
 /// The new state of a job after one delivery attempt at `now`.
-pub fn after_attempt(cfg: &MailConfig, mut job: MailJob, result: Result<(), MailError>, now: DateTime<Utc>) -> MailJob {
+pub fn after_attempt(
+    cfg: &MailConfig,
+    mut job: MailJob,
+    result: Result<(), MailError>,
+    now: DateTime<Utc>,
+) -> MailJob {
     job.attempts += 1;
     match result {
         Ok(()) => {
@@ -314,7 +353,9 @@ pub async fn run(cfg: MailConfig, mail_dir: PathBuf, store: Arc<Store>, stop: Ar
     let sender = match Sender::new(&cfg, mail_dir) {
         Ok(s) => s,
         Err(e) => {
-            tracing::error!("mail is not sent: {e}; messages stay queued until the configuration is fixed");
+            tracing::error!(
+                "mail is not sent: {e}; messages stay queued until the configuration is fixed"
+            );
             return;
         }
     };
@@ -344,9 +385,15 @@ pub async fn run(cfg: MailConfig, mail_dir: PathBuf, store: Arc<Store>, stop: Ar
             let failed = result.as_ref().err().map(ToString::to_string);
             let job = after_attempt(&cfg, job, result, Utc::now());
             match (job.state, &failed) {
-                (MailState::Sent, _) => tracing::info!(id = job.id, sender = %job.sender, ack = %job.ack_name, to = %job.to.join(","), "mail delivered"),
-                (MailState::Dead, Some(e)) => tracing::error!(id = job.id, sender = %job.sender, ack = %job.ack_name, attempts = job.attempts, "mail given up (dead letter): {e}"),
-                (_, Some(e)) => tracing::warn!(id = job.id, sender = %job.sender, ack = %job.ack_name, attempts = job.attempts, next = %job.next_attempt, "mail delivery failed, will retry: {e}"),
+                (MailState::Sent, _) => {
+                    tracing::info!(id = job.id, sender = %job.sender, ack = %job.ack_name, to = %job.to.join(","), "mail delivered")
+                }
+                (MailState::Dead, Some(e)) => {
+                    tracing::error!(id = job.id, sender = %job.sender, ack = %job.ack_name, attempts = job.attempts, "mail given up (dead letter): {e}")
+                }
+                (_, Some(e)) => {
+                    tracing::warn!(id = job.id, sender = %job.sender, ack = %job.ack_name, attempts = job.attempts, next = %job.next_attempt, "mail delivery failed, will retry: {e}")
+                }
                 _ => {}
             }
             if let Err(e) = store.settle_mail(old_due, &job) {
@@ -392,8 +439,14 @@ mod tests {
         let b = body(&s);
         assert!(b.contains("Application A1: issued, license AIM-2026-0000017-4, valid 2026-11-28 through 2027-02-11"), "{b}");
         assert!(b.contains("error A301 at Application[A2]/Product[1]/Hts (line 57, column 12): HTS 7208.10.1500"), "{b}");
-        assert!(b.contains("issued 1, corrected 0, cancelled 0, pending review 0, rejected 1"), "{b}");
-        assert_eq!(subject(&s), "AIM acknowledgement: control number 000000105 partial");
+        assert!(
+            b.contains("issued 1, corrected 0, cancelled 0, pending review 0, rejected 1"),
+            "{b}"
+        );
+        assert_eq!(
+            subject(&s),
+            "AIM acknowledgement: control number 000000105 partial"
+        );
     }
 
     #[test]
@@ -440,7 +493,12 @@ mod tests {
         let mut now = j.created_at;
         let mut attempts = 0;
         while j.state != MailState::Dead {
-            j = after_attempt(&cfg, j, Err(MailError::Transient("connection refused".into())), now);
+            j = after_attempt(
+                &cfg,
+                j,
+                Err(MailError::Transient("connection refused".into())),
+                now,
+            );
             now = j.next_attempt;
             attempts += 1;
             assert!(attempts < 20);
@@ -452,7 +510,12 @@ mod tests {
     #[test]
     fn permanent_rejection_is_dead_at_once() {
         let cfg = MailConfig::default();
-        let j = after_attempt(&cfg, job(), Err(MailError::Permanent("550 no such user".into())), Utc::now());
+        let j = after_attempt(
+            &cfg,
+            job(),
+            Err(MailError::Permanent("550 no such user".into())),
+            Utc::now(),
+        );
         assert_eq!(j.state, MailState::Dead);
         assert_eq!(j.attempts, 1);
     }

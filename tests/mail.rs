@@ -1,0 +1,339 @@
+//! E-mail end to end: the real daemon against a real SMTP server (Python's aiosmtpd, writing
+//! a Maildir): recipients, subject, summary and attachment; an outage and recovery; a kill
+//! with messages queued; a permanent 550 rejection.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Kill(Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn smtp_server(port: u16, maildir: &Path, reject: &str) -> Kill {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_server.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .args(["--port", &port.to_string(), "--maildir"])
+        .arg(maildir)
+        .args(["--reject", reject])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 must be installed (with aiosmtpd: pip install aiosmtpd)");
+    let mut first = [0u8; 5];
+    let ok = child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .is_ok()
+        && &first == b"ready";
+    assert!(
+        ok,
+        "the SMTP test server did not start: is aiosmtpd installed? (pip install aiosmtpd)"
+    );
+    Kill(child)
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+impl Env {
+    fn new(smtp_port: u16, partner_email: &str) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let config = d.join("aim.toml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"inbox = "{0}/inbox"
+outbox = "{0}/outbox"
+data = "{0}/var"
+[intake]
+settle_ms = 100
+rescan_secs = 1
+[mail]
+transport = "smtp"
+smtp_host = "127.0.0.1"
+smtp_port = {smtp_port}
+from = "AIM Licensing <aim@agency.example>"
+retry_initial_secs = 1
+retry_max_secs = 2
+give_up_secs = 3600
+[[partner]]
+id = "ACMEBRK"
+name = "Acme"
+emails = ["{partner_email}", "second@acme.example"]
+"#,
+                d.display()
+            ),
+        )
+        .unwrap();
+        Env { dir, config }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    fn daemon(&self) -> Kill {
+        let child = Command::new(env!("CARGO_BIN_EXE_aim"))
+            .args(["daemon", "--config"])
+            .arg(&self.config)
+            .stderr(std::fs::File::create(self.path("daemon.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let k = Kill(child);
+        wait_for(
+            || self.path("inbox/ACMEBRK").is_dir(),
+            "the daemon to create the inbox",
+        );
+        k
+    }
+
+    /// Drop a valid filing with this control number (dates moved to today).
+    fn drop_filing(&self, name: &str, control: u32) {
+        let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/samples/ACMEBRK");
+        let text = std::fs::read_to_string(samples.join("valid-single.xml"))
+            .expect("the shared samples must lie beside the repository (../shared/samples)");
+        let today = chrono::Utc::now().date_naive();
+        let text = text
+            .replace(
+                "<ControlNumber>000000101</ControlNumber>",
+                &format!("<ControlNumber>{control}</ControlNumber>"),
+            )
+            .replace("2026-12-01", &(today + chrono::Days::new(3)).to_string())
+            .replace("2026-12-05", &(today + chrono::Days::new(7)).to_string());
+        let inbox = self.path("inbox/ACMEBRK");
+        std::fs::write(inbox.join(format!(".{name}.tmp")), text).unwrap();
+        std::fs::rename(inbox.join(format!(".{name}.tmp")), inbox.join(name)).unwrap();
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.path("daemon.log")).unwrap_or_default()
+    }
+}
+
+fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while Instant::now() < deadline {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// The messages in a Maildir: (headers + body as text, raw).
+fn messages(maildir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for sub in ["new", "cur"] {
+        if let Ok(rd) = std::fs::read_dir(maildir.join(sub)) {
+            for e in rd.flatten() {
+                out.push(std::fs::read_to_string(e.path()).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
+    msg.lines()
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+}
+
+/// The decoded attachment and the decoded text part of a message.
+fn parts(msg: &str) -> (Vec<u8>, String) {
+    let m = mailparse::parse_mail(msg.as_bytes()).expect("a MIME message");
+    let mut attachment = None;
+    let mut text = None;
+    for p in &m.subparts {
+        let cd = p.get_content_disposition();
+        if cd.disposition == mailparse::DispositionType::Attachment {
+            attachment = Some(p.get_body_raw().unwrap());
+        } else if p.ctype.mimetype == "text/plain" {
+            text = Some(p.get_body().unwrap());
+        }
+    }
+    (
+        attachment.expect("an attachment"),
+        text.expect("a text part"),
+    )
+}
+
+#[test]
+fn acks_arrive_with_summary_and_attachment() {
+    let port = free_port();
+    let env = Env::new(port, "filings@acme.example");
+    let maildir = env.path("maildir");
+    let _smtp = smtp_server(port, &maildir, "");
+    let _d = env.daemon();
+    env.drop_filing("one.xml", 501);
+    std::fs::write(env.path("inbox/ACMEBRK/notes.txt"), "not a filing").unwrap();
+    wait_for(|| messages(&maildir).len() >= 2, "two messages");
+    let msgs = messages(&maildir);
+    let one = msgs
+        .iter()
+        .find(|m| m.contains("one.ack.xml"))
+        .expect("the ack of one.xml");
+    let to = header(one, "To").unwrap();
+    assert!(
+        to.contains("filings@acme.example") && to.contains("second@acme.example"),
+        "{to}"
+    );
+    assert_eq!(
+        header(one, "X-Envelope-To").unwrap(),
+        "filings@acme.example, second@acme.example"
+    );
+    assert_eq!(
+        header(one, "Subject").unwrap(),
+        "AIM acknowledgement: control number 501 accepted"
+    );
+    let (attached, text) = parts(one);
+    assert!(text.contains("Control number:  501"), "{text}");
+    assert!(
+        text.contains("Application A1: issued, license AIM-"),
+        "{text}"
+    );
+    let ack = std::fs::read(env.path("outbox/ACMEBRK/one.ack.xml")).unwrap();
+    assert_eq!(
+        attached, ack,
+        "the attachment is the ack file byte for byte"
+    );
+
+    let notes = msgs
+        .iter()
+        .find(|m| m.contains("notes.ack.xml"))
+        .expect("the ack of notes.txt");
+    assert!(header(notes, "Subject").unwrap().ends_with("rejected"));
+    let (_, notes_text) = parts(notes);
+    assert!(
+        notes_text.contains("The file was rejected: error F011"),
+        "{notes_text}"
+    );
+    assert!(env.log().contains("mail delivered"));
+}
+
+#[test]
+fn an_outage_delays_but_loses_nothing() {
+    let port = free_port();
+    let env = Env::new(port, "filings@acme.example");
+    let maildir = env.path("maildir");
+    let _d = env.daemon();
+    for n in 0..5 {
+        env.drop_filing(&format!("f{n}.xml"), 600 + n);
+    }
+    wait_for(
+        || {
+            std::fs::read_dir(env.path("outbox/ACMEBRK"))
+                .unwrap()
+                .count()
+                == 5
+        },
+        "five acks while SMTP is down",
+    );
+    wait_for(
+        || env.log().contains("will retry"),
+        "a failed delivery to be retried",
+    );
+    let _smtp = smtp_server(port, &maildir, "");
+    wait_for(
+        || messages(&maildir).len() >= 5,
+        "all five messages after the outage",
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let msgs = messages(&maildir);
+    assert_eq!(msgs.len(), 5, "every message exactly once");
+    for n in 0..5 {
+        assert_eq!(
+            msgs.iter()
+                .filter(|m| m.contains(&format!("f{n}.ack.xml")))
+                .count(),
+            1
+        );
+    }
+}
+
+#[test]
+fn a_kill_with_messages_queued_loses_none_and_sends_none_twice() {
+    let port = free_port();
+    let env = Env::new(port, "filings@acme.example");
+    let maildir = env.path("maildir");
+    {
+        let mut d = env.daemon();
+        for n in 0..8 {
+            env.drop_filing(&format!("k{n}.xml"), 700 + n);
+        }
+        wait_for(
+            || {
+                std::fs::read_dir(env.path("outbox/ACMEBRK"))
+                    .unwrap()
+                    .count()
+                    == 8
+            },
+            "eight acks",
+        );
+        d.0.kill().unwrap();
+        d.0.wait().unwrap();
+    }
+    let _smtp = smtp_server(port, &maildir, "");
+    let _d = env.daemon();
+    wait_for(
+        || messages(&maildir).len() >= 8,
+        "all eight messages after the restart",
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let msgs = messages(&maildir);
+    assert_eq!(msgs.len(), 8);
+    for n in 0..8 {
+        assert_eq!(
+            msgs.iter()
+                .filter(|m| m.contains(&format!("k{n}.ack.xml")))
+                .count(),
+            1
+        );
+    }
+}
+
+#[test]
+fn a_permanent_rejection_becomes_a_dead_letter() {
+    let port = free_port();
+    let env = Env::new(port, "reject-me@acme.example");
+    let maildir = env.path("maildir");
+    let _smtp = smtp_server(port, &maildir, "reject-me");
+    let _d = env.daemon();
+    env.drop_filing("dead.xml", 801);
+    wait_for(|| env.log().contains("dead letter"), "the dead letter");
+    std::thread::sleep(Duration::from_secs(3));
+    let attempts = std::fs::read_to_string(maildir.join("rcpt.log")).unwrap();
+    assert_eq!(
+        attempts.lines().filter(|l| l.contains("reject-me")).count(),
+        1,
+        "never retried: {attempts}"
+    );
+    assert!(messages(&maildir).is_empty());
+    assert!(
+        env.log().contains("550"),
+        "the SMTP error is kept: {}",
+        env.log()
+    );
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (`bash .ci/run`): installs what the tests need on a
+# fresh Debian machine (run as root), then runs every test layer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v xmllint >/dev/null || need_apt+=(libxml2-utils)
+command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
+command -v sftp >/dev/null || need_apt+=(openssh-client)
+command -v tmux >/dev/null || need_apt+=(tmux)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "missing packages: ${need_apt[*]} (run as root, or install them)" >&2
+    exit 2
+  fi
+fi
+python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install -q aiosmtpd
+
+echo "== format and lints"
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+
+echo "== unit, integration and end-to-end tests"
+cargo build --release
+cargo test --all-targets
+
+echo "== SFTP drop-off end to end (real sshd)"
+AIM_BIN="$PWD/target/release/aim" bash tests/sftp/run.sh

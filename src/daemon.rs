@@ -14,7 +14,7 @@ use crate::intake::{self, Content, Inbox, Intake, Ready};
 use crate::store::{Delivery, NewFiling, Store, StoreLedger};
 use chrono::Utc;
 use sha2::{Digest, Sha256};
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 
 /// Files taken into one group commit at most.
 const BATCH: usize = 256;
+/// Input bytes taken into one group commit at most (beyond its first file).
+const BATCH_BYTES: u64 = 4 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -210,7 +212,7 @@ impl Daemon {
                     self.needs_recovery = true;
                 }
             }
-            let ready = self.intake.take_ready(BATCH);
+            let ready = self.intake.take_ready(BATCH, BATCH_BYTES);
             if !ready.is_empty() {
                 self.process_batch(ready, stop)?;
                 continue;
@@ -310,17 +312,60 @@ impl Daemon {
         }
         // Group commit: no ack before its flush.
         self.store.flush()?;
+        // Steps 4-6 for the whole batch, each folder synced once. A failure here (outbox
+        // gone, disk full) loses nothing: the receipt stays unfinished and recovery completes
+        // it from the stored ack bytes.
+        let mut acks = Vec::with_capacity(staged.len());
         for s in staged {
-            let inbox = &self.intake.inboxes[s.ready.inbox];
-            // Steps 4-6. A failure here (outbox gone, disk full) loses nothing: the receipt
-            // stays unfinished and recovery completes it from the stored ack bytes.
-            let finished = intake::write_ack(&inbox.outbox, &s.ack_name, &s.ack)
-                .and_then(|()| intake::archive(&s.ready.path, &self.data.archive(), &s.archive));
-            if let Err(e) = finished {
-                tracing::error!(sender = %inbox.partner, file = %filing::codes::sanitize(&s.ready.name), "cannot write the ack or archive the file: {e}; retrying shortly");
-                self.needs_recovery = true;
-                continue;
+            let outbox = self.intake.inboxes[s.ready.inbox].outbox.clone();
+            match intake::stage_ack(&outbox, &s.ack_name, &s.ack) {
+                Ok(tmp) => acks.push((s, tmp)),
+                Err(e) => self.deferred(&s, &e),
             }
+        }
+        let outboxes: BTreeSet<PathBuf> = acks
+            .iter()
+            .map(|(s, _)| self.intake.inboxes[s.ready.inbox].outbox.clone())
+            .collect();
+        for dir in &outboxes {
+            if let Err(e) = intake::sync_data(dir) {
+                tracing::error!(outbox = %dir.display(), "cannot sync: {e}");
+            }
+        }
+        let mut published = Vec::with_capacity(acks.len());
+        for (s, tmp) in acks {
+            let outbox = &self.intake.inboxes[s.ready.inbox].outbox;
+            match intake::publish_ack(outbox, &tmp, &s.ack_name, &s.ack) {
+                Ok(()) => published.push(s),
+                Err(e) => self.deferred(&s, &e),
+            }
+        }
+        for dir in &outboxes {
+            if let Err(e) = intake::sync_dir(dir) {
+                tracing::error!(outbox = %dir.display(), "cannot sync: {e}");
+            }
+        }
+        let mut archived = Vec::with_capacity(published.len());
+        let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
+        for s in published {
+            match intake::archive_move(&s.ready.path, &self.data.archive(), &s.archive) {
+                Ok(dir) => {
+                    dirs.insert(dir);
+                    if let Some(p) = s.ready.path.parent() {
+                        dirs.insert(p.to_path_buf());
+                    }
+                    archived.push(s);
+                }
+                Err(e) => self.deferred(&s, &e),
+            }
+        }
+        for dir in &dirs {
+            if let Err(e) = intake::sync_dir(dir) {
+                tracing::error!(folder = %dir.display(), "cannot sync: {e}");
+            }
+        }
+        for s in archived {
+            let inbox = &self.intake.inboxes[s.ready.inbox];
             self.store.mark_done(&inbox.partner, &s.sha, s.delivery)?;
             self.stats.files.fetch_add(1, Ordering::Relaxed);
             self.stats
@@ -344,6 +389,15 @@ impl Daemon {
             );
         }
         Ok(())
+    }
+
+    fn deferred(&mut self, s: &Staged, e: &std::io::Error) {
+        tracing::error!(
+            sender = %self.intake.inboxes[s.ready.inbox].partner,
+            file = %filing::codes::sanitize(&s.ready.name),
+            "cannot write the ack or archive the file: {e}; retrying shortly"
+        );
+        self.needs_recovery = true;
     }
 
     /// Steps 1–3 for one file. `None` when the file vanished before it could be read.

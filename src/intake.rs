@@ -13,7 +13,6 @@ use rustix::fs::{FileType, Mode, OFlags};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant, SystemTime};
@@ -294,8 +293,9 @@ impl Intake {
         self.scan();
     }
 
-    /// Files ready now, at most `max`, oldest first.
-    pub fn take_ready(&mut self, max: usize) -> Vec<Ready> {
+    /// Files ready now, oldest first: at most `max` files and, beyond the first, at most
+    /// `max_bytes` in all (a batch's memory stays bounded).
+    pub fn take_ready(&mut self, max: usize, max_bytes: u64) -> Vec<Ready> {
         let now = Instant::now();
         let mut ready: Vec<(Instant, PathBuf)> = self
             .candidates
@@ -309,6 +309,16 @@ impl Intake {
             .collect();
         ready.sort();
         ready.truncate(max);
+        let mut total = 0u64;
+        let mut keep = 0;
+        for (_, p) in &ready {
+            total += self.candidates.get(p).map_or(0, |c| c.size);
+            if keep > 0 && total > max_bytes {
+                break;
+            }
+            keep += 1;
+        }
+        ready.truncate(keep);
         ready
             .into_iter()
             .filter_map(|(_, p)| {
@@ -466,28 +476,40 @@ pub fn free_ack_name(outbox: &Path, file_name: &str, reserved: &HashSet<String>)
 /// Write an ack atomically and durably: hidden temporary file, fsync, rename without
 /// replacing, fsync the folder. An ack already there with the same bytes counts as written.
 pub fn write_ack(outbox: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp_name = format!(".{name}.{}.tmp", std::process::id());
-    let tmp = outbox.join(&tmp_name);
-    {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
+    let tmp = stage_ack(outbox, name, bytes)?;
+    std::fs::File::open(outbox.join(&tmp))?.sync_all()?;
+    publish_ack(outbox, &tmp, name, bytes)?;
+    sync_dir(outbox)
+}
+
+/// Write an ack's bytes under a hidden temporary name (not yet durable: see [`sync_data`]).
+pub fn stage_ack(outbox: &Path, name: &str, bytes: &[u8]) -> std::io::Result<String> {
+    let tmp = format!(".{name}.{}.tmp", std::process::id());
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(outbox.join(&tmp))?;
+    f.write_all(bytes)?;
+    Ok(tmp)
+}
+
+/// Make every staged file on `dir`'s file system durable at once (one `syncfs` for a batch
+/// instead of one `fsync` per file).
+pub fn sync_data(dir: &Path) -> std::io::Result<()> {
+    let d = std::fs::File::open(dir)?;
+    rustix::fs::syncfs(&d)?;
+    Ok(())
+}
+
+/// Give a staged ack its name, never replacing a file. The same bytes already under that name
+/// count as published (recovery); different bytes are an error and are left alone.
+pub fn publish_ack(outbox: &Path, tmp: &str, name: &str, bytes: &[u8]) -> std::io::Result<()> {
     let dir = std::fs::File::open(outbox)?;
-    match rustix::fs::renameat_with(
-        &dir,
-        tmp_name.as_str(),
-        &dir,
-        name,
-        rustix::fs::RenameFlags::NOREPLACE,
-    ) {
-        Ok(()) => {}
+    match rustix::fs::renameat_with(&dir, tmp, &dir, name, rustix::fs::RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(()),
         Err(rustix::io::Errno::EXIST) => {
-            let _ = std::fs::remove_file(&tmp);
+            let _ = std::fs::remove_file(outbox.join(tmp));
             if std::fs::read(outbox.join(name))? != bytes {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::AlreadyExists,
@@ -497,45 +519,71 @@ pub fn write_ack(outbox: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()>
                     ),
                 ));
             }
+            Ok(())
         }
         Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e.into());
+            let _ = std::fs::remove_file(outbox.join(tmp));
+            Err(e.into())
         }
     }
-    rustix::fs::fsync(dir.as_fd())?;
+}
+
+/// fsync a folder, making the renames in it durable.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Move a picked-up input (of any file type: it is never followed) into the archive, durably.
+pub fn archive(src: &Path, archive_root: &Path, rel: &str) -> std::io::Result<()> {
+    let dir = archive_move(src, archive_root, rel)?;
+    sync_dir(&dir)?;
+    if let Some(p) = src.parent() {
+        let _ = sync_dir(p);
+    }
     Ok(())
 }
 
-/// Move a picked-up input (of any file type: it is never followed) into the archive.
-pub fn archive(src: &Path, archive_root: &Path, rel: &str) -> std::io::Result<()> {
+/// Move an input into the archive; returns the archive folder to sync. Across file systems:
+/// copy (links stay links), make durable, then remove the original.
+pub fn archive_move(src: &Path, archive_root: &Path, rel: &str) -> std::io::Result<PathBuf> {
     let dst = archive_root.join(rel);
-    let dir = dst.parent().unwrap_or(archive_root);
-    std::fs::create_dir_all(dir)?;
+    let dir = dst.parent().unwrap_or(archive_root).to_path_buf();
+    std::fs::create_dir_all(&dir)?;
     match std::fs::rename(src, &dst) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(rustix::io::Errno::XDEV.raw_os_error()) => {
-            // Another file system: copy, make durable, then remove the original.
+            copy_tree(src, &dst)?;
             let meta = std::fs::symlink_metadata(src)?;
-            if meta.file_type().is_file() {
-                std::fs::copy(src, &dst)?;
-                std::fs::File::open(&dst)?.sync_all()?;
-                std::fs::remove_file(src)?;
-            } else if meta.file_type().is_dir() {
-                std::fs::create_dir_all(&dst)?;
+            if meta.is_dir() {
                 std::fs::remove_dir_all(src)?;
             } else {
-                std::fs::write(&dst, b"")?;
                 std::fs::remove_file(src)?;
             }
         }
         Err(e) => return Err(e),
     }
-    std::fs::File::open(dir)?.sync_all()?;
-    if let Some(p) = src.parent()
-        && let Ok(d) = std::fs::File::open(p)
-    {
-        let _ = d.sync_all();
+    Ok(dir)
+}
+
+/// Copy without following links: files (fsynced), folders recursively, links as links; other
+/// special files become empty placeholders (their content cannot be read without opening them).
+fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
+    let meta = std::fs::symlink_metadata(src)?;
+    let ft = meta.file_type();
+    if ft.is_file() {
+        std::fs::copy(src, dst)?;
+        std::fs::File::open(dst)?.sync_all()?;
+    } else if ft.is_symlink() {
+        std::os::unix::fs::symlink(std::fs::read_link(src)?, dst)?;
+    } else if ft.is_dir() {
+        std::fs::create_dir_all(dst)?;
+        for e in std::fs::read_dir(src)? {
+            let e = e?;
+            copy_tree(&e.path(), &dst.join(e.file_name()))?;
+        }
+        sync_dir(dst)?;
+    } else {
+        std::fs::write(dst, b"")?;
     }
     Ok(())
 }

@@ -248,6 +248,11 @@ impl<'a> Reader<'a> {
                     ));
                 }
             };
+            if let Event::Start(b) | Event::Empty(b) = &ev {
+                let tag: &str = b;
+                let tag_off = self.offset_of(tag);
+                check_tag(tag, b.name().0.len()).map_err(|(rel, msg)| wf(tag_off + rel, msg))?;
+            }
             return Ok(match ev {
                 Event::Start(bytes) => self.start(bytes, in_ns, false),
                 Event::Empty(bytes) => self.start(bytes, in_ns, true),
@@ -261,6 +266,9 @@ impl<'a> Reader<'a> {
                         std::borrow::Cow::Owned(_) => return Err(wf(before, "unreadable text")),
                     };
                     let off = self.offset_of(s);
+                    if let Some(i) = memchr::memmem::find(s.as_bytes(), b"]]>") {
+                        return Err(wf(off + i, "\"]]>\" is not allowed in text; write ]]&gt;"));
+                    }
                     Item::Text(TextPiece::Str(s, off))
                 }
                 Event::CData(c) => {
@@ -310,11 +318,15 @@ impl<'a> Reader<'a> {
                         ));
                     }
                     match d.version() {
-                        Ok(v) if &*v == "1.0" => continue,
+                        Ok(v) if &*v == "1.0" => {}
                         _ => {
                             return Err(wf(before, "the XML declaration must say version=\"1.0\""));
                         }
                     }
+                    if let Err(msg) = check_decl(&d) {
+                        return Err(wf(before, msg));
+                    }
+                    continue;
                 }
                 Event::PI(_) => {
                     return Err(Fatal(FileProblem {
@@ -537,10 +549,13 @@ fn unescape_attr(raw: &str) -> Result<String, (usize, String)> {
                     "quot" => '"',
                     "apos" => '\'',
                     _ => {
+                        // No sign: `str::parse` and `from_str_radix` would take a '+'.
                         let n = if let Some(h) = name.strip_prefix("#x") {
-                            u32::from_str_radix(h, 16).ok()
+                            u32::from_str_radix(h, 16)
+                                .ok()
+                                .filter(|_| !h.starts_with('+'))
                         } else if let Some(d) = name.strip_prefix('#') {
-                            d.parse::<u32>().ok()
+                            d.parse::<u32>().ok().filter(|_| !d.starts_with('+'))
                         } else {
                             return Err((i, format!("entity &{}; is not defined", clean(name))));
                         };
@@ -576,6 +591,161 @@ fn unescape_attr(raw: &str) -> Result<String, (usize, String)> {
         }
     }
     Ok(out)
+}
+
+/// XML 1.0 `NameStartChar`.
+fn is_name_start(c: char) -> bool {
+    matches!(c, ':' | 'A'..='Z' | '_' | 'a'..='z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}'
+        | '\u{F8}'..='\u{2FF}' | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}'
+        | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}'
+        | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
+        | '\u{10000}'..='\u{EFFFF}')
+}
+
+/// XML 1.0 `Name`.
+fn is_name(s: &str) -> bool {
+    let mut cs = s.chars();
+    cs.next().is_some_and(is_name_start)
+        && cs.all(|c| {
+            is_name_start(c)
+                || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}'
+                    | '\u{203F}'..='\u{2040}')
+        })
+}
+
+/// Well-formedness of a start tag beyond what the reader checks (XML 1.0 section 3.1), for
+/// every start tag, also of elements that are skipped: the element and attribute names are
+/// XML names, attributes are separated by white space, each has `=` and a quoted value holding
+/// no `<` and only well-formed references, and none is repeated. `tag` is the text between `<`
+/// and `>` (or `/>`); errors carry a byte offset into it.
+fn check_tag(tag: &str, name_len: usize) -> Result<(), (usize, String)> {
+    let name = tag.get(..name_len).unwrap_or(tag);
+    if !is_name(name) {
+        return Err((0, format!("{} is not an XML element name", quote(name))));
+    }
+    let b = tag.as_bytes();
+    let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+    let mut names: Vec<&str> = Vec::new();
+    let mut i = name_len;
+    loop {
+        let gap = i;
+        while i < b.len() && ws(b[i]) {
+            i += 1;
+        }
+        if i == b.len() {
+            break;
+        }
+        if i == gap {
+            return Err((i, "attributes must be separated by white space".into()));
+        }
+        let start = i;
+        while i < b.len() && !ws(b[i]) && b[i] != b'=' {
+            i += 1;
+        }
+        let key = &tag[start..i];
+        if !is_name(key) {
+            return Err((start, format!("{} is not an attribute name", quote(key))));
+        }
+        while i < b.len() && ws(b[i]) {
+            i += 1;
+        }
+        if b.get(i) != Some(&b'=') {
+            return Err((start, format!("attribute {} has no value", quote(key))));
+        }
+        i += 1;
+        while i < b.len() && ws(b[i]) {
+            i += 1;
+        }
+        let q = match b.get(i) {
+            Some(&q) if q == b'"' || q == b'\'' => q,
+            _ => {
+                return Err((
+                    i,
+                    format!("the value of attribute {} must be quoted", quote(key)),
+                ));
+            }
+        };
+        let Some(len) = memchr::memchr(q, &b[i + 1..]) else {
+            return Err((
+                i,
+                format!("the value of attribute {} is not closed", quote(key)),
+            ));
+        };
+        let value = &tag[i + 1..i + 1 + len];
+        if memchr::memchr2(b'&', b'<', value.as_bytes()).is_some() {
+            unescape_attr(value).map_err(|(rel, msg)| (i + 1 + rel, msg))?;
+        }
+        names.push(key);
+        i += len + 2;
+    }
+    if names.len() > 1 {
+        names.sort_unstable();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err((name_len, format!("attribute {} is repeated", quote(w[0]))));
+        }
+    }
+    Ok(())
+}
+
+/// The XML declaration after `<?` and before `?>`: `xml`, `version`, optionally `encoding` and
+/// `standalone`, in that order, each `name="value"` after white space (XML 1.0 section 2.8).
+fn check_decl(decl: &str) -> Result<(), String> {
+    let bad = || {
+        "the XML declaration is malformed: write <?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+            .to_string()
+    };
+    let mut rest = decl.strip_prefix("xml").ok_or_else(bad)?;
+    let mut seen = Vec::new();
+    loop {
+        let trimmed = rest.trim_start_matches(is_xml_ws);
+        if trimmed.is_empty() {
+            break;
+        }
+        if trimmed.len() == rest.len() {
+            return Err(bad());
+        }
+        let (key, after) = trimmed.split_at(
+            trimmed
+                .find(['=', ' ', '\t', '\r', '\n'])
+                .unwrap_or(trimmed.len()),
+        );
+        let after = after.trim_start_matches(is_xml_ws);
+        let after = after
+            .strip_prefix('=')
+            .ok_or_else(bad)?
+            .trim_start_matches(is_xml_ws);
+        let q = after
+            .chars()
+            .next()
+            .filter(|&c| c == '"' || c == '\'')
+            .ok_or_else(bad)?;
+        let end = after[1..].find(q).ok_or_else(bad)?;
+        let value = &after[1..1 + end];
+        rest = &after[end + 2..];
+        let ok = match key {
+            "version" => seen.is_empty(),
+            "encoding" => {
+                seen == ["version"]
+                    && value.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && value
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            }
+            "standalone" => {
+                matches!(seen.last(), Some(&"version" | &"encoding"))
+                    && matches!(value, "yes" | "no")
+            }
+            _ => false,
+        };
+        if !ok {
+            return Err(bad());
+        }
+        seen.push(key);
+    }
+    if seen.first() != Some(&"version") {
+        return Err(bad());
+    }
+    Ok(())
 }
 
 /// Text from the file made safe for a message.

@@ -31,3 +31,6 @@ cargo test --all-targets
 
 echo "== SFTP drop-off end to end (real sshd)"
 AIM_BIN="$PWD/target/release/aim" bash tests/sftp/run.sh
+
+echo "== backup and restore of the data folder"
+bash tests/deploy/backup-restore.sh

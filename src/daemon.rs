@@ -571,6 +571,7 @@ pub fn init_logging(
     let stderr_layer = stderr.then(|| {
         tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_filter(filter())
     });
     let _ = tracing_subscriber::registry()

@@ -130,8 +130,10 @@ def rate(a):
         stop(d)
         if not ok:
             sys.exit("not every file got its ack in time")
+        # The ack's mtime is the kernel's coarse clock (a few ms granularity): clamp at 0.
         lat = sorted(
-            (os.stat(os.path.join(outbox, n[:-4] + ".ack.xml")).st_mtime_ns - t) / 1e6 for n, t in moved.items()
+            max(0.0, (os.stat(os.path.join(outbox, n[:-4] + ".ack.xml")).st_mtime_ns - t) / 1e6)
+            for n, t in moved.items()
         )
         pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
         print(f"rate: {len(lat)} files at {a.rate}/s, {a.apps} application(s) each: latency rename→ack "

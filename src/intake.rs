@@ -484,7 +484,8 @@ pub fn write_ack(outbox: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()>
 
 /// Write an ack's bytes under a hidden temporary name (not yet durable: see [`sync_data`]).
 pub fn stage_ack(outbox: &Path, name: &str, bytes: &[u8]) -> std::io::Result<String> {
-    let tmp = format!(".{name}.{}.tmp", std::process::id());
+    // No pid in the name: after a crash, recovery rewrites the same ack and reuses the leftover.
+    let tmp = format!(".{name}.tmp");
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)

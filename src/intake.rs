@@ -50,6 +50,8 @@ pub struct Intake {
     pub inboxes: Vec<Inbox>,
     inbox_root: PathBuf,
     by_dir: HashMap<PathBuf, usize>,
+    /// Each inbox's resolved path: candidates are keyed by resolved paths.
+    canon: Vec<PathBuf>,
     candidates: HashMap<PathBuf, Candidate>,
     settle: Duration,
     events: Option<(
@@ -82,20 +84,21 @@ impl Intake {
                 )
             })?;
         }
-        let by_dir = inboxes
+        let canon: Vec<PathBuf> = inboxes
             .iter()
+            .map(|i| std::fs::canonicalize(&i.dir).unwrap_or_else(|_| i.dir.clone()))
+            .collect();
+        let by_dir = canon
+            .iter()
+            .cloned()
             .enumerate()
-            .map(|(n, i)| {
-                (
-                    std::fs::canonicalize(&i.dir).unwrap_or_else(|_| i.dir.clone()),
-                    n,
-                )
-            })
+            .map(|(n, d)| (d, n))
             .collect();
         let mut intake = Intake {
             inboxes,
             inbox_root,
             by_dir,
+            canon,
             candidates: HashMap::new(),
             settle,
             events: None,
@@ -151,7 +154,7 @@ impl Intake {
                 if is_in_progress_name(&name) {
                     continue;
                 }
-                let path = canonical_dir_join(&ib.dir, &e.file_name());
+                let path = self.canon[n].join(e.file_name());
                 present.insert(path.clone());
                 let Ok(meta) = std::fs::symlink_metadata(&path) else {
                     continue;
@@ -259,10 +262,7 @@ impl Intake {
         let Some(inbox) = self.inbox_of(path) else {
             return;
         };
-        let path = canonical_dir_join(
-            &self.inboxes[inbox].dir,
-            path.file_name().unwrap_or_default(),
-        );
+        let path = self.canon[inbox].join(path.file_name().unwrap_or_default());
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
             self.candidates.remove(&path);
             return;

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 /// Files taken into one group commit at most.
 const BATCH: usize = 256;
 /// Input bytes taken into one group commit at most (beyond its first file).
-const BATCH_BYTES: u64 = 4 * 1024 * 1024;
+const BATCH_BYTES: u64 = 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {

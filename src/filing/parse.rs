@@ -251,7 +251,23 @@ impl<'a> Reader<'a> {
             if let Event::Start(b) | Event::Empty(b) = &ev {
                 let tag: &str = b;
                 let tag_off = self.offset_of(tag);
-                check_tag(tag, b.name().0.len()).map_err(|(rel, msg)| wf(tag_off + rel, msg))?;
+                let name_len = b.name().0.len();
+                check_tag(tag, name_len).map_err(|(rel, msg)| wf(tag_off + rel, msg))?;
+                // A prefixed attribute needs its prefix declared, like an element.
+                if tag[name_len..].contains(':') {
+                    for a in b.attributes().with_checks(false).flatten() {
+                        if a.key.0.contains(':')
+                            && !a.key.0.starts_with("xmlns:")
+                            && let (ResolveResult::Unknown(p), _) =
+                                self.r.resolver().resolve_attribute(a.key)
+                        {
+                            return Err(wf(
+                                tag_off,
+                                format!("namespace prefix {} is not declared", quote(&p)),
+                            ));
+                        }
+                    }
+                }
             }
             return Ok(match ev {
                 Event::Start(bytes) => self.start(bytes, in_ns, false),
@@ -1491,6 +1507,7 @@ mod tests {
             ("<a/><?pi?>", Code::F008),
             ("<a>\u{1}</a><?pi?>", Code::F001),
             ("<p:a/>", Code::F001),
+            ("<a q:x=\"1\"/>", Code::F001),
             ("<a/>text", Code::F001),
         ] {
             let f = rd(doc);

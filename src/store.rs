@@ -50,6 +50,22 @@ fn dec<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
     }
 }
 
+/// Ack bytes are UTF-8 XML: stored as a JSON string, not as an array of numbers (four times
+/// smaller and much faster for a 1,000-application ack).
+mod utf8_bytes {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _, ser::Error as _};
+
+    pub fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(std::str::from_utf8(b).map_err(S::Error::custom)?)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        String::deserialize(d)
+            .map(String::into_bytes)
+            .map_err(D::Error::custom)
+    }
+}
+
 /// One arrival of a file: the first, or an identical re-delivery.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
@@ -76,6 +92,7 @@ pub struct Receipt {
     pub control_number: Option<u32>,
     pub status: String,
     pub file_error: Option<String>,
+    #[serde(with = "utf8_bytes")]
     pub ack: Vec<u8>,
     pub apps: Vec<AppSummary>,
     pub deliveries: Vec<Delivery>,
@@ -123,6 +140,7 @@ pub struct MailJob {
     pub to: Vec<String>,
     pub ack_name: String,
     /// The ack file's exact bytes: attached as they are, and the summary is read from them.
+    #[serde(with = "utf8_bytes")]
     pub ack: Vec<u8>,
     pub created_at: DateTime<Utc>,
     pub attempts: u32,

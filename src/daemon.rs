@@ -117,6 +117,16 @@ pub fn lock_data(data: &DataDir) -> Result<DataLock, DaemonError> {
     Ok(DataLock { _file: f })
 }
 
+/// What recovery finds under an unfinished delivery's file name.
+enum Presence {
+    /// Nothing: the input was archived (so its ack was written) or removed by the partner.
+    Gone,
+    /// The delivery's own input.
+    Same,
+    /// Another file that arrived since under the same name.
+    Other,
+}
+
 /// One file taken through steps 1–3, waiting for the group flush.
 struct Staged {
     ready: Ready,
@@ -253,16 +263,29 @@ impl Daemon {
                 .unwrap_or([0; 32]);
             for (i, d) in r.deliveries.iter().enumerate().filter(|(_, d)| !d.done) {
                 let src = inbox.dir.join(&d.file_name);
-                let still_in_inbox = std::fs::symlink_metadata(&src).is_ok();
+                let in_inbox = match std::fs::symlink_metadata(&src) {
+                    Err(_) => Presence::Gone,
+                    Ok(_) => self.identify(&src, &r, &sha),
+                };
                 // The ack is written before the input moves: an archived input had its ack.
-                if still_in_inbox {
-                    let finished = intake::write_ack(&inbox.outbox, &d.ack_name, &r.ack)
-                        .and_then(|()| intake::archive(&src, &self.data.archive(), &d.archive));
-                    if let Err(e) = finished {
-                        tracing::error!(sender = %r.sender, file = %filing::codes::sanitize(&d.file_name), "cannot finish: {e}");
-                        self.needs_recovery = true;
-                        continue;
+                // A different file under the same name is new: only the old ack is written,
+                // and normal intake judges the new file.
+                let archived =
+                    std::fs::symlink_metadata(self.data.archive().join(&d.archive)).is_ok();
+                let finished = match in_inbox {
+                    Presence::Same => intake::write_ack(&inbox.outbox, &d.ack_name, &r.ack)
+                        .and_then(|()| intake::archive(&src, &self.data.archive(), &d.archive)),
+                    Presence::Gone | Presence::Other if archived => Ok(()),
+                    // Input gone but never archived: the partner removed it first; its ack
+                    // may not exist yet (an identical one already there counts as written).
+                    Presence::Gone | Presence::Other => {
+                        intake::write_ack(&inbox.outbox, &d.ack_name, &r.ack)
                     }
+                };
+                if let Err(e) = finished {
+                    tracing::error!(sender = %r.sender, file = %filing::codes::sanitize(&d.file_name), "cannot finish: {e}");
+                    self.needs_recovery = true;
+                    continue;
                 }
                 self.store.mark_done(&r.sender, &sha, i)?;
                 tracing::info!(sender = %r.sender, file = %filing::codes::sanitize(&d.file_name), ack = %d.ack_name, "finished after restart");
@@ -270,6 +293,26 @@ impl Daemon {
         }
         self.store.flush()?;
         Ok(())
+    }
+
+    /// Whether the file now under an unfinished delivery's name is that delivery's input.
+    fn identify(
+        &self,
+        path: &std::path::Path,
+        r: &crate::store::Receipt,
+        sha: &[u8; 32],
+    ) -> Presence {
+        let same = match intake::read_file(path, self.cfg.intake.max_file_bytes) {
+            Ok(Content::Bytes(b)) => <[u8; 32]>::from(Sha256::digest(&b)) == *sha,
+            Ok(Content::TooLarge { sha256, .. }) => sha256 == *sha,
+            Ok(Content::NotRegular { .. }) => r.file_error.as_deref() == Some("F012"),
+            Err(_) => false,
+        };
+        if same {
+            Presence::Same
+        } else {
+            Presence::Other
+        }
     }
 
     fn archive_rel(&mut self, sender: &str, name: &str) -> String {

@@ -547,9 +547,15 @@ pub fn archive(src: &Path, archive_root: &Path, rel: &str) -> std::io::Result<()
 /// Move an input into the archive; returns the archive folder to sync. Across file systems:
 /// copy (links stay links), make durable, then remove the original.
 pub fn archive_move(src: &Path, archive_root: &Path, rel: &str) -> std::io::Result<PathBuf> {
-    let dst = archive_root.join(rel);
+    let mut dst = archive_root.join(rel);
     let dir = dst.parent().unwrap_or(archive_root).to_path_buf();
     std::fs::create_dir_all(&dir)?;
+    // Never replace an archived input.
+    let mut n = 1;
+    while std::fs::symlink_metadata(&dst).is_ok() {
+        dst = archive_root.join(format!("{rel}.{n}"));
+        n += 1;
+    }
     match std::fs::rename(src, &dst) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(rustix::io::Errno::XDEV.raw_os_error()) => {

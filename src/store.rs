@@ -406,9 +406,33 @@ fn index_entries(l: &License) -> Vec<Vec<u8>> {
     v
 }
 
+/// sled writes a snapshot as `snap.<lsn>.generating`, fsyncs it and only then renames it; a
+/// kill in between leaves a partial file that sled would take for the newest snapshot and
+/// refuse to open ("Read corrupted data"). Such a leftover is never needed: remove it.
+fn remove_partial_snapshots(dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            match std::fs::remove_file(e.path()) {
+                Ok(()) => {
+                    tracing::warn!(file = %e.path().display(), "removed a snapshot left half written by a crash")
+                }
+                Err(err) => {
+                    tracing::error!(file = %e.path().display(), "cannot remove a half-written snapshot: {err}")
+                }
+            }
+        }
+    }
+}
+
 impl Store {
     /// Open (or create) the database in `dir`.
     pub fn open(dir: &Path) -> Result<Store> {
+        remove_partial_snapshots(dir);
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(16 * 1024 * 1024)

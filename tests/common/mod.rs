@@ -1,11 +1,14 @@
 //! Helpers shared by the integration tests: where the samples are, the built-in configuration,
-//! a strict little XML reader for acknowledgements, and a summary of an ack.
+//! a strict little XML reader for acknowledgements, a summary of an ack, and the comparison of
+//! an ack with a case of the shared samples' expected.json.
 #![allow(dead_code)]
 
 use aim::config::{BUILT_IN, Config};
 use aim::filing::rules::RuleSettings;
 use quick_xml::events::Event;
 use quick_xml::reader::Reader;
+use serde_json::Value;
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 /// The filing day every sample expectation assumes.
@@ -223,6 +226,10 @@ pub struct AckAppSummary {
     pub status: String,
     pub errors: Vec<String>,
     pub warnings: Vec<String>,
+    /// LicenseNumber, ValidFrom and ValidThrough (trimmed), when present.
+    pub license: Option<String>,
+    pub valid_from: Option<String>,
+    pub valid_through: Option<String>,
 }
 
 /// What the tests compare of an ack.
@@ -230,12 +237,38 @@ pub struct AckAppSummary {
 pub struct AckSummary {
     pub status: String,
     pub file_codes: Vec<String>,
+    /// Interchange/FileName, Interchange/Sha256 and Interchange/ControlNumber (trimmed), when
+    /// present.
+    pub file_name: Option<String>,
+    pub sha256: Option<String>,
+    pub control: Option<String>,
     pub apps: Vec<AckAppSummary>,
     pub root: Elem,
 }
 
-/// Read an ack: Interchange/Status, Interchange/Error@code, Application@id/@status and the
-/// codes of their Error and Warning children. Panics with the ack text when it is not one.
+impl AckSummary {
+    /// The application `id`; panics (with the ack) when there is none.
+    pub fn app(&self, id: &str) -> &AckAppSummary {
+        self.apps
+            .iter()
+            .find(|a| a.id.as_deref() == Some(id))
+            .unwrap_or_else(|| panic!("no application {id} in the ack: {self:#?}"))
+    }
+
+    /// License numbers this ack reports as newly issued.
+    pub fn issued(&self) -> Vec<String> {
+        self.apps
+            .iter()
+            .filter(|a| a.status == "issued")
+            .filter_map(|a| a.license.clone())
+            .collect()
+    }
+}
+
+/// Read an ack: Interchange/Status, Interchange/Error@code, the FileName, Sha256 and
+/// ControlNumber of the Interchange, Application@id/@status, the codes of their Error and
+/// Warning children and their LicenseNumber, ValidFrom and ValidThrough. Panics with the ack
+/// text when it is not one.
 pub fn read_ack(xml: &[u8]) -> AckSummary {
     let shown = String::from_utf8_lossy(xml);
     let root =
@@ -260,6 +293,7 @@ pub fn read_ack(xml: &[u8]) -> AckSummary {
             })
             .collect()
     };
+    let text = |e: &Elem, name: &str| e.child(name).map(|c| c.text.trim().to_owned());
     let file_codes = codes(ic, "Error");
     let apps = root
         .all("Application")
@@ -271,14 +305,145 @@ pub fn read_ack(xml: &[u8]) -> AckSummary {
                 .to_owned(),
             errors: codes(a, "Error"),
             warnings: codes(a, "Warning"),
+            license: text(a, "LicenseNumber"),
+            valid_from: text(a, "ValidFrom"),
+            valid_through: text(a, "ValidThrough"),
         })
         .collect();
     AckSummary {
         status,
         file_codes,
+        file_name: text(ic, "FileName"),
+        sha256: text(ic, "Sha256"),
+        control: text(ic, "ControlNumber"),
         apps,
         root: root.clone(),
     }
+}
+
+/// The strings of a JSON array (anything else: none).
+pub fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Codes only the license store can find (unknown or inactive licenses, duplicate controls).
+pub fn store_only(code: &str) -> bool {
+    matches!(code, "A401" | "A402" | "A403" | "F005")
+}
+
+/// Compare an ack with a case of expected.json; returns the list of mismatches (empty when it
+/// matches).
+///
+/// `store_visible` says whether whoever wrote the ack could see the license store (the daemon
+/// can, `aim validate` cannot). Without it, a `needs_store` case loses the errors only the store
+/// can find, and what hinges on them is not checked. With it, everything is checked, and an
+/// application carries a LicenseNumber exactly when it is issued, corrected or cancelled.
+pub fn compare_with_expected(expect: &Value, ack: &AckSummary, store_visible: bool) -> Vec<String> {
+    let mut bad = Vec::new();
+    let e = expect;
+    let blind = !store_visible && e["needs_store"].as_bool().unwrap_or(false);
+    let want_status = e["status"].as_str().expect("case.status");
+    let status_checkable = !blind
+        || e["apps"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .all(|(_, a)| !strings(&a["codes"]).iter().any(|c| store_only(c)));
+    if status_checkable && ack.status != want_status {
+        bad.push(format!("status {} (want {want_status})", ack.status));
+    }
+
+    // File-level codes: a list that must match, or (with `any_of`) a list one of which is
+    // enough. `any_of` may be a list beside `file_codes`, a flag, or `file_codes: {any_of}`.
+    let (want_file, any_of) = match (&e["file_codes"], &e["any_of"]) {
+        (Value::Object(o), _) => (strings(&o["any_of"]), true),
+        (_, Value::Array(_)) => (strings(&e["any_of"]), true),
+        (v, Value::Bool(b)) => (strings(v), *b),
+        (v, _) => (strings(v), false),
+    };
+    if any_of {
+        if ack.file_codes.len() != 1 || !want_file.contains(&ack.file_codes[0]) {
+            bad.push(format!(
+                "file codes {:?} (want one of {want_file:?})",
+                ack.file_codes
+            ));
+        }
+    } else if ack.file_codes != want_file {
+        bad.push(format!(
+            "file codes {:?} (want {want_file:?})",
+            ack.file_codes
+        ));
+    }
+    if !ack.file_codes.is_empty() && !ack.apps.is_empty() {
+        bad.push("a file-level error and Application elements in one ack".into());
+    }
+
+    // Applications.
+    let want_apps = e["apps"].as_object().cloned().unwrap_or_default();
+    let got_ids: BTreeSet<String> = ack.apps.iter().filter_map(|a| a.id.clone()).collect();
+    let want_ids: BTreeSet<String> = want_apps.keys().cloned().collect();
+    if got_ids != want_ids {
+        bad.push(format!("application ids {got_ids:?} (want {want_ids:?})"));
+    }
+    for (id, want) in &want_apps {
+        let Some(got) = ack.apps.iter().find(|a| a.id.as_deref() == Some(id)) else {
+            continue;
+        };
+        let codes = strings(&want["codes"]);
+        let mut want_errors: Vec<String> = codes
+            .iter()
+            .filter(|c| !c.starts_with('W'))
+            .filter(|c| !(blind && store_only(c)))
+            .cloned()
+            .collect();
+        let mut got_errors = got.errors.clone();
+        want_errors.sort();
+        got_errors.sort();
+        if got_errors != want_errors {
+            bad.push(format!(
+                "{id}: error codes {got_errors:?} (want {want_errors:?})"
+            ));
+        }
+        for w in codes.iter().filter(|c| c.starts_with('W')) {
+            if !got.warnings.contains(w) {
+                bad.push(format!(
+                    "{id}: warning {w} missing (got {:?})",
+                    got.warnings
+                ));
+            }
+        }
+        let want_status = want["status"].as_str().expect("app status");
+        let hinges_on_store = blind && codes.iter().any(|c| store_only(c));
+        if !hinges_on_store && got.status != want_status {
+            bad.push(format!("{id}: status {} (want {want_status})", got.status));
+        }
+        if hinges_on_store {
+            // Blind to the store, the app must not carry an error it could not know, and
+            // anything else it reports must be a real finding.
+            assert!(
+                got.errors.iter().all(|c| !store_only(c)),
+                "{}: validate reported a store-only code: {:?}",
+                e["file"].as_str().unwrap_or("?"),
+                got.errors
+            );
+        }
+        if store_visible {
+            let issued_like = matches!(got.status.as_str(), "issued" | "corrected" | "cancelled");
+            if issued_like != got.license.is_some() {
+                bad.push(format!(
+                    "{id}: status {} with LicenseNumber {:?}",
+                    got.status, got.license
+                ));
+            }
+        }
+    }
+    bad
 }
 
 /// The valid-single.xml sample, as a template for hand-built documents (kept here so the rule

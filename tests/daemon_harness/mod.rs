@@ -2,10 +2,11 @@
 //! (`tests/daemon.rs`, `tests/crash.rs`): configuration, a guard that kills the daemon on drop,
 //! atomic drops into an inbox, bounded polling for acks, and readers for acks and the archive.
 //!
-//! Needs `mod common;` beside it in the test crate (for the strict XML reader).
+//! Needs `mod common;` beside it in the test crate (for the strict XML reader and the ack
+//! summary, which `Ack`, `AckApp` and `parse_ack` here name).
 #![allow(dead_code)]
 
-use crate::common::{Elem, parse_xml, read_ack, samples_dir};
+use crate::common::{AckAppSummary, AckSummary, Elem, parse_xml, read_ack, samples_dir};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -394,73 +395,15 @@ pub fn license_number(year: u16, seq: u32) -> String {
     format!("AIM-{year:04}-{seq:07}-{}", license_check(year, seq))
 }
 
-/// One application of an ack, with what the tests look at.
-#[derive(Clone, Debug)]
-pub struct AckApp {
-    pub id: Option<String>,
-    pub status: String,
-    pub errors: Vec<String>,
-    pub warnings: Vec<String>,
-    pub license: Option<String>,
-    pub valid_from: Option<String>,
-    pub valid_through: Option<String>,
-}
+/// One application of an ack: the shared summary of `tests/common`.
+pub type AckApp = AckAppSummary;
 
-/// An ack, read strictly.
-#[derive(Clone, Debug)]
-pub struct Ack {
-    pub status: String,
-    pub file_codes: Vec<String>,
-    pub file_name: Option<String>,
-    pub sha256: Option<String>,
-    pub control: Option<String>,
-    pub apps: Vec<AckApp>,
-}
+/// An ack, read strictly: the shared summary of `tests/common`.
+pub type Ack = AckSummary;
 
-impl Ack {
-    pub fn app(&self, id: &str) -> &AckApp {
-        self.apps
-            .iter()
-            .find(|a| a.id.as_deref() == Some(id))
-            .unwrap_or_else(|| panic!("no application {id} in the ack: {self:#?}"))
-    }
-
-    /// License numbers this ack reports as newly issued.
-    pub fn issued(&self) -> Vec<String> {
-        self.apps
-            .iter()
-            .filter(|a| a.status == "issued")
-            .filter_map(|a| a.license.clone())
-            .collect()
-    }
-}
-
+/// Read an ack strictly (the shared reader of `tests/common`).
 pub fn parse_ack(bytes: &[u8]) -> Ack {
-    let s = read_ack(bytes);
-    let text = |e: &Elem, name: &str| e.child(name).map(|c| c.text.trim().to_owned());
-    let ic = s.root.child("Interchange").expect("Interchange");
-    let apps = s
-        .apps
-        .iter()
-        .zip(s.root.all("Application"))
-        .map(|(a, e)| AckApp {
-            id: a.id.clone(),
-            status: a.status.clone(),
-            errors: a.errors.clone(),
-            warnings: a.warnings.clone(),
-            license: text(e, "LicenseNumber"),
-            valid_from: text(e, "ValidFrom"),
-            valid_through: text(e, "ValidThrough"),
-        })
-        .collect();
-    Ack {
-        status: s.status,
-        file_codes: s.file_codes,
-        file_name: text(ic, "FileName"),
-        sha256: text(ic, "Sha256"),
-        control: text(ic, "ControlNumber"),
-        apps,
-    }
+    read_ack(bytes)
 }
 
 /// Any text-bearing parse of an ack, for ad-hoc checks.

@@ -592,7 +592,10 @@ pub fn init_logging(
     let (file_layer, guard) = match std::fs::create_dir_all(data.logs()) {
         Ok(()) => {
             let appender = tracing_appender::rolling::daily(data.logs(), "aim.log");
-            let (w, g) = tracing_appender::non_blocking(appender);
+            // A bounded line buffer (the default pre-allocates 4 MB for 128k lines).
+            let (w, g) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                .buffered_lines_limit(8192)
+                .finish(appender);
             (
                 Some(
                     tracing_subscriber::fmt::layer()

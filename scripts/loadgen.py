@@ -4,7 +4,7 @@
   burst: N files of K applications moved into the inbox at once; files/s and applications/s
          from the first rename to the last ack.
   rate:  files moved in at a fixed rate; latency from each rename into the inbox to its ack
-         file appearing (ack mtime), reported as p50/p99/max.
+         being visible in the outbox (polled every millisecond), reported as p50/p99/max.
 
 Both report the daemon's peak RSS (VmHWM). Everything runs in a temporary folder on loopback
 file systems only; the daemon binary is --bin (default target/release/aim).
@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 
@@ -116,6 +117,20 @@ def rate(a):
         names = generate(a.bin, staging, n_files, a.apps, a.seed)
         d, inbox, outbox = setup(tmp, a.bin)
         moved = {}
+        seen = {}
+        done = threading.Event()
+
+        def watch():
+            # The broker's view: when the ack is visible in the outbox (polled every ms).
+            while not done.is_set():
+                now = time.time_ns()
+                for n in os.listdir(outbox):
+                    if n.endswith(".ack.xml") and n not in seen:
+                        seen[n] = now
+                time.sleep(0.001)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
         interval = 1.0 / a.rate
         start = time.time()
         for i, n in enumerate(names):
@@ -126,15 +141,14 @@ def rate(a):
             moved[n] = time.time_ns()
             os.rename(os.path.join(staging, n), os.path.join(inbox, n))
         ok = wait_acks(outbox, len(names), a.timeout)
+        time.sleep(0.05)
+        done.set()
+        watcher.join()
         rss = peak_rss_mib(d.pid)
         stop(d)
         if not ok:
             sys.exit("not every file got its ack in time")
-        # The ack's mtime is the kernel's coarse clock (a few ms granularity): clamp at 0.
-        lat = sorted(
-            max(0.0, (os.stat(os.path.join(outbox, n[:-4] + ".ack.xml")).st_mtime_ns - t) / 1e6)
-            for n, t in moved.items()
-        )
+        lat = sorted((seen[n[:-4] + ".ack.xml"] - t) / 1e6 for n, t in moved.items())
         pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
         print(f"rate: {len(lat)} files at {a.rate}/s, {a.apps} application(s) each: latency rename→ack "
               f"p50 {pick(0.5):.1f} ms, p99 {pick(0.99):.1f} ms, max {lat[-1]:.1f} ms; peak RSS {rss:.1f} MiB")

@@ -251,6 +251,24 @@ impl Config {
                 ));
             }
         }
+        // Each partner's folders are its own: a shared inbox would make one partner's files
+        // look like another's, a shared outbox would show acks to the wrong partner.
+        let mut folders: std::collections::HashMap<PathBuf, &str> =
+            std::collections::HashMap::new();
+        for p in &self.partners {
+            for (kind, dir) in [
+                ("inbox", self.partner_inbox(p)),
+                ("outbox", self.partner_outbox(p)),
+            ] {
+                if let Some(other) = folders.insert(dir.clone(), &p.id) {
+                    return Err(format!(
+                        "partners {other} and {} share the folder {} ({kind}); give each partner its own inbox and outbox",
+                        p.id,
+                        dir.display()
+                    ));
+                }
+            }
+        }
         for (i, c) in self.review.watch_countries.iter().enumerate() {
             if Country::parse(c).is_err() {
                 return Err(format!(
@@ -380,6 +398,10 @@ mod tests {
             ("[mail]\ntransport='pigeon'\n", "pigeon"),
             ("[[staff]]\nuser='bob'\nrole='boss'\n", "boss"),
             ("[intake]\nsettle_ms=-1\n", "settle_ms"),
+            (
+                "[[partner]]\nid='AB'\nname='A'\nemails=['a@b.cd']\noutbox='x'\n[[partner]]\nid='CD'\nname='C'\nemails=['c@d.ef']\noutbox='x'\n",
+                "share the folder x (outbox)",
+            ),
         ] {
             let e = Config::parse(text, "c.toml").unwrap_err().to_string();
             assert!(e.contains(needle), "{text}: {e}");

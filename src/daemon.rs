@@ -222,14 +222,14 @@ impl Daemon {
                     self.needs_recovery = true;
                 }
             }
-            let ready = self.intake.take_ready(BATCH, BATCH_BYTES);
-            if !ready.is_empty() {
-                self.process_batch(ready, stop)?;
-                continue;
-            }
+            // The rescan is the backstop for lost events: due even under steady load.
             if last_scan.elapsed() >= rescan {
                 self.intake.scan();
                 last_scan = Instant::now();
+            }
+            let ready = self.intake.take_ready(BATCH, BATCH_BYTES);
+            if !ready.is_empty() {
+                self.process_batch(ready, stop)?;
                 continue;
             }
             let wait = if self.intake.settling() {

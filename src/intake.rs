@@ -59,7 +59,6 @@ pub struct Intake {
         Receiver<notify::Result<notify::Event>>,
     )>,
     reported: HashSet<PathBuf>,
-    in_flight: HashSet<PathBuf>,
 }
 
 impl Intake {
@@ -103,7 +102,6 @@ impl Intake {
             settle,
             events: None,
             reported: HashSet::new(),
-            in_flight: HashSet::new(),
         };
         match intake.start_watcher() {
             Ok(w) => intake.events = Some(w),
@@ -300,10 +298,8 @@ impl Intake {
         let mut ready: Vec<(Instant, PathBuf)> = self
             .candidates
             .iter()
-            .filter(|(p, c)| {
-                !self.in_flight.contains(*p)
-                    && (c.ready
-                        || (!c.writing && now.duration_since(c.stable_since) >= self.settle))
+            .filter(|(_, c)| {
+                c.ready || (!c.writing && now.duration_since(c.stable_since) >= self.settle)
             })
             .map(|(p, c)| (c.stable_since, p.clone()))
             .collect();

@@ -677,11 +677,6 @@ impl Store {
                                 validity: Some((f.filing_day, through)),
                             };
                             issued.push(n);
-                            log(
-                                audit,
-                                "issue",
-                                format!("{n} issued to {} ({})", f.sender, f.facts.file_name),
-                            )?;
                         }
                         (AppStatus::Corrected | AppStatus::Cancelled, _) => {
                             let Some(n) = app.license else { continue };
@@ -807,17 +802,20 @@ impl Store {
                     };
                     mail.insert(&mail_key(job.next_attempt, id), enc(&job))?;
                 }
-                log(
-                    audit,
-                    "receive",
-                    format!(
-                        "{} from {}: {} ({} applications)",
-                        f.facts.file_name,
-                        f.sender,
-                        ack.status,
-                        f.verdict.apps.len()
-                    ),
-                )?;
+                // One event for the file, naming every license it issued (a 1,000-application
+                // file is one event, not a thousand).
+                let mut detail = format!(
+                    "{} from {}: {} ({} applications)",
+                    f.facts.file_name,
+                    f.sender,
+                    ack.status,
+                    f.verdict.apps.len()
+                );
+                if !issued.is_empty() {
+                    let list: Vec<String> = issued.iter().map(ToString::to_string).collect();
+                    detail.push_str(&format!("; issued {}", list.join(", ")));
+                }
+                log(audit, "receive", detail)?;
                 Ok((
                     Committed {
                         ack: ack_bytes,
@@ -1163,6 +1161,15 @@ mod tests {
         assert_eq!(c.issued.len(), 1);
         let n = c.issued[0];
         assert_eq!(n, LicenseNumber::new(2026, 1));
+        let audit = store.audit_tail(5).unwrap();
+        assert_eq!(audit[0].kind, "receive");
+        assert!(
+            audit[0]
+                .detail
+                .ends_with(&format!("accepted (1 applications); issued {n}")),
+            "{}",
+            audit[0].detail
+        );
         let cells = store.cells("2026-12").unwrap();
         let origin = cells
             .iter()

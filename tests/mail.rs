@@ -337,3 +337,40 @@ fn a_permanent_rejection_becomes_a_dead_letter() {
         env.log()
     );
 }
+
+#[test]
+fn the_file_transport_writes_one_eml_per_ack() {
+    let env = Env::new(free_port(), "filings@acme.example");
+    // The first-run default: no SMTP, messages as files under <data>/mail.
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    std::fs::write(
+        &env.config,
+        text.replace("transport = \"smtp\"", "transport = \"file\""),
+    )
+    .unwrap();
+    let _d = env.daemon();
+    env.drop_filing("f.xml", 901);
+    let mail_dir = env.path("var/mail");
+    let emls = || -> Vec<PathBuf> {
+        std::fs::read_dir(&mail_dir)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    wait_for(|| !emls().is_empty(), "an .eml file");
+    std::thread::sleep(Duration::from_millis(500));
+    let files = emls();
+    assert_eq!(files.len(), 1);
+    let msg = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(header(&msg, "To").unwrap().contains("filings@acme.example"));
+    let (attached, text) = parts(&msg);
+    assert_eq!(
+        attached,
+        std::fs::read(env.path("outbox/ACMEBRK/f.ack.xml")).unwrap()
+    );
+    assert!(text.contains("Outcome:         accepted"), "{text}");
+}

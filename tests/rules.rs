@@ -472,7 +472,7 @@ fn a103_repeated_elements() {
             "    <Importer>Someone Else</Importer>\n    <Exporter>",
         )]),
         Code::A103,
-        "Application[A1]/Importer",
+        "Application[A1]/Importer[2]",
     );
     assert_eq!(e.position, pos(22, 5));
     assert_error(
@@ -481,12 +481,12 @@ fn a103_repeated_elements() {
             "      <Hts>7606123090</Hts>\n      <Description>",
         )]),
         Code::A103,
-        &format!("{P1}/Hts"),
+        &format!("{P1}/Hts[2]"),
     );
     assert_error(
         doc(&[("      <City>", "      <City>Towson</City>\n      <City>")]),
         Code::A103,
-        "Application[A1]/Filer/City",
+        "Application[A1]/Filer/City[2]",
     );
     let filer_start = TEMPLATE.find("    <Filer>").unwrap();
     let filer_end = TEMPLATE.find("</Filer>\n").unwrap() + "</Filer>\n".len();
@@ -494,7 +494,25 @@ fn a103_repeated_elements() {
     assert_error(
         doc(&[(filer, &format!("{filer}{filer}"))]),
         Code::A103,
-        "Application[A1]/Filer",
+        "Application[A1]/Filer[2]",
+    );
+    // A third occurrence is [3].
+    let three = doc(&[(
+        "    <Exporter>",
+        "    <Importer>B</Importer>\n    <Importer>C</Importer>\n    <Exporter>",
+    )]);
+    let v = check(three);
+    let paths: Vec<(Code, &str)> = only_app(&v)
+        .errors
+        .iter()
+        .map(|e| (e.code, e.path.as_str()))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            (Code::A103, "Application[A1]/Importer[2]"),
+            (Code::A103, "Application[A1]/Importer[3]")
+        ]
     );
 }
 

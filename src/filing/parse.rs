@@ -1054,9 +1054,18 @@ pub fn parse_line_number(s: &str) -> Option<u16> {
 
 struct Ctx<'p> {
     problems: &'p mut Vec<Problem>,
+    /// Occurrences seen of elements that may appear once, by path (for `Importer[2]`).
+    repeats: std::collections::HashMap<String, usize>,
 }
 
 impl Ctx<'_> {
+    /// The path of a repetition of a single element: `…/Importer[2]`, `…/Importer[3]`, …
+    fn repeated(&mut self, path: &str) -> String {
+        let n = self.repeats.entry(path.to_owned()).or_insert(1);
+        *n += 1;
+        format!("{path}[{n}]")
+    }
+
     fn push(&mut self, code: Code, path: String, offset: usize, message: String) {
         self.problems.push(Problem {
             code,
@@ -1099,6 +1108,7 @@ fn application<'a>(rd: &mut Reader<'a>, s: &Start<'a>, position: usize) -> R<Raw
     let mut problems = std::mem::take(&mut app.problems);
     let mut cx = Ctx {
         problems: &mut problems,
+        repeats: std::collections::HashMap::new(),
     };
     for (key, off) in unknown_attrs {
         cx.push(
@@ -1187,6 +1197,7 @@ fn single<'a>(
     slot: &mut Option<Text>,
 ) -> R<()> {
     if slot.is_some() {
+        let path = cx.repeated(&path);
         cx.push(
             Code::A103,
             path,
@@ -1253,6 +1264,7 @@ fn application_child<'a>(
     match name {
         "Filer" => {
             if app.filer.is_some() {
+                let path = cx.repeated(&path);
                 cx.push(
                     Code::A103,
                     path,

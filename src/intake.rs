@@ -266,6 +266,10 @@ impl Intake {
             return;
         };
         let regular = meta.file_type().is_file();
+        // A hard link made into the inbox is complete at once and never gets a close event.
+        let linked_in = regular
+            && matches!(ev.kind, EventKind::Create(_))
+            && std::os::unix::fs::MetadataExt::nlink(&meta) > 1;
         let c = self.candidates.entry(path).or_insert(Candidate {
             inbox,
             size: meta.len(),
@@ -274,7 +278,7 @@ impl Intake {
             writing: false,
             ready: false,
         });
-        if ready || !regular {
+        if ready || !regular || linked_in {
             c.ready = true;
             c.writing = false;
         } else if writing {

@@ -662,3 +662,17 @@ fn harness_date_shift_and_check_digits() {
     assert_eq!(license_number(2026, 17), "AIM-2026-0000017-4");
     assert_eq!(license_number(2026, 123), "AIM-2026-0000123-5");
 }
+
+/// A hard link made into the inbox gets no close event; it is complete at once and read.
+#[test]
+fn a_hard_link_into_the_inbox_is_read() {
+    let env = Env::new();
+    let inbox = env.inbox_of(ACME);
+    let mut d = env.start_ready();
+    let outside = inbox.parent().unwrap().join("linked-source.xml");
+    fs::write(&outside, valid_with_control("951")).unwrap();
+    fs::hard_link(&outside, inbox.join("linked.xml")).unwrap();
+    let ack = parse_ack(&d.wait_ack(&env.outbox_of(ACME), "linked.ack.xml"));
+    assert_eq!(ack.status, "accepted", "{ack:#?}");
+    assert!(outside.exists(), "the other name of the file is untouched");
+}

@@ -9,6 +9,7 @@ command -v xmllint >/dev/null || need_apt+=(libxml2-utils)
 command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 command -v sftp >/dev/null || need_apt+=(openssh-client)
 command -v tmux >/dev/null || need_apt+=(tmux)
+command -v openssl >/dev/null || need_apt+=(openssl)   # test certificates for the SMTP TLS tests
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     export DEBIAN_FRONTEND=noninteractive

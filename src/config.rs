@@ -130,6 +130,9 @@ pub struct Mail {
     pub smtp_user: String,
     /// Name of the environment variable that holds the SMTP password.
     pub smtp_password_env: String,
+    /// PEM file of extra root certificates to trust for the relay (an internal CA); empty:
+    /// the public web roots only.
+    pub smtp_ca_file: String,
     /// First retry after this many seconds; each further retry waits twice as long…
     pub retry_initial_secs: u64,
     /// …up to this ceiling.
@@ -148,6 +151,7 @@ impl Default for Mail {
             smtp_tls: SmtpTls::None,
             smtp_user: String::new(),
             smtp_password_env: "AIM_SMTP_PASSWORD".into(),
+            smtp_ca_file: String::new(),
             retry_initial_secs: 30,
             retry_max_secs: 3600,
             give_up_secs: 2 * 24 * 3600,

@@ -10,6 +10,7 @@ use crate::store::{MailJob, MailState, Store};
 use chrono::{DateTime, Utc};
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use quick_xml::events::Event;
 use std::path::PathBuf;
@@ -261,16 +262,12 @@ impl Sender {
                 Ok(Sender::File(AsyncFileTransport::new(mail_dir)))
             }
             Transport::Smtp => {
+                let b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.smtp_host);
                 let b = match cfg.smtp_tls {
-                    SmtpTls::None => {
-                        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.smtp_host)
-                    }
-                    SmtpTls::Starttls => {
-                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&cfg.smtp_host)
-                            .map_err(|e| format!("mail.smtp_host: {e}"))?
-                    }
-                    SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&cfg.smtp_host)
-                        .map_err(|e| format!("mail.smtp_host: {e}"))?,
+                    SmtpTls::None => b,
+                    // STARTTLS is required, never optional: no silent fall-back to plain text.
+                    SmtpTls::Starttls => b.tls(Tls::Required(tls_parameters(cfg)?)),
+                    SmtpTls::Tls => b.tls(Tls::Wrapper(tls_parameters(cfg)?)),
                 };
                 let mut b = b.port(cfg.smtp_port).timeout(Some(Duration::from_secs(30)));
                 if !cfg.smtp_user.is_empty() {
@@ -303,6 +300,19 @@ impl Sender {
                 .map_err(|e| MailError::Transient(e.to_string())),
         }
     }
+}
+
+/// TLS towards the relay: rustls with the public web roots, plus `mail.smtp_ca_file` if set.
+fn tls_parameters(cfg: &MailConfig) -> Result<TlsParameters, String> {
+    let mut b = TlsParameters::builder(cfg.smtp_host.clone());
+    if !cfg.smtp_ca_file.is_empty() {
+        let pem = std::fs::read(&cfg.smtp_ca_file)
+            .map_err(|e| format!("mail.smtp_ca_file {}: {e}", cfg.smtp_ca_file))?;
+        let cert = Certificate::from_pem(&pem)
+            .map_err(|e| format!("mail.smtp_ca_file {}: {e}", cfg.smtp_ca_file))?;
+        b = b.add_root_certificate(cert);
+    }
+    b.build().map_err(|e| format!("mail TLS settings: {e}"))
 }
 
 /// Delay before retry number `attempts` (1-based): doubling from the initial delay, capped.

@@ -26,13 +26,19 @@ fn free_port() -> u16 {
 }
 
 fn smtp_server(port: u16, maildir: &Path, reject: &str) -> Kill {
+    smtp_server_with(port, maildir, reject, &[])
+}
+
+fn smtp_server_with(port: u16, maildir: &Path, reject: &str, extra: &[&str]) -> Kill {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_server.py");
     let mut child = Command::new("python3")
         .arg(script)
         .args(["--port", &port.to_string(), "--maildir"])
         .arg(maildir)
         .args(["--reject", reject])
+        .args(extra)
         .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(maildir.with_extension("smtp.log")).unwrap())
         .spawn()
         .expect("python3 must be installed (with aiosmtpd: pip install aiosmtpd)");
     let mut first = [0u8; 5];
@@ -93,8 +99,26 @@ emails = ["{partner_email}", "second@acme.example"]
         self.dir.path().join(p)
     }
 
+    /// Change `[mail]` settings: `key = value` lines replacing the shipped ones or added.
+    fn mail_settings(&self, settings: &[(&str, &str)]) {
+        let mut text = std::fs::read_to_string(&self.config).unwrap();
+        for (k, v) in settings {
+            let line = format!("{k} = {v}");
+            match text.lines().find(|l| l.starts_with(&format!("{k} ="))) {
+                Some(old) => text = text.replace(old, &line),
+                None => text = text.replace("[mail]\n", &format!("[mail]\n{line}\n")),
+            }
+        }
+        std::fs::write(&self.config, text).unwrap();
+    }
+
     fn daemon(&self) -> Kill {
+        self.daemon_with_env(&[])
+    }
+
+    fn daemon_with_env(&self, vars: &[(&str, &str)]) -> Kill {
         let child = Command::new(env!("CARGO_BIN_EXE_aim"))
+            .envs(vars.iter().copied())
             .args(["daemon", "--config"])
             .arg(&self.config)
             .stderr(std::fs::File::create(self.path("daemon.log")).unwrap())
@@ -373,4 +397,136 @@ fn the_file_transport_writes_one_eml_per_ack() {
         std::fs::read(env.path("outbox/ACMEBRK/f.ack.xml")).unwrap()
     );
     assert!(text.contains("Outcome:         accepted"), "{text}");
+}
+
+/// A test CA and a relay certificate for 127.0.0.1 signed by it, made with the openssl
+/// command-line tool (the program itself uses rustls). Returns (CA, relay cert, relay key).
+fn certificate(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let p = |n: &str| dir.join(n);
+    std::fs::write(
+        p("relay.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let ok = Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .stderr(Stdio::null())
+            .status()
+            .expect("the openssl command (package openssl) makes the test certificates")
+            .success();
+        assert!(ok, "openssl {args:?} failed");
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=AIM test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "relay.key",
+        "-out",
+        "relay.csr",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "relay.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "relay.ext",
+        "-out",
+        "relay.pem",
+    ]);
+    (p("ca.pem"), p("relay.pem"), p("relay.key"))
+}
+
+fn tls_delivery(mode: &str, flag: &str) {
+    let port = free_port();
+    let env = Env::new(port, "filings@acme.example");
+    let maildir = env.path("maildir");
+    let (ca, cert, key) = certificate(env.dir.path());
+    let (cert_s, key_s) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let _smtp = smtp_server_with(
+        port,
+        &maildir,
+        "",
+        &[flag, cert_s, key_s, "--auth", "aim:s3cret"],
+    );
+    env.mail_settings(&[
+        ("smtp_tls", &format!("\"{mode}\"")),
+        ("smtp_user", "\"aim\""),
+        ("smtp_ca_file", &format!("\"{}\"", ca.display())),
+    ]);
+    let _d = env.daemon_with_env(&[("AIM_SMTP_PASSWORD", "s3cret")]);
+    env.drop_filing("tls.xml", 950);
+    wait_for(|| !messages(&maildir).is_empty(), "the message over TLS");
+    let auth = std::fs::read_to_string(maildir.join("auth.log")).unwrap();
+    assert_eq!(
+        auth.trim(),
+        "ok aim",
+        "logged in once with the password from the environment"
+    );
+    let (attached, _) = parts(&messages(&maildir)[0]);
+    assert_eq!(
+        attached,
+        std::fs::read(env.path("outbox/ACMEBRK/tls.ack.xml")).unwrap()
+    );
+}
+
+#[test]
+fn starttls_with_login() {
+    tls_delivery("starttls", "--starttls");
+}
+
+#[test]
+fn implicit_tls_with_login() {
+    tls_delivery("tls", "--tls");
+}
+
+#[test]
+fn an_untrusted_certificate_is_refused_and_retried() {
+    let port = free_port();
+    let env = Env::new(port, "filings@acme.example");
+    let maildir = env.path("maildir");
+    let (_, cert, key) = certificate(env.dir.path());
+    let _smtp = smtp_server_with(
+        port,
+        &maildir,
+        "",
+        &["--starttls", cert.to_str().unwrap(), key.to_str().unwrap()],
+    );
+    // No smtp_ca_file: the self-signed relay is not trusted, nothing goes out in plain text.
+    env.mail_settings(&[("smtp_tls", "\"starttls\"")]);
+    let _d = env.daemon();
+    env.drop_filing("untrusted.xml", 951);
+    wait_for(
+        || env.log().contains("will retry"),
+        "a refused TLS handshake to be retried",
+    );
+    assert!(messages(&maildir).is_empty());
 }

@@ -34,6 +34,7 @@ data = "{tmp}/var"
 [intake]
 settle_ms = 500
 rescan_secs = 30
+{os.environ.get("AIM_LOAD_EXTRA", "")}
 [[partner]]
 id = "LOADBRK"
 name = "Load Test Brokerage"

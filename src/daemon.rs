@@ -665,6 +665,9 @@ pub fn serve(cfg: Config, status_line: bool) -> Result<(), DaemonError> {
         std::thread::Builder::new()
             .name("mail".into())
             .spawn(move || {
+                // Intake first: on a busy machine the mail thread yields the CPU (Linux takes
+                // a nice value per thread). Failure only means equal priority.
+                let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 10);
                 match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()

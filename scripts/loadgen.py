@@ -6,7 +6,8 @@
   rate:  files moved in at a fixed rate; latency from each rename into the inbox to its ack
          being visible in the outbox (polled every millisecond), reported as p50/p99/max.
 
-Both report the daemon's peak RSS (VmHWM). Everything runs in a temporary folder on loopback
+Both report the daemon's peak RSS (VmHWM). AIM_LOAD_EXTRA is appended to the daemon's config
+(e.g. a [mail] table) to measure other settings. Everything runs in a temporary folder on loopback
 file systems only; the daemon binary is --bin (default target/release/aim).
 
   python3 scripts/loadgen.py burst --files 2000 --apps 1

@@ -807,27 +807,9 @@ fn smelter(rng: &mut ChaCha8Rng) -> &'static str {
 // ---------------------------------------------------------------------------------------------
 // Check digit and XML writing.
 
-/// CBP's modulus-10 check digit over entry-number characters (spec section 2): letters become
-/// digits (A–I → 1–9, J–R → 1–9, S–Z → 2–9), odd positions are added, even positions doubled
-/// (less 9 when over 9); check = (10 − sum mod 10) mod 10. `chars` must be `[A-Z0-9]`.
+/// CBP's modulus-10 check digit (the filing core's); the generator only feeds `[A-Z0-9]`.
 fn check_digit(chars: &[u8]) -> u8 {
-    let mut sum = 0u32;
-    for (i, &c) in chars.iter().enumerate() {
-        let v = u32::from(match c {
-            b'0'..=b'9' => c - b'0',
-            b'A'..=b'I' => c - b'A' + 1,
-            b'J'..=b'R' => c - b'J' + 1,
-            b'S'..=b'Z' => c - b'S' + 2,
-            _ => panic!("check_digit: unexpected character {c:#x}"),
-        });
-        sum += if i % 2 == 1 {
-            let d = v * 2;
-            if d > 9 { d - 9 } else { d }
-        } else {
-            v
-        };
-    }
-    ((10 - sum % 10) % 10) as u8
+    crate::filing::checkdigit::mod10(chars).unwrap_or(0)
 }
 
 /// `FFF-NNNNNNN-C` with a correct check digit.
@@ -838,30 +820,13 @@ fn entry_number(rng: &mut ChaCha8Rng, filer_code: &str) -> String {
     format!("{filer_code}-{serial}-{}", check_digit(&chars))
 }
 
-/// Escapes text content: `&`, `<` and `>` (quotes are fine in element text).
-fn escape(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.contains(['&', '<', '>']) {
-        return s.into();
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            _ => out.push(ch),
-        }
-    }
-    out.into()
-}
-
 /// Appends `<indent><name>value</name>\n`, the value escaped.
 fn elem(out: &mut String, indent: &str, name: &str, value: &str) {
     out.push_str(indent);
     out.push('<');
     out.push_str(name);
     out.push('>');
-    out.push_str(&escape(value));
+    out.push_str(&quick_xml::escape::partial_escape(value));
     out.push_str("</");
     out.push_str(name);
     out.push_str(">\n");

@@ -119,9 +119,10 @@ pub fn validate_file(path: &Path, opts: &Options<'_>) -> std::io::Result<Outcome
 
 /// Where `--out DIR` puts the ack of `path`: `<stem>.ack.xml`.
 pub fn ack_path(out: &Path, path: &Path) -> PathBuf {
-    let stem = path
-        .file_stem()
+    let name = path
+        .file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".into());
-    out.join(format!("{stem}.ack.xml"))
+    // The same stem rule as the daemon's outbox.
+    out.join(format!("{}.ack.xml", crate::intake::stem(&name)))
 }

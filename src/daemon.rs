@@ -630,15 +630,17 @@ pub fn init_logging(
 /// Everything `aim daemon` does: lock, log, open, recover, run until SIGTERM/SIGINT.
 /// `status_line` prints a one-line summary for a person in a terminal (`aim` alone).
 pub fn serve(cfg: Config, status_line: bool) -> Result<(), DaemonError> {
+    // Signals first: a SIGTERM during start-up (recovery, a long scan) ends the daemon cleanly
+    // at the next file boundary instead of killing it mid-way.
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
     let data = DataDir {
         root: cfg.data.clone(),
     };
     let _lock = lock_data(&data)?;
     let _guard = init_logging(&data, !status_line);
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, Arc::clone(&stop))?;
-    }
     let store = Arc::new(Store::open(&data.db())?);
     let mut daemon = Daemon::new(cfg.clone(), store)?;
     tracing::info!(data = %data.root.display(), inbox = %cfg.inbox.display(), outbox = %cfg.outbox.display(), "aim daemon starting");

@@ -196,7 +196,7 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     let killed_at = t0.elapsed();
 
     // Let it finish.
-    let mut d = env.start();
+    let mut d = env.start_ready();
     d.wait_for(
         "every file to get its ack and leave the inbox",
         Duration::from_secs(90),

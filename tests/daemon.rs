@@ -584,7 +584,7 @@ fn second_daemon_refuses_and_sigterm_exits_zero() {
         assert!(!(acked && waiting), "{n}: acked but not archived");
     }
     // A restart finishes the rest, once each.
-    let mut again = env.start();
+    let mut again = env.start_ready();
     again.wait_for("every file to get its ack", WAIT, || {
         (entry_names(&inbox).is_empty() && visible_files(&outbox).len() == names.len() + 1)
             .then_some(())

@@ -523,30 +523,26 @@ impl Daemon {
             }));
         }
 
-        // F012, F011, F006, then the content.
-        let verdict = match &content {
-            Content::NotRegular { kind } => filing::file_rejection(filing::not_regular_error(kind)),
-            Content::TooLarge { size, .. } => filing::file_rejection(
-                filing::name_error(&r.name)
-                    .or_else(|| filing::size_error(*size, self.cfg.intake.max_file_bytes))
-                    .unwrap_or_else(|| filing::not_regular_error("file")),
-            ),
-            Content::Bytes(bytes) => match filing::name_error(&r.name) {
-                Some(e) => filing::file_rejection(e),
-                None => {
-                    let registered = |id: &str| self.cfg.partner(id).is_some();
-                    let cx = rules::FileContext {
-                        inbox_sender: &inbox.partner,
-                        is_registered: &registered,
-                        filing_day,
-                        sha256: sha,
-                        settings: &self.settings,
-                    };
-                    let mut ledger = StoreLedger::new(&self.store);
-                    filing::check(bytes, &cx, &mut ledger)
-                }
-            },
+        let input = match &content {
+            Content::NotRegular { kind } => filing::Input::NotRegular(kind),
+            Content::TooLarge { size, .. } => filing::Input::TooLarge(*size),
+            Content::Bytes(bytes) => filing::Input::Bytes(bytes),
         };
+        let registered = |id: &str| self.cfg.partner(id).is_some();
+        let cx = rules::FileContext {
+            inbox_sender: &inbox.partner,
+            is_registered: &registered,
+            filing_day,
+            sha256: sha,
+            settings: &self.settings,
+        };
+        let verdict = filing::check_input(
+            &r.name,
+            input,
+            self.cfg.intake.max_file_bytes,
+            &cx,
+            &mut StoreLedger::new(&self.store),
+        );
         let ack_name = intake::free_ack_name(&inbox.outbox, &r.name, reserved);
         reserved.insert(ack_name.clone());
         let archive = self.archive_rel(&inbox.partner, &r.name);

@@ -2,6 +2,7 @@
 
 use crate::config::Config;
 use crate::filing::{self, ack::Ack, ack::FileFacts, ack::Issuance, rules};
+use crate::intake::{self, Content};
 use chrono::{NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -45,7 +46,6 @@ pub fn validate_file(path: &Path, opts: &Options<'_>) -> std::io::Result<Outcome
             })
             .unwrap_or_default(),
     };
-    let meta = std::fs::symlink_metadata(path)?;
     let settings = rules::RuleSettings {
         apply_review: false,
         ..opts.config.rule_settings()
@@ -58,40 +58,25 @@ pub fn validate_file(path: &Path, opts: &Options<'_>) -> std::io::Result<Outcome
     } else {
         Utc::now()
     };
-    let (verdict, sha) = if !meta.file_type().is_file() {
-        let kind = if meta.file_type().is_symlink() {
-            "symbolic link"
-        } else if meta.is_dir() {
-            "folder"
-        } else {
-            "special file"
-        };
-        (
-            filing::file_rejection(filing::not_regular_error(kind)),
-            Sha256::digest(b"").into(),
-        )
-    } else {
-        let bytes = std::fs::read(path)?;
-        let sha: [u8; 32] = Sha256::digest(&bytes).into();
-        let v = if let Some(e) = filing::name_error(&name) {
-            filing::file_rejection(e)
-        } else if let Some(e) =
-            filing::size_error(bytes.len() as u64, opts.config.intake.max_file_bytes)
-        {
-            filing::file_rejection(e)
-        } else {
-            let registered = |id: &str| opts.config.partner(id).is_some();
-            let cx = rules::FileContext {
-                inbox_sender: &inbox_sender,
-                is_registered: &registered,
-                filing_day: opts.today,
-                sha256: sha,
-                settings: &settings,
-            };
-            filing::check(&bytes, &cx, &mut rules::Offline)
-        };
-        (v, sha)
+    // Read exactly as the daemon does: no links followed, nothing read past the size limit.
+    let max = opts.config.intake.max_file_bytes;
+    let content = intake::read_file(path, max)?;
+    let (input, sha): (filing::Input<'_>, [u8; 32]) = match &content {
+        Content::NotRegular { kind } => {
+            (filing::Input::NotRegular(kind), Sha256::digest(b"").into())
+        }
+        Content::TooLarge { size, sha256 } => (filing::Input::TooLarge(*size), *sha256),
+        Content::Bytes(b) => (filing::Input::Bytes(b), Sha256::digest(b).into()),
     };
+    let registered = |id: &str| opts.config.partner(id).is_some();
+    let cx = rules::FileContext {
+        inbox_sender: &inbox_sender,
+        is_registered: &registered,
+        filing_day: opts.today,
+        sha256: sha,
+        settings: &settings,
+    };
+    let verdict = filing::check_input(&name, input, max, &cx, &mut rules::Offline);
     let issuance: Vec<Issuance> = verdict
         .apps
         .iter()

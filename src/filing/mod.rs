@@ -44,16 +44,18 @@ pub fn name_error(name: &str) -> Option<Issue> {
 
 /// F006: larger than the configured maximum.
 pub fn size_error(len: u64, max: u64) -> Option<Issue> {
-    (len > max).then(|| {
-        file_issue(
-            Code::F006,
-            "",
-            None,
-            format!(
-                "the file has {len} bytes, more than the {max} allowed; split it into several files"
-            ),
-        )
-    })
+    (len > max).then(|| too_large(len, max))
+}
+
+fn too_large(len: u64, max: u64) -> Issue {
+    file_issue(
+        Code::F006,
+        "",
+        None,
+        format!(
+            "the file has {len} bytes, more than the {max} allowed; split it into several files"
+        ),
+    )
 }
 
 /// F012: not a regular file.
@@ -124,15 +126,7 @@ fn declared_encoding(b: &[u8]) -> Option<&[u8]> {
 pub fn check(bytes: &[u8], cx: &FileContext<'_>, ledger: &mut dyn Ledger) -> Verdict {
     let text = match decode(bytes) {
         Ok(t) => t,
-        Err(e) => {
-            return Verdict {
-                file_error: Some(e),
-                sender_id: None,
-                control_number: None,
-                control_value: None,
-                apps: Vec::new(),
-            };
-        }
+        Err(e) => return file_rejection(e),
     };
     let raw = parse::read(
         text,
@@ -142,6 +136,36 @@ pub fn check(bytes: &[u8], cx: &FileContext<'_>, ledger: &mut dyn Ledger) -> Ver
     );
     let loc = Locator::new(text);
     rules::judge(&raw, &loc, cx, ledger)
+}
+
+/// What reading a picked-up entry gave: the checks before the content need no more.
+pub enum Input<'a> {
+    Bytes(&'a [u8]),
+    /// Larger than allowed; only its size is known.
+    TooLarge(u64),
+    /// Not a regular file (its kind, for the message); never opened for reading.
+    NotRegular(&'a str),
+}
+
+/// Judge a picked-up file: F012, F011 and F006 in the spec's order, then its content.
+pub fn check_input(
+    name: &str,
+    input: Input<'_>,
+    max_bytes: u64,
+    cx: &FileContext<'_>,
+    ledger: &mut dyn Ledger,
+) -> Verdict {
+    let bytes = match input {
+        Input::NotRegular(kind) => return file_rejection(not_regular_error(kind)),
+        Input::TooLarge(size) => {
+            return file_rejection(name_error(name).unwrap_or_else(|| too_large(size, max_bytes)));
+        }
+        Input::Bytes(b) => b,
+    };
+    match name_error(name).or_else(|| size_error(bytes.len() as u64, max_bytes)) {
+        Some(e) => file_rejection(e),
+        None => check(bytes, cx, ledger),
+    }
 }
 
 /// A verdict that is only a file-level error (F006, F011, F012).
@@ -174,6 +198,36 @@ mod tests {
         assert_eq!(name_error("notes.txt").unwrap().code, Code::F011);
         assert_eq!(name_error(".xml").unwrap().code, Code::F011);
         assert_eq!(name_error("xml").unwrap().code, Code::F011);
+    }
+
+    #[test]
+    fn file_checks_come_in_the_spec_order() {
+        let settings = rules::RuleSettings {
+            import_past_days: 15,
+            max_applications: 10,
+            watch_countries: Vec::new(),
+            unit_value_outliers: false,
+            apply_review: false,
+        };
+        let registered = |_: &str| true;
+        let cx = FileContext {
+            inbox_sender: "ACMEBRK",
+            is_registered: &registered,
+            filing_day: chrono::NaiveDate::from_ymd_opt(2026, 11, 28).unwrap(),
+            sha256: [0; 32],
+            settings: &settings,
+        };
+        let code = |name: &str, input: Input<'_>| {
+            check_input(name, input, 8, &cx, &mut rules::Offline)
+                .file_error
+                .map(|e| e.code)
+        };
+        // F012 before F011 before F006, then the content (F001 here).
+        assert_eq!(code("x.txt", Input::NotRegular("FIFO")), Some(Code::F012));
+        assert_eq!(code("x.txt", Input::TooLarge(100)), Some(Code::F011));
+        assert_eq!(code("x.xml", Input::TooLarge(100)), Some(Code::F006));
+        assert_eq!(code("x.xml", Input::Bytes(b"123456789")), Some(Code::F006));
+        assert_eq!(code("x.xml", Input::Bytes(b"<a>")), Some(Code::F001));
     }
 
     #[test]

@@ -73,9 +73,6 @@ impl DataDir {
     pub fn lock(&self) -> PathBuf {
         self.root.join("aim.lock")
     }
-    pub fn socket(&self) -> PathBuf {
-        self.root.join("aim.sock")
-    }
 }
 
 /// Holds the data folder's exclusive lock for the daemon's lifetime.

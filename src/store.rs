@@ -494,10 +494,6 @@ impl Store {
         Ok(out)
     }
 
-    pub fn license_count(&self) -> usize {
-        self.licenses.len()
-    }
-
     /// Receipts whose last delivery is not finished (ack, archive, done): crash recovery.
     pub fn unfinished(&self) -> Result<Vec<Receipt>> {
         let mut out = Vec::new();
@@ -1015,20 +1011,6 @@ impl Store {
             .collect()
     }
 
-    pub fn audit(&self, actor: &str, kind: &str, detail: String) -> Result<()> {
-        let id = self.db.generate_id()?;
-        self.audit.insert(
-            id.to_be_bytes(),
-            enc(&AuditEvent {
-                at: Utc::now(),
-                actor: actor.into(),
-                kind: kind.into(),
-                detail,
-            }),
-        )?;
-        Ok(())
-    }
-
     /// Applications held for review.
     pub fn pending_apps(&self) -> Result<Vec<PendingApp>> {
         self.pending
@@ -1097,8 +1079,17 @@ mod tests {
     const SINGLE: &str = include_str!("../tests/fixtures/valid-single.xml");
 
     fn judge(store: &Store, xml: &str, day: NaiveDate) -> Verdict {
+        judge_watching(store, xml, day, &[])
+    }
+
+    /// Judge with these countries on the review watch list.
+    fn judge_watching(store: &Store, xml: &str, day: NaiveDate, watch: &[&str]) -> Verdict {
         let cfg = Config::parse(crate::config::BUILT_IN, "built-in").unwrap();
-        let settings = cfg.rule_settings();
+        let mut settings = cfg.rule_settings();
+        settings.watch_countries = watch
+            .iter()
+            .map(|c| crate::filing::model::Country::parse(c).unwrap())
+            .collect();
         let registered = |id: &str| cfg.partner(id).is_some();
         let sha: [u8; 32] = sha2::Digest::finalize(sha2::Digest::chain_update(
             sha2::Sha256::default(),
@@ -1118,13 +1109,18 @@ mod tests {
 
     fn commit(store: &Store, xml: &str, day: NaiveDate) -> (Verdict, Committed) {
         let v = judge(store, xml, day);
+        let c = commit_verdict(store, xml, &v, day);
+        (v, c)
+    }
+
+    fn commit_verdict(store: &Store, xml: &str, v: &Verdict, day: NaiveDate) -> Committed {
         let sha: [u8; 32] = sha2::Digest::finalize(sha2::Digest::chain_update(
             sha2::Sha256::default(),
             xml.as_bytes(),
         ))
         .into();
         let at = day.and_hms_opt(12, 0, 0).unwrap().and_utc();
-        let c = store
+        store
             .commit(&NewFiling {
                 sender: "ACMEBRK",
                 facts: FileFacts {
@@ -1133,13 +1129,42 @@ mod tests {
                     received_at: at,
                 },
                 filing_day: day,
-                verdict: &v,
+                verdict: v,
                 ack_name: "x.ack.xml",
                 archive: "a/x.xml",
                 mail_to: &["a@b.example".to_string()],
             })
-            .unwrap();
-        (v, c)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_watched_country_holds_the_application_for_review() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path()).unwrap();
+        let xml = with_control(5);
+        let v = judge_watching(&store, &xml, day(), &["CA"]);
+        assert_eq!(v.apps[0].status, AppStatus::PendingReview);
+        let c = commit_verdict(&store, &xml, &v, day());
+        assert!(c.issued.is_empty(), "no license while held");
+        let held = store.pending_apps().unwrap();
+        assert_eq!(held.len(), 1);
+        assert_eq!(held[0].verdict.id.as_deref(), Some("A1"));
+        assert!(
+            held[0]
+                .verdict
+                .held_for
+                .iter()
+                .any(|w| w.contains("CA is on the watch list")),
+            "{:?}",
+            held[0].verdict.held_for
+        );
+        assert!(
+            store.cells("2026-12").unwrap().is_empty(),
+            "held applications stay out of the monitor"
+        );
+        let ack = String::from_utf8(c.ack).unwrap();
+        assert!(ack.contains("status=\"pending-review\""), "{ack}");
+        assert!(!ack.contains("<LicenseNumber>"), "{ack}");
     }
 
     fn day() -> NaiveDate {

@@ -97,21 +97,6 @@ impl Ack {
         }
     }
 
-    /// Status of an ack over the given applications.
-    pub fn status_of(apps: &[AckApp]) -> &'static str {
-        let rejected = apps
-            .iter()
-            .filter(|a| a.status == AppStatus::Rejected)
-            .count();
-        if rejected == apps.len() {
-            "rejected"
-        } else if rejected > 0 {
-            "partial"
-        } else {
-            "accepted"
-        }
-    }
-
     /// The XML bytes.
     pub fn render(&self) -> Vec<u8> {
         let mut o = String::with_capacity(512 + self.apps.len() * 400);

@@ -3,17 +3,12 @@
 
 mod common;
 
-use aim::validate::{Options, Outcome, validate_file};
-use common::{config, filing_day, samples_dir};
+use aim::validate::{Outcome, validate_file};
+use common::{config, sample_options, samples_dir};
 
 fn ack(name: &str) -> String {
     let cfg = config();
-    let opts = Options {
-        config: &cfg,
-        today: filing_day(),
-        fixed_time: true,
-        sender: None,
-    };
+    let opts = sample_options(&cfg);
     let path = samples_dir().join("ACMEBRK").join(name);
     match validate_file(&path, &opts).unwrap_or_else(|e| panic!("{name}: {e}")) {
         Outcome::Ack { xml, .. } => String::from_utf8(xml).expect("the ack is UTF-8"),

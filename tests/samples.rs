@@ -3,10 +3,10 @@
 
 mod common;
 
-use aim::validate::{Options, Outcome, validate_file};
+use aim::validate::{Outcome, validate_file};
 use assert_cmd::Command;
 use common::{
-    AckSummary, FILING_DAY, compare_with_expected, config, filing_day, read_ack, samples_dir,
+    AckSummary, FILING_DAY, compare_with_expected, config, read_ack, sample_options, samples_dir,
 };
 use serde_json::Value;
 use std::path::PathBuf;
@@ -57,12 +57,7 @@ fn compare(case: &Case, ack: &AckSummary) -> Vec<String> {
 #[test]
 fn samples_through_the_library() {
     let cfg = config();
-    let opts = Options {
-        config: &cfg,
-        today: filing_day(),
-        fixed_time: true,
-        sender: None,
-    };
+    let opts = sample_options(&cfg);
     let mut failures = Vec::new();
     for case in cases() {
         let outcome = validate_file(&case.path, &opts)
@@ -154,12 +149,7 @@ fn samples_through_the_binary() {
 #[test]
 fn library_and_binary_write_the_same_bytes() {
     let cfg = config();
-    let opts = Options {
-        config: &cfg,
-        today: filing_day(),
-        fixed_time: true,
-        sender: None,
-    };
+    let opts = sample_options(&cfg);
     for name in [
         "valid-three-products.xml",
         "partial-two-apps.xml",
@@ -281,12 +271,7 @@ fn several_files_on_stdout_and_sender_override() {
 fn comparison_detects_mismatches() {
     // The comparison itself must not be vacuous: a valid ack against wrong expectations.
     let cfg = config();
-    let opts = Options {
-        config: &cfg,
-        today: filing_day(),
-        fixed_time: true,
-        sender: None,
-    };
+    let opts = sample_options(&cfg);
     let path = samples_dir().join("ACMEBRK/valid-informal-warning.xml");
     let Outcome::Ack { xml, .. } = validate_file(&path, &opts).unwrap() else {
         panic!("no ack");

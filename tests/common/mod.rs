@@ -35,6 +35,16 @@ pub fn config() -> Config {
     Config::parse(BUILT_IN, "built-in").expect("built-in configuration parses")
 }
 
+/// `aim validate`'s options for the samples: their filing day, reproducible ReceivedAt.
+pub fn sample_options(cfg: &Config) -> aim::validate::Options<'_> {
+    aim::validate::Options {
+        config: cfg,
+        today: filing_day(),
+        fixed_time: true,
+        sender: None,
+    }
+}
+
 /// Rule settings as `aim validate` uses them.
 pub fn settings() -> RuleSettings {
     RuleSettings {

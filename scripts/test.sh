@@ -10,6 +10,10 @@ command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server
 command -v sftp >/dev/null || need_apt+=(openssh-client)
 command -v tmux >/dev/null || need_apt+=(tmux)
 command -v openssl >/dev/null || need_apt+=(openssl)   # test certificates for the SMTP TLS tests
+# The SMTP test server (tests/support/smtp_server.py) runs on Debian's own Python with Debian's
+# aiosmtpd: never pip into the system Python (PEP 668 refuses it). tests/mail.rs prefers
+# /usr/bin/python3 when it has aiosmtpd (AIM_TEST_PYTHON overrides).
+/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || need_apt+=(python3-aiosmtpd)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
@@ -20,7 +24,6 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     exit 2
   fi
 fi
-python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install -q aiosmtpd
 
 echo "== format and lints"
 cargo fmt --all -- --check

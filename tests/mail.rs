@@ -29,9 +29,91 @@ fn smtp_server(port: u16, maildir: &Path, reject: &str) -> Kill {
     smtp_server_with(port, maildir, reject, &[])
 }
 
+/// The Python that runs the SMTP test server: `AIM_TEST_PYTHON` when set (it must have
+/// aiosmtpd), otherwise the first of `/usr/bin/python3` (Debian's, with the `python3-aiosmtpd`
+/// package) and `python3` on PATH that can import aiosmtpd. A pyenv or virtualenv `python3`
+/// first on PATH is thus no obstacle, and neither is Debian's Python first on PATH.
+fn test_python() -> PathBuf {
+    static PICKED: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    PICKED
+        .get_or_init(|| {
+            pick_python(
+                std::env::var_os("AIM_TEST_PYTHON"),
+                &[PathBuf::from("/usr/bin/python3"), PathBuf::from("python3")],
+            )
+        })
+        .clone()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn has_aiosmtpd(python: &Path) -> bool {
+    Command::new(python)
+        .args(["-c", "import aiosmtpd"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn pick_python(
+    chosen: Option<std::ffi::OsString>,
+    candidates: &[PathBuf],
+) -> Result<PathBuf, String> {
+    if let Some(p) = chosen {
+        let p = PathBuf::from(p);
+        return if has_aiosmtpd(&p) {
+            Ok(p)
+        } else {
+            Err(format!(
+                "AIM_TEST_PYTHON={} cannot import aiosmtpd: point it at a Python that has it, or unset it",
+                p.display()
+            ))
+        };
+    }
+    candidates
+        .iter()
+        .find(|p| has_aiosmtpd(p))
+        .cloned()
+        .ok_or_else(|| {
+            let tried: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+            format!(
+                "no Python with aiosmtpd for the SMTP test server (tried {}): on Debian run \
+                 `apt-get install python3-aiosmtpd`, or set AIM_TEST_PYTHON to a Python that has it",
+                tried.join(", ")
+            )
+        })
+}
+
+#[test]
+fn the_test_python_is_one_that_has_aiosmtpd() {
+    // Stand-ins: `true -c 'import aiosmtpd'` succeeds, `false …` fails.
+    let dir = tempfile::tempdir().unwrap();
+    let with = PathBuf::from("/bin/true");
+    let without = PathBuf::from("/bin/false");
+    let missing = dir.path().join("no-such-python");
+    // The first candidate that can import aiosmtpd wins; missing ones are skipped.
+    assert_eq!(
+        pick_python(None, &[missing.clone(), without.clone(), with.clone()]),
+        Ok(with.clone())
+    );
+    // None has it: the message says how to install it the Debian way.
+    let e = pick_python(None, &[missing.clone(), without.clone()]).unwrap_err();
+    assert!(e.contains("apt-get install python3-aiosmtpd"), "{e}");
+    assert!(e.contains(&without.display().to_string()), "{e}");
+    // An explicit choice is taken as it is, or refused with its name.
+    assert_eq!(
+        pick_python(Some(with.clone().into()), &[without.clone()]),
+        Ok(with)
+    );
+    let e = pick_python(Some(without.clone().into()), &[]).unwrap_err();
+    assert!(e.contains("AIM_TEST_PYTHON"), "{e}");
+}
+
 fn smtp_server_with(port: u16, maildir: &Path, reject: &str, extra: &[&str]) -> Kill {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_server.py");
-    let mut child = Command::new("python3")
+    let python = test_python();
+    let mut child = Command::new(&python)
         .arg(script)
         .args(["--port", &port.to_string(), "--maildir"])
         .arg(maildir)
@@ -40,7 +122,7 @@ fn smtp_server_with(port: u16, maildir: &Path, reject: &str, extra: &[&str]) -> 
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(maildir.with_extension("smtp.log")).unwrap())
         .spawn()
-        .expect("python3 must be installed (with aiosmtpd: pip install aiosmtpd)");
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
     let mut first = [0u8; 5];
     let ok = child
         .stdout
@@ -51,7 +133,9 @@ fn smtp_server_with(port: u16, maildir: &Path, reject: &str, extra: &[&str]) -> 
         && &first == b"ready";
     assert!(
         ok,
-        "the SMTP test server did not start: is aiosmtpd installed? (pip install aiosmtpd)"
+        "the SMTP test server ({} tests/support/smtp_server.py) did not start; its stderr is in {}",
+        python.display(),
+        maildir.with_extension("smtp.log").display()
     );
     Kill(child)
 }

@@ -151,22 +151,24 @@ pub fn summarize(ack: &[u8]) -> Summary {
     s
 }
 
-/// The subject: control number and outcome, nothing unescaped from the filing.
+/// The subject: control number and outcome, nothing unescaped from the filing. A file
+/// rejected before its control number could be read is named by its file and partner instead.
 pub fn subject(s: &Summary) -> String {
-    let control = if s.control_number.is_empty() {
-        "(unreadable)"
-    } else {
-        &s.control_number
-    };
     let kind = if s.ack_sequence.is_empty() || s.ack_sequence == "1" {
         "acknowledgement".to_string()
     } else {
         format!("follow-up acknowledgement {}", s.ack_sequence)
     };
-    sanitize(&format!(
-        "AIM {kind}: control number {control} {}",
-        s.status
-    ))
+    let what = if !s.control_number.is_empty() {
+        format!("control number {}", s.control_number)
+    } else {
+        let mut w = format!("file {}", crate::filing::codes::quote(&s.file_name));
+        if !s.sender.is_empty() {
+            w.push_str(&format!(" from {}", s.sender));
+        }
+        w
+    };
+    sanitize(&format!("AIM {kind}: {what} {}", s.status))
 }
 
 /// The plain-text body.
@@ -177,7 +179,12 @@ pub fn body(s: &Summary) -> String {
     let _ = writeln!(b, "AIM license filing acknowledgement");
     let _ = writeln!(b);
     let _ = writeln!(b, "Sender:          {}", s.sender);
-    let _ = writeln!(b, "Control number:  {}", s.control_number);
+    let control = if s.control_number.is_empty() {
+        "(not readable from the file)"
+    } else {
+        &s.control_number
+    };
+    let _ = writeln!(b, "Control number:  {control}");
     let _ = writeln!(b, "File:            {}", s.file_name);
     let _ = writeln!(b, "Outcome:         {}", s.status);
     let _ = writeln!(
@@ -224,7 +231,11 @@ fn sanitize_body(s: &str) -> String {
 
 /// Build the message of a job.
 pub fn build(cfg: &MailConfig, job: &MailJob) -> Result<Message, MailError> {
-    let s = summarize(&job.ack);
+    let mut s = summarize(&job.ack);
+    // A file rejected before its SenderId could be read: the inbox it arrived in says who.
+    if s.sender.is_empty() {
+        s.sender = job.sender.clone();
+    }
     let from: Mailbox = cfg
         .from
         .parse()
@@ -396,13 +407,13 @@ pub async fn run(cfg: MailConfig, mail_dir: PathBuf, store: Arc<Store>, stop: Ar
             let job = after_attempt(&cfg, job, result, Utc::now());
             match (job.state, &failed) {
                 (MailState::Sent, _) => {
-                    tracing::info!(id = job.id, sender = %job.sender, ack = %job.ack_name, to = %job.to.join(","), "mail delivered")
+                    tracing::info!(id = job.id, sender = %job.sender, ack = %sanitize(&job.ack_name), to = %job.to.join(","), "mail delivered")
                 }
                 (MailState::Dead, Some(e)) => {
-                    tracing::error!(id = job.id, sender = %job.sender, ack = %job.ack_name, attempts = job.attempts, "mail given up (dead letter): {e}")
+                    tracing::error!(id = job.id, sender = %job.sender, ack = %sanitize(&job.ack_name), attempts = job.attempts, "mail given up (dead letter): {e}")
                 }
                 (_, Some(e)) => {
-                    tracing::warn!(id = job.id, sender = %job.sender, ack = %job.ack_name, attempts = job.attempts, next = %job.next_attempt, "mail delivery failed, will retry: {e}")
+                    tracing::warn!(id = job.id, sender = %job.sender, ack = %sanitize(&job.ack_name), attempts = job.attempts, next = %job.next_attempt, "mail delivery failed, will retry: {e}")
                 }
                 _ => {}
             }
@@ -528,6 +539,59 @@ mod tests {
         );
         assert_eq!(j.state, MailState::Dead);
         assert_eq!(j.attempts, 1);
+    }
+
+    /// An ack of a file rejected at file level, before its Interchange could be read.
+    const FILE_ACK: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<LicenseAck xmlns="urn:aim:ack:1" version="1.0">
+  <Interchange>
+    <FileName>notes.txt</FileName>
+    <Sha256>00</Sha256>
+    <ReceivedAt>2026-11-28T00:00:00.000Z</ReceivedAt>
+    <AckSequence>1</AckSequence>
+    <Status>rejected</Status>
+    <Error code="F011">file name "notes.txt" does not end in .xml; only .xml files are filings</Error>
+  </Interchange>
+</LicenseAck>
+"#;
+
+    #[test]
+    fn a_file_level_rejection_names_the_partner_and_the_file() {
+        let j = MailJob {
+            ack: FILE_ACK.as_bytes().to_vec(),
+            ack_name: "notes.ack.xml".into(),
+            ..job()
+        };
+        let m = build(&MailConfig::default(), &j).unwrap();
+        let raw = String::from_utf8(m.formatted()).unwrap();
+        assert!(
+            raw.contains("Subject: AIM acknowledgement: file \"notes.txt\" from ACMEBRK rejected"),
+            "{raw}"
+        );
+        assert!(!raw.contains("(unreadable)"), "{raw}");
+        let mut s = summarize(FILE_ACK.as_bytes());
+        s.sender = j.sender.clone();
+        let b = body(&s);
+        assert!(b.contains("Sender:          ACMEBRK\n"), "{b}");
+        assert!(
+            b.contains("Control number:  (not readable from the file)\n"),
+            "{b}"
+        );
+        assert!(b.contains("File:            notes.txt\n"), "{b}");
+        assert!(b.contains("The file was rejected: error F011"), "{b}");
+        // A file name with control characters and of any length stays one short header.
+        let s = Summary {
+            file_name: format!("a\r\nBcc: x@y.z{}", "x".repeat(300)),
+            sender: "ACMEBRK".into(),
+            status: "rejected".into(),
+            ..Default::default()
+        };
+        let subj = subject(&s);
+        assert!(
+            !subj.chars().any(crate::filing::codes::is_control),
+            "{subj}"
+        );
+        assert!(subj.len() < 120, "{subj}");
     }
 
     #[test]

@@ -332,10 +332,27 @@ fn acks_arrive_with_summary_and_attachment() {
         .iter()
         .find(|m| m.contains("notes.ack.xml"))
         .expect("the ack of notes.txt");
-    assert!(header(notes, "Subject").unwrap().ends_with("rejected"));
+    // Rejected before its Interchange was read: the inbox names the partner, and the file
+    // names itself.
+    assert_eq!(
+        header(notes, "Subject").unwrap(),
+        "AIM acknowledgement: file \"notes.txt\" from ACMEBRK rejected"
+    );
     let (_, notes_text) = parts(notes);
     assert!(
         notes_text.contains("The file was rejected: error F011"),
+        "{notes_text}"
+    );
+    assert!(
+        notes_text.contains("Sender:          ACMEBRK"),
+        "{notes_text}"
+    );
+    assert!(
+        notes_text.contains("File:            notes.txt"),
+        "{notes_text}"
+    );
+    assert!(
+        notes_text.contains("Control number:  (not readable from the file)"),
         "{notes_text}"
     );
     assert!(env.log().contains("mail delivered"));

@@ -259,7 +259,7 @@ impl Daemon {
                 .and_then(|v| v.try_into().ok())
                 .unwrap_or([0; 32]);
             for (i, d) in r.deliveries.iter().enumerate().filter(|(_, d)| !d.done) {
-                let src = inbox.dir.join(&d.file_name);
+                let src = intake::name_in(&inbox.dir, &d.file_name);
                 let in_inbox = match std::fs::symlink_metadata(&src) {
                     Err(_) => Presence::Gone,
                     Ok(_) => self.identify(&src, &r, &sha),
@@ -285,7 +285,7 @@ impl Daemon {
                     continue;
                 }
                 self.store.mark_done(&r.sender, &sha, i)?;
-                tracing::info!(sender = %r.sender, file = %filing::codes::sanitize(&d.file_name), ack = %d.ack_name, "finished after restart");
+                tracing::info!(sender = %r.sender, file = %filing::codes::sanitize(&d.file_name), ack = %filing::codes::sanitize(&d.ack_name), "finished after restart");
             }
         }
         self.store.flush()?;
@@ -316,16 +316,7 @@ impl Daemon {
         self.archive_seq += 1;
         let now = Utc::now();
         // Unique per delivery: time and a counter; the name is kept for people.
-        let safe: String = name
-            .chars()
-            .map(|c| {
-                if c == '/' || filing::codes::is_control(c) {
-                    '_'
-                } else {
-                    c
-                }
-            })
-            .collect();
+        let safe = intake::archive_file_name(name);
         format!(
             "{}/{sender}/{}-{:06}-{safe}",
             now.format("%Y-%m-%d"),
@@ -423,7 +414,7 @@ impl Daemon {
                 status = %s.status,
                 applications = s.apps,
                 licenses = s.licenses,
-                ack = %s.ack_name,
+                ack = %filing::codes::sanitize(&s.ack_name),
                 ms = s.started.elapsed().as_millis() as u64,
                 "filing processed"
             );
@@ -454,7 +445,7 @@ impl Daemon {
             Ok(c) => c,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => {
-                tracing::error!(file = %r.path.display(), "cannot read: {e}; will retry at the next scan");
+                tracing::error!(file = %filing::codes::sanitize(&r.name), "cannot read: {e}; will retry at the next scan");
                 return Ok(None);
             }
         };

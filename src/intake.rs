@@ -6,6 +6,7 @@
 //! modification time have stayed the same for the settle time. A file the watcher saw being
 //! written is never read before its close event.
 
+use crate::filing::codes::sanitize;
 use crate::filing::is_in_progress_name;
 use notify::event::{AccessKind, AccessMode, CreateKind, EventKind, ModifyKind, RenameMode};
 use notify::{RecursiveMode, Watcher};
@@ -144,11 +145,11 @@ impl Intake {
         let mut present = HashSet::new();
         for (n, ib) in self.inboxes.iter().enumerate() {
             let Ok(rd) = std::fs::read_dir(&ib.dir) else {
-                tracing::warn!(inbox = %ib.dir.display(), "cannot read inbox folder");
+                tracing::warn!(inbox = %sanitize(&ib.dir.display().to_string()), "cannot read inbox folder");
                 continue;
             };
             for e in rd.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
+                let name = file_name_text(&e.file_name());
                 if is_in_progress_name(&name) {
                     continue;
                 }
@@ -189,7 +190,7 @@ impl Intake {
                 let known =
                     self.by_dir.contains_key(&p) || self.inboxes.iter().any(|i| i.dir == e.path());
                 if !known && e.path().is_dir() && self.reported.insert(p.clone()) {
-                    tracing::warn!(folder = %p.display(), "inbox folder of no registered partner: its files are left alone; register the partner or remove the folder");
+                    tracing::warn!(folder = %sanitize(&p.display().to_string()), "inbox folder of no registered partner: its files are left alone; register the partner or remove the folder");
                 }
             }
         }
@@ -229,7 +230,10 @@ impl Intake {
         let ev = match ev {
             Ok(ev) => ev,
             Err(e) => {
-                tracing::warn!("file watcher error: {e}; rescanning");
+                tracing::warn!(
+                    "file watcher error: {}; rescanning",
+                    sanitize(&e.to_string())
+                );
                 self.lost_events();
                 return;
             }
@@ -251,7 +255,7 @@ impl Intake {
             _ => return,
         };
         let Some(path) = ev.paths.last() else { return };
-        let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        let Some(name) = path.file_name().map(file_name_text) else {
             return;
         };
         if is_in_progress_name(&name) {
@@ -323,7 +327,7 @@ impl Intake {
             .into_iter()
             .filter_map(|(_, p)| {
                 let c = self.candidates.remove(&p)?;
-                let name = p.file_name()?.to_string_lossy().into_owned();
+                let name = file_name_text(p.file_name()?);
                 Some(Ready {
                     path: p,
                     name,
@@ -447,6 +451,32 @@ impl Write for HashWriter<'_> {
     }
 }
 
+/// A file name as text: as it is when it is UTF-8, otherwise read as Latin-1 (each byte the
+/// character U+00XX), so that no two byte names collapse into the same U+FFFD text and the
+/// name stays readable. The real `OsStr` is still what opens and moves the file.
+pub fn file_name_text(name: &std::ffi::OsStr) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    match name.to_str() {
+        Some(s) => s.to_owned(),
+        None => name.as_bytes().iter().map(|&b| char::from(b)).collect(),
+    }
+}
+
+/// The path in `dir` of a file whose name was read by [`file_name_text`]: the UTF-8 name when
+/// such an entry exists, otherwise the Latin-1 bytes the text came from (when it can have).
+pub fn name_in(dir: &Path, name: &str) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let utf8 = dir.join(name);
+    if name.is_ascii() || std::fs::symlink_metadata(&utf8).is_ok() {
+        return utf8;
+    }
+    let latin1: Option<Vec<u8>> = name.chars().map(|c| u8::try_from(c).ok()).collect();
+    match latin1 {
+        Some(b) => dir.join(std::ffi::OsStr::from_bytes(&b)),
+        None => utf8,
+    }
+}
+
 /// `<stem>` of a file name: without its final extension.
 pub fn stem(name: &str) -> &str {
     match name.rfind('.') {
@@ -455,21 +485,96 @@ pub fn stem(name: &str) -> &str {
     }
 }
 
+/// The longest stem an ack name keeps, in bytes: `<stem>.<n>.ack.xml` then fits the 255 bytes
+/// of a file name for any n below 100000.
+pub const MAX_ACK_STEM_BYTES: usize = 240;
+
+/// The longest name kept in an archive entry's name, in bytes (the entry adds a time and a
+/// counter in front).
+pub const MAX_ARCHIVE_NAME_BYTES: usize = 200;
+
+/// The longest file name most file systems allow, in bytes.
+const NAME_MAX: usize = 255;
+
+/// A control character of a file name: U+0000–U+001F (tab included) and U+007F–U+009F.
+fn is_name_control(c: char) -> bool {
+    c == '\t' || crate::filing::codes::is_control(c)
+}
+
+/// `s` cut at a character boundary to at most `max` bytes.
+fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// The stem of an ack name (spec section 1): each control character (U+0000–U+001F, tab
+/// included, and U+007F–U+009F) becomes `_`, and the
+/// stem is cut at a character boundary to at most [`MAX_ACK_STEM_BYTES`].
+pub fn ack_stem(file_name: &str) -> String {
+    let safe: String = stem(file_name)
+        .chars()
+        .map(|c| if is_name_control(c) { '_' } else { c })
+        .collect();
+    cut(&safe, MAX_ACK_STEM_BYTES).to_owned()
+}
+
+/// The `n`th ack name of `file_name` (1-based): `<stem>.ack.xml`, `<stem>.2.ack.xml`, …
+pub fn ack_file_name(file_name: &str, n: u64) -> String {
+    let s = ack_stem(file_name);
+    if n == 1 {
+        format!("{s}.ack.xml")
+    } else {
+        format!("{s}.{n}.ack.xml")
+    }
+}
+
+/// The file name part of an archive entry: control characters and `/` become `_`, cut at a
+/// character boundary to at most [`MAX_ARCHIVE_NAME_BYTES`], so the entry always fits.
+pub fn archive_file_name(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c == '/' || is_name_control(c) {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    cut(&safe, MAX_ARCHIVE_NAME_BYTES).to_owned()
+}
+
 /// The first free ack name for `file_name` in `outbox`: `<stem>.ack.xml`, `<stem>.2.ack.xml`, …
 /// `reserved` holds names chosen in this batch but not yet written.
 pub fn free_ack_name(outbox: &Path, file_name: &str, reserved: &HashSet<String>) -> String {
-    let s = stem(file_name);
     let mut n = 1u64;
     loop {
-        let name = if n == 1 {
-            format!("{s}.ack.xml")
-        } else {
-            format!("{s}.{n}.ack.xml")
-        };
+        let name = ack_file_name(file_name, n);
         if !reserved.contains(&name) && std::fs::symlink_metadata(outbox.join(&name)).is_err() {
             return name;
         }
         n += 1;
+    }
+}
+
+/// The hidden temporary name an ack is staged under: `.<name>.tmp`, or, where that would not
+/// fit a file name, `.<hash of name>.ack.tmp`. The same for the same name (recovery reuses
+/// a leftover).
+fn staging_name(name: &str) -> String {
+    let plain = format!(".{name}.tmp");
+    if plain.len() <= NAME_MAX {
+        plain
+    } else {
+        format!(
+            ".{}.ack.tmp",
+            hex::encode(&Sha256::digest(name.as_bytes())[..16])
+        )
     }
 }
 
@@ -485,7 +590,7 @@ pub fn write_ack(outbox: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()>
 /// Write an ack's bytes under a hidden temporary name (not yet durable: see [`sync_data`]).
 pub fn stage_ack(outbox: &Path, name: &str, bytes: &[u8]) -> std::io::Result<String> {
     // No pid in the name: after a crash, recovery rewrites the same ack and reuses the leftover.
-    let tmp = format!(".{name}.tmp");
+    let tmp = staging_name(name);
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -516,7 +621,7 @@ pub fn publish_ack(outbox: &Path, tmp: &str, name: &str, bytes: &[u8]) -> std::i
                     std::io::ErrorKind::AlreadyExists,
                     format!(
                         "{} already holds a different ack",
-                        outbox.join(name).display()
+                        sanitize(&outbox.join(name).display().to_string())
                     ),
                 ));
             }
@@ -605,6 +710,105 @@ mod tests {
         assert_eq!(stem("a.b.xml"), "a.b");
         assert_eq!(stem("notes.txt"), "notes");
         assert_eq!(stem("noext"), "noext");
+    }
+
+    #[test]
+    fn ack_names_replace_control_characters() {
+        assert_eq!(
+            ack_file_name("line\n\x1b[31mred.xml", 1),
+            "line__[31mred.ack.xml"
+        );
+        assert_eq!(
+            ack_file_name("a\tb\u{7f}c\u{85}d\u{9f}.xml", 2),
+            "a_b_c_d_.2.ack.xml"
+        );
+        // Only the stem is kept, so a control character in the extension is gone with it.
+        assert_eq!(ack_file_name("x.\x07ml", 1), "x.ack.xml");
+        // Not control characters: kept as they are.
+        assert_eq!(ack_file_name("café \u{a0}ü.xml", 1), "café \u{a0}ü.ack.xml");
+    }
+
+    #[test]
+    fn ack_stems_are_cut_to_240_bytes_at_a_character_boundary() {
+        // 1 + 2×125 = 251 bytes of stem: 240 would split an 'é', so 239 are kept.
+        let name = format!("a{}.xml", "é".repeat(125));
+        assert_eq!(name.len(), 255);
+        let s = ack_stem(&name);
+        assert_eq!(s, format!("a{}", "é".repeat(119)));
+        assert_eq!(s.len(), 239);
+        // ASCII: exactly 240 bytes.
+        let s = ack_stem(&format!("{}.xml", "x".repeat(300)));
+        assert_eq!(s.len(), MAX_ACK_STEM_BYTES);
+        // A 4-byte character across the limit.
+        let s = ack_stem(&format!("{}🦀🦀.xml", "y".repeat(238)));
+        assert_eq!(s, "y".repeat(238));
+        // Every ack name and its hidden staging name fit a file name.
+        let long = format!("{}.xml", "z".repeat(251));
+        for n in [1, 2, 10, 99_999] {
+            let a = ack_file_name(&long, n);
+            assert!(a.len() <= NAME_MAX, "{n}: {}", a.len());
+            assert!(staging_name(&a).len() <= NAME_MAX, "{n}");
+            assert!(staging_name(&a).starts_with('.'));
+        }
+        assert_ne!(
+            staging_name(&ack_file_name(&long, 10)),
+            staging_name(&ack_file_name(&long, 11))
+        );
+        assert_eq!(staging_name("x.ack.xml"), ".x.ack.xml.tmp");
+    }
+
+    #[test]
+    fn long_ack_names_are_written_and_numbered() {
+        let d = tempfile::tempdir().unwrap();
+        let long = format!("{}.xml", "z".repeat(251));
+        let mut r = HashSet::new();
+        for n in 1..=11u64 {
+            let a = free_ack_name(d.path(), &long, &r);
+            assert_eq!(a, ack_file_name(&long, n));
+            write_ack(d.path(), &a, b"ack").unwrap();
+            r.insert(a);
+        }
+        // Nothing left behind under a staging name.
+        let hidden = std::fs::read_dir(d.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+            .count();
+        assert_eq!(hidden, 0);
+    }
+
+    #[test]
+    fn names_that_are_not_utf8_are_read_as_latin1() {
+        use std::os::unix::ffi::OsStrExt;
+        let raw = std::ffi::OsStr::from_bytes(b"caf\xe9-\x85.xml");
+        let text = file_name_text(raw);
+        assert_eq!(text, "café-\u{85}.xml");
+        assert!(!text.contains('\u{FFFD}'));
+        // U+0085 is a C1 control: `_` in the ack name.
+        assert_eq!(ack_file_name(&text, 1), "café-_.ack.xml");
+        // UTF-8 names are taken as they are.
+        assert_eq!(file_name_text(std::ffi::OsStr::new("café.xml")), "café.xml");
+        // Two byte names never collapse into one text.
+        let other = file_name_text(std::ffi::OsStr::from_bytes(b"caf\xe8-\x85.xml"));
+        assert_ne!(text, other);
+        // Back from the text to the entry: the Latin-1 bytes, unless a UTF-8 entry exists.
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join(raw), b"x").unwrap();
+        assert_eq!(name_in(d.path(), &text), d.path().join(raw));
+        std::fs::write(d.path().join("é.xml"), b"y").unwrap();
+        assert_eq!(name_in(d.path(), "é.xml"), d.path().join("é.xml"));
+        assert_eq!(name_in(d.path(), "plain.xml"), d.path().join("plain.xml"));
+    }
+
+    #[test]
+    fn archive_names_are_safe_and_short() {
+        assert_eq!(archive_file_name("a/b\n\x1bc.xml"), "a_b__c.xml");
+        let long = format!("{}.xml", "é".repeat(150));
+        let a = archive_file_name(&long);
+        assert!(a.len() <= MAX_ARCHIVE_NAME_BYTES);
+        assert_eq!(a, "é".repeat(100));
+        let a = archive_file_name(&format!("x{}", "é".repeat(150)));
+        assert_eq!(a.len(), 199);
     }
 
     #[test]

@@ -75,9 +75,16 @@ impl DataDir {
     }
 }
 
-/// Holds the data folder's exclusive lock for the daemon's lifetime.
+/// Holds the data folder's exclusive lock for the daemon's lifetime. Dropped (a clean exit),
+/// it empties the file first, so no stale pid is left behind.
 pub struct DataLock {
-    _file: std::fs::File,
+    file: std::fs::File,
+}
+
+impl Drop for DataLock {
+    fn drop(&mut self) {
+        let _ = self.file.set_len(0);
+    }
 }
 
 /// Take the data folder's lock, or say which process holds it.
@@ -111,7 +118,7 @@ pub fn lock_data(data: &DataDir) -> Result<DataLock, DaemonError> {
     f.set_len(0)?;
     f.seek(std::io::SeekFrom::Start(0))?;
     writeln!(f, "{}", std::process::id())?;
-    Ok(DataLock { _file: f })
+    Ok(DataLock { file: f })
 }
 
 /// What recovery finds under an unfinished delivery's file name.
@@ -669,6 +676,9 @@ pub fn serve(cfg: Config, status_line: bool) -> Result<(), DaemonError> {
     if let Some(h) = status {
         let _ = h.join();
         eprintln!();
+    }
+    if result.is_ok() && (status_line || std::io::IsTerminal::is_terminal(&std::io::stderr())) {
+        eprintln!("aim: stopped cleanly");
     }
     result
 }

@@ -1,5 +1,6 @@
 //! `aim` with no subcommand, in a real terminal (tmux): the daemon in the foreground with its
-//! status line, counting what it does, and Ctrl-C ending it cleanly.
+//! status line, counting what it does, and Ctrl-C ending it cleanly with a last line and no
+//! stale pid in the lock file.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -104,6 +105,20 @@ fn foreground_status_line_counts_and_ctrl_c_stops() {
         "logs go to <data>/log"
     );
 
+    let lock = d.join("var/aim.lock");
+    assert!(
+        !std::fs::read_to_string(&lock).unwrap().trim().is_empty(),
+        "the running daemon's pid is in aim.lock"
+    );
     tmux.run(&["send-keys", "-t", "aim", "C-c"]);
-    tmux.wait_for("a clean exit", |s| s.contains("EXIT=0"));
+    let s = tmux.wait_for("a clean exit", |s| s.contains("EXIT=0"));
+    // A last line says it stopped, and no stale pid is left in the lock file.
+    let before: Vec<&str> = s
+        .lines()
+        .take_while(|l| !l.contains("EXIT=0"))
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let last = before.last().copied().unwrap_or_default();
+    assert_eq!(last.trim(), "aim: stopped cleanly", "{s}");
+    assert_eq!(std::fs::read_to_string(&lock).unwrap(), "");
 }

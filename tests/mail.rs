@@ -103,7 +103,7 @@ fn the_test_python_is_one_that_has_aiosmtpd() {
     assert!(e.contains(&without.display().to_string()), "{e}");
     // An explicit choice is taken as it is, or refused with its name.
     assert_eq!(
-        pick_python(Some(with.clone().into()), &[without.clone()]),
+        pick_python(Some(with.clone().into()), std::slice::from_ref(&without)),
         Ok(with)
     );
     let e = pick_python(Some(without.clone().into()), &[]).unwrap_err();

@@ -11,7 +11,14 @@ use std::process::ExitCode;
 #[command(
     name = "aim",
     version,
-    about = "AIM aluminum import licensing gateway (19 CFR Part 361)"
+    about = "AIM aluminum import licensing gateway (19 CFR Part 361)",
+    long_about = "AIM aluminum import licensing gateway (19 CFR Part 361).\n\n\
+        `aim` alone runs the daemon and the staff console in one process on the configuration \
+        (--config): the first-run default. Partners drop filings into <inbox>/<SenderId>/ \
+        (inbox/DEMO/ on the shipped configuration); acknowledgements appear in \
+        <outbox>/<SenderId>/; logs are written to <data>/log/aim.log.<day> (var/log/). \
+        Ctrl-C stops it after the file in hand.",
+    after_help = "Run `aim <COMMAND> --help` for the options of a command."
 )]
 pub struct Cli {
     /// Configuration file; with the default path absent, the built-in defaults apply.
@@ -25,37 +32,112 @@ pub struct Cli {
 pub enum Command {
     /// Run the licensing daemon headless until SIGTERM/SIGINT.
     Daemon,
-    /// Check filings offline and write the ack each would get (no daemon state is touched).
+    /// Check filings offline: the ack each would get, and its problems one per line.
+    ///
+    /// No daemon state is touched. Exit 0 when everything would be accepted, 1 when anything
+    /// would be rejected, 2 when it could not run (a file unreadable or a folder, a bad
+    /// configuration or argument).
     Validate {
-        /// Day of filing, YYYY-MM-DD (default: today, UTC).
-        #[arg(long)]
+        /// Day of filing the date rules count from (A320, A321, validity dates); with it,
+        /// ReceivedAt is that day's midnight UTC, so the output is reproducible
+        /// [default: today, UTC].
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
         today: Option<chrono::NaiveDate>,
-        /// The partner whose inbox the files stand for (default: each file's parent folder).
-        #[arg(long)]
+        /// The partner whose inbox the files stand for: F004 checks that the file's SenderId is
+        /// this partner. Default: each file's parent folder when its name is a registered
+        /// partner's id; otherwise no inbox is assumed, F004 is not checked, and stderr says so.
+        #[arg(long, value_name = "ID")]
         sender: Option<String>,
-        /// Write `<stem>.ack.xml` files here instead of printing the ack.
-        #[arg(long)]
+        /// Write each ack to DIR/<stem>.ack.xml (the folder is created; an ack already there is
+        /// replaced) and print the problems and summaries on stdout.
+        #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        #[arg(required = true)]
+        /// `text`: one line per problem (file:line:column: CODE message (path)) and one summary
+        /// line per file, on stdout. `xml`: the ack XML on stdout (one after another for several
+        /// files) and the text lines on stderr. Default: `text` when stdout is a terminal,
+        /// `xml` otherwise (scripts get the ack, as the spec says).
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        format: Option<Format>,
+        /// The filing files to check (files, not folders), each read as the daemon would read
+        /// it in an inbox: links are not followed, nothing is read past the size limit.
+        #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
-    /// Write valid, realistic sample filings.
+    /// Write valid, realistic sample filings (varied countries, HTS numbers, quantities).
+    ///
+    /// One line on stderr says how many were written, for whom and where.
     Gen {
-        #[arg(long)]
+        /// The partner the filings are from (their SenderId): 2 to 15 of A-Z and 0-9.
+        #[arg(long, value_name = "ID")]
         sender: String,
-        #[arg(long)]
+        /// How many files to write.
+        #[arg(long, value_name = "N", value_parser = parse_count)]
         count: usize,
-        #[arg(long, default_value_t = 1)]
+        /// Applications in each file, 1 to 10000.
+        #[arg(long, value_name = "K", default_value_t = 1, value_parser = parse_apps_per_file)]
         apps_per_file: usize,
-        /// Folder to write into (default: the current folder).
-        #[arg(long, default_value = ".")]
+        /// Folder to write into (created if needed). Files appear atomically (hidden temporary
+        /// name, then renamed), so it may be a partner's inbox.
+        #[arg(long, value_name = "DIR", default_value = ".")]
         out: PathBuf,
-        #[arg(long, default_value_t = 1)]
+        /// Seed of the generator: the same seed and day give byte-identical files.
+        #[arg(long, value_name = "S", default_value_t = 1, value_parser = parse_seed)]
         seed: u64,
-        /// Day the filings are made for (default: today, UTC).
-        #[arg(long)]
+        /// Day the filings are made for: their dates are relative to it [default: today, UTC].
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
         today: Option<chrono::NaiveDate>,
     },
+}
+
+/// How `aim validate` reports.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Problem lines and a summary per file.
+    Text,
+    /// The ack XML (the text lines go to stderr).
+    Xml,
+}
+
+/// A date on the command line: exactly `YYYY-MM-DD`, a real day of the calendar.
+pub fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
+    let b = s.as_bytes();
+    let shape = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    if !shape {
+        return Err("expected a date as YYYY-MM-DD, such as 2026-11-28".into());
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+        "no such day in the calendar: expected a date as YYYY-MM-DD, such as 2026-11-28".into()
+    })
+}
+
+fn parse_whole(s: &str, min: u64, max: u64) -> Result<u64, String> {
+    let expected = || format!("expected a whole number from {min} to {max}");
+    if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(expected());
+    }
+    match s.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(expected()),
+    }
+}
+
+fn parse_count(s: &str) -> Result<usize, String> {
+    parse_whole(s, 0, 100_000_000).map(|n| n as usize)
+}
+
+fn parse_apps_per_file(s: &str) -> Result<usize, String> {
+    parse_whole(s, 1, 10_000).map(|n| n as usize)
+}
+
+fn parse_seed(s: &str) -> Result<u64, String> {
+    parse_whole(s, 0, u64::MAX)
 }
 
 /// Parse the command line and run it.
@@ -66,8 +148,9 @@ pub fn run() -> ExitCode {
             today,
             sender,
             out,
+            format,
             files,
-        }) => run_validate(&cli.config, today, sender.as_deref(), out, &files),
+        }) => run_validate(&cli.config, today, sender.as_deref(), out, format, &files),
         Some(Command::Gen {
             sender,
             count,
@@ -108,21 +191,54 @@ fn run_validate(
     today: Option<chrono::NaiveDate>,
     sender: Option<&str>,
     out: Option<PathBuf>,
+    format: Option<Format>,
     files: &[PathBuf],
 ) -> ExitCode {
+    use crate::filing::codes::sanitize;
+    use std::io::IsTerminal;
     let cfg = match load_config(config) {
         Ok(c) => c,
         Err(code) => return code,
     };
+    // A folder is not a filing: say so before anything is written.
+    let folders: Vec<&PathBuf> = files
+        .iter()
+        .filter(|f| std::fs::symlink_metadata(f).is_ok_and(|m| m.is_dir()))
+        .collect();
+    if !folders.is_empty() {
+        for f in folders {
+            eprintln!(
+                "aim: {} is a folder: pass the filing files in it (for example {}/*.xml)",
+                sanitize(&f.display().to_string()),
+                sanitize(&f.display().to_string())
+            );
+        }
+        return ExitCode::from(2);
+    }
     if let Some(dir) = &out
         && let Err(e) = std::fs::create_dir_all(dir)
     {
         eprintln!(
             "aim: cannot create the output folder {}: {e}",
-            dir.display()
+            sanitize(&dir.display().to_string())
         );
         return ExitCode::from(2);
     }
+    let format = format.unwrap_or(if std::io::stdout().is_terminal() {
+        Format::Text
+    } else {
+        Format::Xml
+    });
+    // XML on stdout only when asked for and not written to --out; the text report goes to
+    // stdout unless the XML takes it.
+    let xml_to_stdout = out.is_none() && format == Format::Xml;
+    let report = |line: &str| {
+        if xml_to_stdout {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
     let opts = validate::Options {
         config: &cfg,
         today: today.unwrap_or_else(|| chrono::Utc::now().date_naive()),
@@ -130,34 +246,51 @@ fn run_validate(
         sender,
     };
     let (mut any_rejected, mut failed) = (false, false);
+    let mut noted = std::collections::HashSet::new();
     for f in files {
+        let shown = sanitize(&f.display().to_string());
         match validate::validate_file(f, &opts) {
             Ok(validate::Outcome::Ignored) => {
                 eprintln!(
-                    "aim: {}: an in-progress upload name (leading '.', or .part/.tmp/.filepart/~): the daemon does not read it until it is renamed",
-                    f.display()
+                    "aim: {shown}: an in-progress upload name (leading '.', or .part/.tmp/.filepart/~): the daemon does not read it until it is renamed",
                 );
             }
-            Ok(validate::Outcome::Ack { xml, rejected }) => {
+            Ok(validate::Outcome::Ack {
+                xml,
+                rejected,
+                ack,
+                note,
+            }) => {
+                if let Some(note) = note
+                    && noted.insert(f.parent().map(|p| p.to_path_buf()))
+                {
+                    eprintln!("aim: {shown}: {note}");
+                }
                 any_rejected |= rejected;
                 let written = match &out {
                     Some(dir) => {
                         let p = validate::ack_path(dir, f);
-                        std::fs::write(&p, &xml)
-                            .map_err(|e| format!("cannot write {}: {e}", p.display()))
+                        std::fs::write(&p, &xml).map_err(|e| {
+                            format!("cannot write {}: {e}", sanitize(&p.display().to_string()))
+                        })
                     }
-                    None => std::io::stdout()
+                    None if xml_to_stdout => std::io::stdout()
                         .lock()
                         .write_all(&xml)
                         .map_err(|e| format!("cannot write to standard output: {e}")),
+                    None => Ok(()),
                 };
+                for line in validate::problem_lines(&shown, &ack) {
+                    report(&line);
+                }
+                report(&validate::summary_line(&shown, &ack));
                 if let Err(e) = written {
                     eprintln!("aim: {e}");
                     failed = true;
                 }
             }
             Err(e) => {
-                eprintln!("aim: {}: cannot read the file: {e}", f.display());
+                eprintln!("aim: {shown}: cannot read the file: {e}");
                 failed = true;
             }
         }
@@ -187,10 +320,6 @@ fn run_gen(
         eprintln!("aim: --sender {sender:?} is not a partner id: use 2 to 15 of A-Z and 0-9");
         return ExitCode::from(2);
     }
-    if apps_per_file == 0 || apps_per_file > 10_000 {
-        eprintln!("aim: --apps-per-file must be between 1 and 10000");
-        return ExitCode::from(2);
-    }
     if let Err(e) = std::fs::create_dir_all(&out) {
         eprintln!("aim: cannot create {}: {e}", out.display());
         return ExitCode::from(2);
@@ -202,6 +331,8 @@ fn run_gen(
         seed,
         today: today.unwrap_or_else(|| chrono::Utc::now().date_naive()),
     };
+    let shown = crate::filing::codes::sanitize(&out.display().to_string());
+    let mut written = 0usize;
     for f in crate::generator::generate(&opts) {
         // Hidden temporary name, then rename: a daemon watching `out` never reads half a file.
         let tmp = out.join(format!(".{}.tmp", f.name));
@@ -210,6 +341,18 @@ fn run_gen(
             eprintln!("aim: cannot write {}: {e}", dst.display());
             return ExitCode::from(2);
         }
+        written += 1;
     }
+    let apps = written * apps_per_file;
+    eprintln!(
+        "wrote {written} {} ({apps} {}) for {} into {shown}",
+        if written == 1 { "filing" } else { "filings" },
+        if apps == 1 {
+            "application"
+        } else {
+            "applications"
+        },
+        opts.sender
+    );
     ExitCode::SUCCESS
 }

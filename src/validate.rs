@@ -11,8 +11,14 @@ use std::path::{Path, PathBuf};
 pub enum Outcome {
     /// An in-progress upload name: the daemon would not read it, so there is no ack.
     Ignored,
-    /// The ack, and whether anything in it is rejected.
-    Ack { xml: Vec<u8>, rejected: bool },
+    /// The ack (as XML and as a value), whether anything in it is rejected, and a note for
+    /// the person running the check (the file's folder stands for no inbox).
+    Ack {
+        xml: Vec<u8>,
+        rejected: bool,
+        ack: Box<Ack>,
+        note: Option<String>,
+    },
 }
 
 /// Options of one validation run.
@@ -21,7 +27,8 @@ pub struct Options<'a> {
     pub today: NaiveDate,
     /// With `--today`, ReceivedAt is that day at midnight UTC, so the output is reproducible.
     pub fixed_time: bool,
-    /// The inbox folder the file stands for; `None`: the file's parent folder name.
+    /// The inbox folder the file stands for; `None`: the file's parent folder name when that
+    /// is a registered partner's id, otherwise no inbox (F004 is not checked).
     pub sender: Option<&'a str>,
 }
 
@@ -29,22 +36,22 @@ pub struct Options<'a> {
 pub fn validate_file(path: &Path, opts: &Options<'_>) -> std::io::Result<Outcome> {
     let name = path
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
+        .map(intake::file_name_text)
         .unwrap_or_default();
     if filing::is_in_progress_name(&name) {
         return Ok(Outcome::Ignored);
     }
-    let inbox_sender = match opts.sender {
-        Some(s) => s.to_owned(),
-        None => path
-            .canonicalize()
-            .ok()
-            .and_then(|p| {
-                p.parent()
-                    .and_then(|d| d.file_name())
-                    .map(|n| n.to_string_lossy().into_owned())
-            })
-            .unwrap_or_default(),
+    // An empty inbox sender: no folder is assumed, and the rules skip F004.
+    let (inbox_sender, note) = match opts.sender {
+        Some(s) => (s.to_owned(), None),
+        None => {
+            let folder = parent_folder_name(path);
+            if opts.config.partner(&folder).is_some() {
+                (folder, None)
+            } else {
+                (String::new(), Some(no_inbox_note(&folder)))
+            }
+        }
     };
     let settings = rules::RuleSettings {
         apply_review: false,
@@ -99,15 +106,89 @@ pub fn validate_file(path: &Path, opts: &Options<'_>) -> std::io::Result<Outcome
     Ok(Outcome::Ack {
         xml: ack.render(),
         rejected: ack.status != "accepted",
+        ack: Box::new(ack),
+        note,
     })
 }
 
-/// Where `--out DIR` puts the ack of `path`: `<stem>.ack.xml`.
+/// The name of the folder holding `path` (the entry itself is not resolved: a link in an
+/// inbox is in that inbox).
+fn parent_folder_name(path: &Path) -> String {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    parent
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(intake::file_name_text))
+        .unwrap_or_default()
+}
+
+fn no_inbox_note(folder: &str) -> String {
+    let shown = if folder.is_empty() {
+        "the file's folder".to_owned()
+    } else {
+        format!("folder {}", filing::codes::quote(folder))
+    };
+    format!(
+        "{shown} is not a registered partner's id, so it stands for no inbox: F004 (the SenderId must be the inbox's partner) is not checked; give --sender ID to check it"
+    )
+}
+
+/// The problems of an ack, one line each, as compilers write them:
+/// `file:line:column: CODE message (path)`, or `file: CODE message` without a position.
+/// `file` is how the file is shown (free of control characters).
+pub fn problem_lines(file: &str, ack: &Ack) -> Vec<String> {
+    let line = |i: &crate::filing::codes::Issue| {
+        let mut l = file.to_owned();
+        if let Some(p) = i.position {
+            l.push_str(&format!(":{}:{}", p.line, p.column));
+        }
+        l.push_str(&format!(": {} {}", i.code, i.message));
+        if !i.path.is_empty() {
+            l.push_str(&format!(" ({})", i.path));
+        }
+        filing::codes::sanitize(&l)
+    };
+    let mut out: Vec<String> = ack.file_errors.iter().map(line).collect();
+    for a in &ack.apps {
+        out.extend(a.errors.iter().chain(&a.warnings).map(line));
+    }
+    out
+}
+
+/// One line for a file: `file: partial — 2 applications, 1 issued, 1 rejected, 3 errors,
+/// 1 warning`. Only the statuses that occur are counted.
+pub fn summary_line(file: &str, ack: &Ack) -> String {
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let mut parts = vec![plural(ack.apps.len(), "application", "applications")];
+    for st in [
+        rules::AppStatus::Issued,
+        rules::AppStatus::Corrected,
+        rules::AppStatus::Cancelled,
+        rules::AppStatus::PendingReview,
+        rules::AppStatus::Rejected,
+    ] {
+        let n = ack.apps.iter().filter(|a| a.status == st).count();
+        if n > 0 {
+            parts.push(format!("{n} {}", st.as_str()));
+        }
+    }
+    let errors = ack.file_errors.len() + ack.apps.iter().map(|a| a.errors.len()).sum::<usize>();
+    let warnings: usize = ack.apps.iter().map(|a| a.warnings.len()).sum();
+    parts.push(plural(errors, "error", "errors"));
+    parts.push(plural(warnings, "warning", "warnings"));
+    filing::codes::sanitize(&format!("{file}: {} — {}", ack.status, parts.join(", ")))
+}
+
+/// Where `--out DIR` puts the ack of `path`: `<stem>.ack.xml`, with the stem made safe as
+/// the daemon's outbox makes it (control characters replaced, at most 240 bytes).
 pub fn ack_path(out: &Path, path: &Path) -> PathBuf {
     let name = path
         .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
+        .map(intake::file_name_text)
         .unwrap_or_else(|| "file".into());
-    // The same stem rule as the daemon's outbox.
-    out.join(format!("{}.ack.xml", crate::intake::stem(&name)))
+    out.join(intake::ack_file_name(&name, 1))
 }

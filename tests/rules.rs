@@ -1953,6 +1953,12 @@ fn f003_and_f004_sender() {
         ("<SenderId>ACMEBRK<", "<SenderId>NOBODY<"),
     ]);
     assert_eq!(file_code(none), Code::F003);
+    // No inbox assumed (`aim validate` outside one): F004 is not checked, F003 still is.
+    let v = check_full(TEMPLATE.as_bytes(), "", &settings(), filing_day());
+    assert_eq!(only_app(&v).status, AppStatus::Issued);
+    let d = doc(&[("<SenderId>ACMEBRK<", "<SenderId>NOBODY<")]);
+    let v = check_full(d.as_bytes(), "", &settings(), filing_day());
+    assert_eq!(v.file_error.map(|e| e.code), Some(Code::F003));
 }
 
 #[test]

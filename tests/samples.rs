@@ -69,7 +69,7 @@ fn samples_through_the_library() {
                     failures.push(format!("{}: ignored, want status {want_status}", case.file));
                 }
             }
-            Outcome::Ack { xml, rejected } => {
+            Outcome::Ack { xml, rejected, .. } => {
                 if want_status == "none" {
                     failures.push(format!("{}: an ack for an in-progress upload", case.file));
                     continue;
@@ -197,7 +197,11 @@ fn out_dir_gets_one_ack_per_file() {
         "stderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.stdout.is_empty(), "nothing on stdout with --out");
+    // No XML on stdout with --out: a summary line per file that got an ack.
+    let report = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(!report.contains("<LicenseAck"), "{report}");
+    let summaries: Vec<&str> = report.lines().filter(|l| l.contains(" — ")).collect();
+    assert_eq!(summaries.len(), 4, "{report}");
     let mut written: Vec<String> = std::fs::read_dir(&out_dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -364,15 +368,23 @@ fn file_level_checks_before_reading() {
         .child("Error")
         .unwrap();
     assert_eq!((err.attr("line"), err.attr("column")), (None, None));
-    // A symbolic link, a folder, a FIFO: F012.
+    // A symbolic link, a FIFO: F012.
     let link = inbox.join("link.xml");
     std::os::unix::fs::symlink(&upper, &link).unwrap();
     let (code, ack) = run(&[link.as_os_str()]);
     assert_eq!((code, ack.file_codes), (Some(1), vec!["F012".to_owned()]));
+    // A folder given as an argument is a mistake of the caller, not a filing: exit 2, no ack
+    // (the daemon answers a folder in an inbox with F012).
     let dir = inbox.join("folder.xml");
     std::fs::create_dir(&dir).unwrap();
-    let (code, ack) = run(&[dir.as_os_str()]);
-    assert_eq!((code, ack.file_codes), (Some(1), vec!["F012".to_owned()]));
+    let out = aim()
+        .args(["validate", "--today", FILING_DAY])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is a folder"));
     let fifo = inbox.join("pipe.xml");
     let made = std::process::Command::new("mkfifo").arg(&fifo).status();
     if made.is_ok_and(|s| s.success()) {

@@ -83,7 +83,8 @@ impl Ledger for Offline {
 
 /// Everything about the file the rules need besides its content.
 pub struct FileContext<'a> {
-    /// The partner whose inbox the file arrived in.
+    /// The partner whose inbox the file arrived in; empty when the file stands for no inbox
+    /// (`aim validate` outside one): then F004 is not checked.
     pub inbox_sender: &'a str,
     pub is_registered: &'a dyn Fn(&str) -> bool,
     pub filing_day: NaiveDate,
@@ -413,7 +414,7 @@ fn interchange_error(
             ),
         ));
     }
-    if sender.value != cx.inbox_sender {
+    if !cx.inbox_sender.is_empty() && sender.value != cx.inbox_sender {
         return Some(file_issue(
             Code::F004,
             "Interchange/SenderId",

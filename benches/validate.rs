@@ -70,7 +70,7 @@ fn bench(c: &mut Criterion) {
     g.sample_size(20);
     for (label, bytes, apps) in [("10MB", &big, big_apps), ("1000apps", &thousand, 1000)] {
         // Every generated application is valid: the benchmark measures the accepting path.
-        let v = aim::filing::check(bytes, &cx, &mut Offline);
+        let v = aim::filing::check(bytes, &cx, &mut Offline).expect("offline");
         assert!(v.file_error.is_none(), "{label}: {:?}", v.file_error);
         assert_eq!(v.apps.len(), apps);
         assert!(v.apps.iter().all(|a| a.status == AppStatus::Issued));

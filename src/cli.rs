@@ -32,6 +32,33 @@ pub struct Cli {
 pub enum Command {
     /// Run the licensing daemon headless until SIGTERM/SIGINT.
     Daemon,
+    /// Counts of the day, queue health and the last errors of the running daemon.
+    Status {
+        /// One JSON object on stdout instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Applications held for review: list them, approve or reject them (reviewer).
+    #[command(subcommand)]
+    Review(crate::staff_cli::ReviewCommand),
+    /// One license: its data and history; or cancel it (supervisor).
+    #[command(subcommand)]
+    License(crate::staff_cli::LicenseCommand),
+    /// The audit log, newest first: who did what, when, with what outcome.
+    Audit {
+        /// Only the events about this license (AIM-YYYY-NNNNNNN-C).
+        #[arg(long, value_name = "LICENSE")]
+        license: Option<String>,
+        /// At most this many events.
+        #[arg(long, value_name = "N", default_value_t = 50, value_parser = parse_limit)]
+        limit: usize,
+        /// One JSON array on stdout instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The public AIM monitor (suppressed cells as (D)).
+    #[command(subcommand)]
+    Monitor(crate::staff_cli::MonitorCommand),
     /// Check filings offline: the ack each would get, and its problems one per line.
     ///
     /// No daemon state is touched. Exit 0 when everything would be accepted, 1 when anything
@@ -136,6 +163,10 @@ fn parse_apps_per_file(s: &str) -> Result<usize, String> {
     parse_whole(s, 1, 10_000).map(|n| n as usize)
 }
 
+fn parse_limit(s: &str) -> Result<usize, String> {
+    parse_whole(s, 1, 10_000).map(|n| n as usize)
+}
+
 fn parse_seed(s: &str) -> Result<u64, String> {
     parse_whole(s, 0, u64::MAX)
 }
@@ -160,6 +191,15 @@ pub fn run() -> ExitCode {
             today,
         }) => run_gen(sender, count, apps_per_file, out, seed, today),
         Some(Command::Daemon) => run_daemon(&cli.config, false),
+        Some(Command::Status { json }) => crate::staff_cli::status(&cli.config, json),
+        Some(Command::Review(c)) => crate::staff_cli::review(&cli.config, c),
+        Some(Command::License(c)) => crate::staff_cli::license(&cli.config, c),
+        Some(Command::Audit {
+            license,
+            limit,
+            json,
+        }) => crate::staff_cli::audit(&cli.config, license, limit, json),
+        Some(Command::Monitor(c)) => crate::staff_cli::monitor(&cli.config, c),
         // The first-run default: the daemon in the foreground with a status line.
         None => run_daemon(&cli.config, true),
     }
@@ -179,7 +219,7 @@ fn run_daemon(config: &std::path::Path, status_line: bool) -> ExitCode {
     }
 }
 
-fn load_config(path: &std::path::Path) -> Result<Config, ExitCode> {
+pub(crate) fn load_config(path: &std::path::Path) -> Result<Config, ExitCode> {
     Config::load(path).map_err(|e| {
         eprintln!("aim: {e}");
         ExitCode::from(2)

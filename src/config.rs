@@ -34,6 +34,10 @@ pub struct Config {
     pub outbox: PathBuf,
     #[serde(default = "default_data")]
     pub data: PathBuf,
+    /// The group given the control socket `<data>/aim.sock` (mode 0660): the staff group of
+    /// docs/deploy.md. Empty: the daemon's own group.
+    #[serde(default)]
+    pub staff_group: String,
     #[serde(default)]
     pub intake: Intake,
     #[serde(default)]

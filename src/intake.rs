@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant, SystemTime};
 
 /// A partner's folders.
@@ -59,6 +59,8 @@ pub struct Intake {
         notify::RecommendedWatcher,
         Receiver<notify::Result<notify::Event>>,
     )>,
+    /// Sends into the watcher's channel: wakes [`Intake::wait`] for work that is not a file.
+    wake: Option<Sender<notify::Result<notify::Event>>>,
     reported: HashSet<PathBuf>,
 }
 
@@ -102,10 +104,14 @@ impl Intake {
             candidates: HashMap::new(),
             settle,
             events: None,
+            wake: None,
             reported: HashSet::new(),
         };
         match intake.start_watcher() {
-            Ok(w) => intake.events = Some(w),
+            Ok((w, rx, tx)) => {
+                intake.events = Some((w, rx));
+                intake.wake = Some(tx);
+            }
             Err(e) => tracing::warn!(
                 "file watcher unavailable ({e}); relying on rescans with the settle time. On Linux, raise fs.inotify.max_user_watches / max_user_instances"
             ),
@@ -118,15 +124,17 @@ impl Intake {
     ) -> notify::Result<(
         notify::RecommendedWatcher,
         Receiver<notify::Result<notify::Event>>,
+        Sender<notify::Result<notify::Event>>,
     )> {
         let (tx, rx) = channel();
+        let wake = tx.clone();
         let mut w = notify::recommended_watcher(move |ev| {
             let _ = tx.send(ev);
         })?;
         for i in &self.inboxes {
             w.watch(&i.dir, RecursiveMode::NonRecursive)?;
         }
-        Ok((w, rx))
+        Ok((w, rx, wake))
     }
 
     fn inbox_of(&self, path: &Path) -> Option<usize> {
@@ -196,6 +204,21 @@ impl Intake {
         }
     }
 
+    /// A function that makes [`Intake::wait`] return at once (work arrived that is not a
+    /// file). Without a watcher, `wait` only sleeps its short timeout anyway.
+    pub fn waker(&self) -> Box<dyn Fn() + Send + Sync> {
+        match &self.wake {
+            Some(tx) => {
+                let tx = std::sync::Mutex::new(tx.clone());
+                Box::new(move || {
+                    let tx = tx.lock().unwrap_or_else(|p| p.into_inner());
+                    let _ = tx.send(Ok(notify::Event::new(EventKind::Other)));
+                })
+            }
+            None => Box::new(|| {}),
+        }
+    }
+
     /// Take in watcher events for up to `timeout`.
     pub fn wait(&mut self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
@@ -215,12 +238,14 @@ impl Intake {
                     return;
                 }
             };
+            let mut woken = is_wake(&ev);
             self.event(ev);
             // Drain what is already queued without waiting, then return to process.
             while let Some(ev) = self.events.as_ref().and_then(|(_, rx)| rx.try_recv().ok()) {
+                woken |= is_wake(&ev);
                 self.event(ev);
             }
-            if self.candidates.values().any(|c| c.ready) || Instant::now() >= deadline {
+            if woken || self.candidates.values().any(|c| c.ready) || Instant::now() >= deadline {
                 return;
             }
         }
@@ -475,6 +500,10 @@ pub fn name_in(dir: &Path, name: &str) -> PathBuf {
         Some(b) => dir.join(std::ffi::OsStr::from_bytes(&b)),
         None => utf8,
     }
+}
+
+fn is_wake(ev: &notify::Result<notify::Event>) -> bool {
+    matches!(ev, Ok(e) if e.kind == EventKind::Other && e.paths.is_empty())
 }
 
 /// `<stem>` of a file name: without its final extension.

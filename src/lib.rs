@@ -3,12 +3,17 @@
 //!
 //! One module per responsibility; see `docs/architecture.md`.
 
+pub mod api;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod filing;
 pub mod generator;
+pub mod health;
 pub mod intake;
 pub mod mail;
+pub mod monitor;
+pub mod staff_cli;
 pub mod store;
 pub mod validate;

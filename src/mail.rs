@@ -5,7 +5,9 @@
 //! messages older than the give-up time become dead letters with the last error kept.
 
 use crate::config::{Mail as MailConfig, SmtpTls, Transport};
+use crate::daemon::writer::Writer;
 use crate::filing::codes::sanitize;
+use crate::health::Health;
 use crate::store::{MailJob, MailState, Store};
 use chrono::{DateTime, Utc};
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType};
@@ -370,13 +372,24 @@ pub fn after_attempt(
 }
 
 /// Run the worker until `stop` is set. Never blocks intake: it only reads the queue.
-pub async fn run(cfg: MailConfig, mail_dir: PathBuf, store: Arc<Store>, stop: Arc<AtomicBool>) {
+/// Delivery outcomes are recorded through the pipeline's writer (the one writer of the store);
+/// a worker that cannot run says so in the daemon's health, shown by `aim status`.
+pub async fn run(
+    cfg: MailConfig,
+    mail_dir: PathBuf,
+    store: Arc<Store>,
+    writer: Writer,
+    health: Arc<Health>,
+    stop: Arc<AtomicBool>,
+) {
     let sender = match Sender::new(&cfg, mail_dir) {
         Ok(s) => s,
         Err(e) => {
-            tracing::error!(
-                "mail is not sent: {e}; messages stay queued until the configuration is fixed"
+            let msg = format!(
+                "mail is not sent: {e}; messages stay queued until the configuration is fixed and the daemon restarted"
             );
+            tracing::error!("{msg}");
+            health.set_problem("mail", msg);
             return;
         }
     };
@@ -417,8 +430,10 @@ pub async fn run(cfg: MailConfig, mail_dir: PathBuf, store: Arc<Store>, stop: Ar
                 }
                 _ => {}
             }
-            if let Err(e) = store.settle_mail(old_due, &job) {
-                tracing::error!(id = job.id, "cannot record the mail state: {e}");
+            let id = job.id;
+            if let Err(e) = writer.settle_mail(old_due, job).await {
+                tracing::error!(id, "cannot record the mail state: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
     }

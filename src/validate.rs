@@ -83,7 +83,9 @@ pub fn validate_file(path: &Path, opts: &Options<'_>) -> std::io::Result<Outcome
         sha256: sha,
         settings: &settings,
     };
-    let verdict = filing::check_input(&name, input, max, &cx, &mut rules::Offline);
+    // The offline ledger always answers; its error type is still handled, not unwrapped.
+    let verdict = filing::check_input(&name, input, max, &cx, &mut rules::Offline)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     let issuance: Vec<Issuance> = verdict
         .apps
         .iter()

@@ -41,6 +41,8 @@ pub enum Code {
     A403,
     W301,
     W310,
+    /// A reviewer rejected a held application (spec section 6); the message is the reason.
+    R590,
 }
 
 impl Code {
@@ -81,6 +83,7 @@ impl Code {
             A403 => "A403",
             W301 => "W301",
             W310 => "W310",
+            R590 => "R590",
         }
     }
 

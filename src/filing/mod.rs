@@ -123,10 +123,14 @@ fn declared_encoding(b: &[u8]) -> Option<&[u8]> {
 }
 
 /// Judge a file's bytes: everything from F007 on (the caller has done F012, F011 and F006).
-pub fn check(bytes: &[u8], cx: &FileContext<'_>, ledger: &mut dyn Ledger) -> Verdict {
+pub fn check(
+    bytes: &[u8],
+    cx: &FileContext<'_>,
+    ledger: &mut dyn Ledger,
+) -> rules::LedgerResult<Verdict> {
     let text = match decode(bytes) {
         Ok(t) => t,
-        Err(e) => return file_rejection(e),
+        Err(e) => return Ok(file_rejection(e)),
     };
     let raw = parse::read(
         text,
@@ -154,16 +158,18 @@ pub fn check_input(
     max_bytes: u64,
     cx: &FileContext<'_>,
     ledger: &mut dyn Ledger,
-) -> Verdict {
+) -> rules::LedgerResult<Verdict> {
     let bytes = match input {
-        Input::NotRegular(kind) => return file_rejection(not_regular_error(kind)),
+        Input::NotRegular(kind) => return Ok(file_rejection(not_regular_error(kind))),
         Input::TooLarge(size) => {
-            return file_rejection(name_error(name).unwrap_or_else(|| too_large(size, max_bytes)));
+            return Ok(file_rejection(
+                name_error(name).unwrap_or_else(|| too_large(size, max_bytes)),
+            ));
         }
         Input::Bytes(b) => b,
     };
     match name_error(name).or_else(|| size_error(bytes.len() as u64, max_bytes)) {
-        Some(e) => file_rejection(e),
+        Some(e) => Ok(file_rejection(e)),
         None => check(bytes, cx, ledger),
     }
 }
@@ -219,6 +225,7 @@ mod tests {
         };
         let code = |name: &str, input: Input<'_>| {
             check_input(name, input, 8, &cx, &mut rules::Offline)
+                .expect("the offline ledger always answers")
                 .file_error
                 .map(|e| e.code)
         };

@@ -44,6 +44,14 @@ pub struct LicenseFacts {
     pub valid_through: NaiveDate,
 }
 
+/// The store could not answer: the file is not judged (never turned into F005 or A401); the
+/// daemon leaves it in the inbox and tries again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the store cannot answer: {0}")]
+pub struct LedgerError(pub String);
+
+pub type LedgerResult<T> = Result<T, LedgerError>;
+
 /// The store's answers the rules need. `aim validate` uses [`Offline`].
 pub trait Ledger {
     /// False where issued licenses and control numbers cannot be seen (`aim validate`):
@@ -52,12 +60,12 @@ pub trait Ledger {
         true
     }
     /// The SHA-256 of the file that used this control number (compared as a number) first.
-    fn control_number_owner(&self, sender: &str, control: u32) -> Option<[u8; 32]>;
+    fn control_number_owner(&self, sender: &str, control: u32) -> LedgerResult<Option<[u8; 32]>>;
     /// The license, if it was issued to this sender.
-    fn license(&self, sender: &str, number: LicenseNumber) -> Option<LicenseFacts>;
+    fn license(&self, sender: &str, number: LicenseNumber) -> LedgerResult<Option<LicenseFacts>>;
     /// Median unit value for a 6-digit HTS over the 90 days up to `day`, once at least 20
     /// licenses exist for it.
-    fn unit_value_median(&self, hts6: &str, day: NaiveDate) -> Option<Decimal>;
+    fn unit_value_median(&self, hts6: &str, day: NaiveDate) -> LedgerResult<Option<Decimal>>;
     /// Called after each application that is not rejected, so that later applications of the
     /// same file see its effect (a license cancelled earlier in the file is A402).
     fn applied(&mut self, _sender: &str, _verdict: &AppVerdict) {}
@@ -70,14 +78,14 @@ impl Ledger for Offline {
     fn is_online(&self) -> bool {
         false
     }
-    fn control_number_owner(&self, _: &str, _: u32) -> Option<[u8; 32]> {
-        None
+    fn control_number_owner(&self, _: &str, _: u32) -> LedgerResult<Option<[u8; 32]>> {
+        Ok(None)
     }
-    fn license(&self, _: &str, _: LicenseNumber) -> Option<LicenseFacts> {
-        None
+    fn license(&self, _: &str, _: LicenseNumber) -> LedgerResult<Option<LicenseFacts>> {
+        Ok(None)
     }
-    fn unit_value_median(&self, _: &str, _: NaiveDate) -> Option<Decimal> {
-        None
+    fn unit_value_median(&self, _: &str, _: NaiveDate) -> LedgerResult<Option<Decimal>> {
+        Ok(None)
     }
 }
 
@@ -113,6 +121,43 @@ impl AppStatus {
     }
 }
 
+/// A review rule that holds an application (spec section 6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum HoldCode {
+    /// A `LargestSmelt` or `SecondLargestSmelt` on `watch_countries`.
+    R501,
+    /// A `MostRecentCast` on `watch_countries`.
+    R502,
+    /// A W310 unit-value outlier while `unit_value_outliers` is on.
+    R510,
+}
+
+impl HoldCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldCode::R501 => "R501",
+            HoldCode::R502 => "R502",
+            HoldCode::R510 => "R510",
+        }
+    }
+}
+
+impl std::fmt::Display for HoldCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One reason an application is held, with what triggered it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    pub code: HoldCode,
+    /// The field path, e.g. `Application[A1]/Product[2]/MostRecentCast`.
+    pub path: String,
+    /// What triggered it, for staff: the country, or the unit value against the median.
+    pub detail: String,
+}
+
 /// The judgement on one application.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppVerdict {
@@ -128,8 +173,9 @@ pub struct AppVerdict {
     pub reason: Option<String>,
     pub errors: Vec<Issue>,
     pub warnings: Vec<Issue>,
-    /// Why the application is held for review (empty unless pending-review).
-    pub held_for: Vec<String>,
+    /// Why the application is held for review (empty unless pending-review): staff see
+    /// these, the filer never does.
+    pub held_for: Vec<Hold>,
 }
 
 /// The judgement on a whole file.
@@ -223,7 +269,7 @@ pub fn judge(
     loc: &Locator<'_>,
     cx: &FileContext<'_>,
     ledger: &mut dyn Ledger,
-) -> Verdict {
+) -> LedgerResult<Verdict> {
     let mut v = Verdict {
         file_error: None,
         sender_id: None,
@@ -254,11 +300,12 @@ pub fn judge(
             p.offset.map(|o| loc.position(o)),
             p.message.clone(),
         ));
-        return v;
+        return Ok(v);
     }
-    if let Some(e) = interchange_error(raw.interchange.as_ref(), raw.root_offset, loc, cx, ledger) {
+    if let Some(e) = interchange_error(raw.interchange.as_ref(), raw.root_offset, loc, cx, ledger)?
+    {
         v.file_error = Some(e);
-        return v;
+        return Ok(v);
     }
     if raw.app_count == 0 {
         v.file_error = Some(file_issue(
@@ -267,7 +314,7 @@ pub fn judge(
             Some(loc.position(raw.root_offset)),
             "the file holds no Application; add at least one".into(),
         ));
-        return v;
+        return Ok(v);
     }
     if raw.app_count > cx.settings.max_applications {
         v.file_error = Some(file_issue(
@@ -279,18 +326,18 @@ pub fn judge(
                 raw.app_count, cx.settings.max_applications
             ),
         ));
-        return v;
+        return Ok(v);
     }
     let sender = v.sender_id.clone().unwrap_or_default();
     let dup_ids = duplicate_ids(&raw.apps);
     for app in &raw.apps {
-        let verdict = judge_app(app, &dup_ids, loc, cx, &sender, ledger);
+        let verdict = judge_app(app, &dup_ids, loc, cx, &sender, ledger)?;
         if verdict.status != AppStatus::Rejected {
             ledger.applied(&sender, &verdict);
         }
         v.apps.push(verdict);
     }
-    v
+    Ok(v)
 }
 
 fn is_sender_id(s: &str) -> bool {
@@ -350,9 +397,40 @@ fn interchange_error(
     loc: &Locator<'_>,
     cx: &FileContext<'_>,
     ledger: &dyn Ledger,
-) -> Option<Issue> {
+) -> LedgerResult<Option<Issue>> {
+    // Everything before F005 needs no store; F005 asks it, and its failure is not the filer's.
+    let (sender, control) = match interchange_form_error(ic, root_offset, loc, cx) {
+        Err(e) => return Ok(Some(e)),
+        Ok(None) => return Ok(None),
+        Ok(Some(sc)) => sc,
+    };
+    if ledger.is_online()
+        && let Ok(n) = control.value.parse::<u32>()
+        && let Some(owner) = ledger.control_number_owner(&sender.value, n)?
+        && owner != cx.sha256
+    {
+        return Ok(Some(file_issue(
+            Code::F005,
+            "Interchange/ControlNumber",
+            Some(loc.position(control.offset)),
+            format!(
+                "control number {} was already used by {} for a file with different content; use a new control number",
+                control.value, sender.value
+            ),
+        )));
+    }
+    Ok(None)
+}
+
+/// F010, F003 and F004: `Err` the first of them, else the sender and control number fields.
+fn interchange_form_error<'r>(
+    ic: Option<&'r RawInterchange>,
+    root_offset: usize,
+    loc: &Locator<'_>,
+    cx: &FileContext<'_>,
+) -> Result<Option<(&'r Text, &'r Text)>, Issue> {
     let f010 = |path: &str, off: usize, msg: String| {
-        Some(file_issue(Code::F010, path, Some(loc.position(off)), msg))
+        Err(file_issue(Code::F010, path, Some(loc.position(off)), msg))
     };
     let Some(ic) = ic else {
         return f010(
@@ -402,9 +480,11 @@ fn interchange_error(
             Some(_) => {}
         }
     }
-    let sender = ic.sender_id.as_ref()?;
+    let Some(sender) = ic.sender_id.as_ref() else {
+        return Ok(None);
+    };
     if !(cx.is_registered)(&sender.value) {
-        return Some(file_issue(
+        return Err(file_issue(
             Code::F003,
             "Interchange/SenderId",
             Some(loc.position(sender.offset)),
@@ -415,7 +495,7 @@ fn interchange_error(
         ));
     }
     if !cx.inbox_sender.is_empty() && sender.value != cx.inbox_sender {
-        return Some(file_issue(
+        return Err(file_issue(
             Code::F004,
             "Interchange/SenderId",
             Some(loc.position(sender.offset)),
@@ -426,23 +506,7 @@ fn interchange_error(
             ),
         ));
     }
-    let control = ic.control_number.as_ref()?;
-    if ledger.is_online()
-        && let Ok(n) = control.value.parse::<u32>()
-        && let Some(owner) = ledger.control_number_owner(&sender.value, n)
-        && owner != cx.sha256
-    {
-        return Some(file_issue(
-            Code::F005,
-            "Interchange/ControlNumber",
-            Some(loc.position(control.offset)),
-            format!(
-                "control number {} was already used by {} for a file with different content; use a new control number",
-                control.value, sender.value
-            ),
-        ));
-    }
-    None
+    Ok(ic.control_number.as_ref().map(|c| (sender, c)))
 }
 
 /// Ids that occur more than once in the file (case-sensitive).
@@ -957,7 +1021,7 @@ fn judge_app(
     cx: &FileContext<'_>,
     sender: &str,
     ledger: &dyn Ledger,
-) -> AppVerdict {
+) -> LedgerResult<AppVerdict> {
     let mut j = Judge {
         loc,
         errors: Vec::new(),
@@ -1056,7 +1120,7 @@ fn judge_app(
         && ledger.is_online()
     {
         let off = app.license.as_ref().map_or(app.offset, |t| t.offset);
-        match ledger.license(sender, n) {
+        match ledger.license(sender, n)? {
             None => j.err(
                 Code::A401,
                 at("@license"),
@@ -1096,7 +1160,7 @@ fn judge_app(
     }
     if let Some(d) = &data {
         for (p, raw) in d.products.iter().zip(&app.products) {
-            if let Some(median) = ledger.unit_value_median(p.hts.hts6(), day) {
+            if let Some(median) = ledger.unit_value_median(p.hts.hts6(), day)? {
                 let uv = p.unit_value();
                 let five = Decimal::from(5);
                 if uv > median * five || uv * five < median {
@@ -1123,25 +1187,39 @@ fn judge_app(
         && let Some(d) = &data
     {
         for p in &d.products {
-            let mut watch = |what: &str, c: Country| {
+            let line = format!("{label}/Product[{}]", p.line);
+            let mut watch = |code: HoldCode, field: &str, what: &str, c: Country| {
                 if cx.settings.watch_countries.contains(&c) {
-                    let why = format!("line {}: {what} {c} is on the watch list", p.line);
-                    if !held_for.contains(&why) {
-                        held_for.push(why);
+                    let hold = Hold {
+                        code,
+                        path: format!("{line}/{field}"),
+                        detail: format!("{what} {c} is on the watch list"),
+                    };
+                    if !held_for.contains(&hold) {
+                        held_for.push(hold);
                     }
                 }
             };
             if let Smelt::Country(c) = p.largest_smelt {
-                watch("largest smelt country", c);
+                watch(HoldCode::R501, "LargestSmelt", "largest smelt country", c);
             }
             if let Smelt::Country(c) = p.second_smelt {
-                watch("second largest smelt country", c);
+                watch(
+                    HoldCode::R501,
+                    "SecondLargestSmelt",
+                    "second largest smelt country",
+                    c,
+                );
             }
-            watch("cast country", p.cast);
+            watch(HoldCode::R502, "MostRecentCast", "cast country", p.cast);
         }
         if cx.settings.unit_value_outliers {
             for w in j.warnings.iter().filter(|w| w.code == Code::W310) {
-                held_for.push(format!("{}: unit value outlier (W310)", w.path));
+                held_for.push(Hold {
+                    code: HoldCode::R510,
+                    path: w.path.clone(),
+                    detail: w.message.clone(),
+                });
             }
         }
     }
@@ -1152,7 +1230,7 @@ fn judge_app(
         (false, Some(Action::New), true) => AppStatus::Issued,
         (false, Some(Action::Correct), true) => AppStatus::Corrected,
     };
-    AppVerdict {
+    Ok(AppVerdict {
         id,
         position: app.position,
         action,
@@ -1171,7 +1249,7 @@ fn judge_app(
         errors: j.errors,
         warnings: j.warnings,
         held_for,
-    }
+    })
 }
 
 /// The sum of the application's customs values, when every one of them is valid.

@@ -8,17 +8,24 @@
 //!
 //! At start, unfinished receipts are completed from their stored ack bytes before any new file.
 
+pub mod staff;
+pub mod writer;
+
+use crate::api::Event;
+use crate::api::views::FilingRow;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::filing::{self, ack::FileFacts, rules};
+use crate::health::Health;
 use crate::intake::{self, Content, Inbox, Intake, Ready};
 use crate::store::{Delivery, NewFiling, Store, StoreLedger};
-use chrono::Utc;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use writer::{Command, Writer};
 
 /// Files taken into one group commit at most.
 const BATCH: usize = 256;
@@ -72,6 +79,9 @@ impl DataDir {
     }
     pub fn lock(&self) -> PathBuf {
         self.root.join("aim.lock")
+    }
+    pub fn socket(&self) -> PathBuf {
+        self.root.join(crate::api::SOCKET)
     }
 }
 
@@ -140,6 +150,7 @@ struct Staged {
     ack: Vec<u8>,
     archive: String,
     started: Instant,
+    received_at: chrono::DateTime<chrono::Utc>,
     status: String,
     apps: usize,
     licenses: usize,
@@ -154,11 +165,20 @@ pub struct Daemon {
     pub stats: Arc<Stats>,
     archive_seq: u64,
     needs_recovery: bool,
+    clock: Arc<dyn Clock>,
+    health: Arc<Health>,
+    events: tokio::sync::broadcast::Sender<Event>,
+    writer: Writer,
+    commands: std::sync::mpsc::Receiver<Command>,
 }
 
 impl Daemon {
     /// Prepare folders, open the store (the caller holds the data lock) and start watching.
-    pub fn new(cfg: Config, store: Arc<Store>) -> Result<Daemon, DaemonError> {
+    pub fn new(
+        cfg: Config,
+        store: Arc<Store>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Daemon, DaemonError> {
         let data = DataDir {
             root: cfg.data.clone(),
         };
@@ -189,6 +209,8 @@ impl Daemon {
             Duration::from_millis(cfg.intake.settle_ms),
         )?;
         let settings = cfg.rule_settings();
+        let (writer, commands) = Writer::new(intake.waker());
+        let (events, _) = tokio::sync::broadcast::channel(1024);
         Ok(Daemon {
             cfg,
             data,
@@ -198,11 +220,37 @@ impl Daemon {
             stats: Arc::new(Stats::default()),
             archive_seq: 0,
             needs_recovery: false,
+            clock,
+            health: Arc::new(Health::default()),
+            events,
+            writer,
+            commands,
         })
     }
 
     pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    /// The writer's queue: every change to the store from outside the intake loop.
+    pub fn writer(&self) -> Writer {
+        self.writer.clone()
+    }
+
+    pub fn health(&self) -> Arc<Health> {
+        Arc::clone(&self.health)
+    }
+
+    pub fn events(&self) -> tokio::sync::broadcast::Sender<Event> {
+        self.events.clone()
+    }
+
+    /// Apply the commands waiting in the writer's queue, in order.
+    fn apply_commands(&mut self) -> Result<(), DaemonError> {
+        while let Ok(c) = self.commands.try_recv() {
+            self.apply(c)?;
+        }
+        Ok(())
     }
 
     /// Run until `stop` is set; the file in hand (the batch) is finished first.
@@ -218,6 +266,8 @@ impl Daemon {
         );
         let mut last_recovery = Instant::now();
         while !stop.load(Ordering::SeqCst) {
+            // Staff actions and mail outcomes between group commits: the one writer.
+            self.apply_commands()?;
             if self.needs_recovery && last_recovery.elapsed() >= Duration::from_secs(1) {
                 last_recovery = Instant::now();
                 self.needs_recovery = false;
@@ -243,6 +293,7 @@ impl Daemon {
             };
             self.intake.wait(wait);
         }
+        self.apply_commands()?;
         self.store.flush()?;
         tracing::info!("stopped");
         Ok(())
@@ -264,7 +315,10 @@ impl Daemon {
             let sha: [u8; 32] = hex::decode(&r.sha256)
                 .ok()
                 .and_then(|v| v.try_into().ok())
-                .unwrap_or([0; 32]);
+                .ok_or_else(|| crate::store::StoreError::Decode {
+                    key: format!("receipt of {}", r.sender),
+                    message: format!("{:?} is not a SHA-256", r.sha256),
+                })?;
             for (i, d) in r.deliveries.iter().enumerate().filter(|(_, d)| !d.done) {
                 let src = intake::name_in(&inbox.dir, &d.file_name);
                 let in_inbox = match std::fs::symlink_metadata(&src) {
@@ -294,6 +348,16 @@ impl Daemon {
                 self.store.mark_done(&r.sender, &sha, i)?;
                 tracing::info!(sender = %r.sender, file = %filing::codes::sanitize(&d.file_name), ack = %filing::codes::sanitize(&d.ack_name), "finished after restart");
             }
+            // Follow-up acks committed before a crash: written now from their stored bytes.
+            for f in r.followups.iter().filter(|f| !f.done) {
+                if let Err(e) = intake::write_ack(&inbox.outbox, &f.ack_name, &f.ack) {
+                    tracing::error!(sender = %r.sender, ack = %filing::codes::sanitize(&f.ack_name), "cannot write a follow-up ack: {e}");
+                    self.needs_recovery = true;
+                    continue;
+                }
+                self.store.mark_followup_done(&r.sender, &sha, f.seq)?;
+                tracing::info!(sender = %r.sender, ack = %filing::codes::sanitize(&f.ack_name), "follow-up ack written after restart");
+            }
         }
         self.store.flush()?;
         Ok(())
@@ -321,7 +385,7 @@ impl Daemon {
 
     fn archive_rel(&mut self, sender: &str, name: &str) -> String {
         self.archive_seq += 1;
-        let now = Utc::now();
+        let now = self.clock.now();
         // Unique per delivery: time and a counter; the name is kept for people.
         let safe = intake::archive_file_name(name);
         format!(
@@ -425,6 +489,18 @@ impl Daemon {
                 ms = s.started.elapsed().as_millis() as u64,
                 "filing processed"
             );
+            let row = FilingRow {
+                at: s.received_at,
+                sender: inbox.partner.clone(),
+                file_name: s.ready.name.clone(),
+                file_sha256: hex::encode(s.sha),
+                status: s.status.clone(),
+                applications: s.apps as u64,
+                licenses: s.licenses as u64,
+                ack_name: s.ack_name.clone(),
+            };
+            self.health.push_filing(row.clone());
+            let _ = self.events.send(Event::Filing(row));
         }
         Ok(())
     }
@@ -445,7 +521,7 @@ impl Daemon {
         reserved: &mut HashSet<String>,
     ) -> Result<Option<Staged>, DaemonError> {
         let started = Instant::now();
-        let received_at = Utc::now();
+        let received_at = self.clock.now();
         let filing_day = received_at.date_naive();
         let inbox = self.intake.inboxes[r.inbox].clone();
         let content = match intake::read_file(&r.path, self.cfg.intake.max_file_bytes) {
@@ -512,7 +588,8 @@ impl Daemon {
                 ack: rec.ack,
                 archive,
                 started,
-                status: format!("{} (duplicate)", rec.status),
+                received_at,
+                status: format!("{} (duplicate)", rec.status.as_str()),
                 apps: rec.apps.len(),
                 licenses: 0,
             }));
@@ -538,6 +615,21 @@ impl Daemon {
             &cx,
             &mut StoreLedger::new(&self.store),
         );
+        let verdict = match verdict {
+            Ok(v) => v,
+            // The store could not answer the rules: not the filer's fault, so no ack. The file
+            // stays in the inbox and is judged again at the next rescan.
+            Err(e) => {
+                let msg = format!(
+                    "cannot judge {} of {}: {e}; it stays in the inbox and is tried again at the next rescan",
+                    filing::codes::sanitize(&r.name),
+                    inbox.partner
+                );
+                tracing::error!("{msg}");
+                self.health.record_error(received_at, msg);
+                return Ok(None);
+            }
+        };
         let ack_name = intake::free_ack_name(&inbox.outbox, &r.name, reserved);
         reserved.insert(ack_name.clone());
         let archive = self.archive_rel(&inbox.partner, &r.name);
@@ -562,6 +654,7 @@ impl Daemon {
             ack: committed.ack,
             archive,
             started,
+            received_at,
             status: verdict.status_str().to_owned(),
             apps: verdict.apps.len(),
             licenses: committed.issued.len(),
@@ -618,61 +711,171 @@ pub fn init_logging(
     guard
 }
 
-/// Everything `aim daemon` does: lock, log, open, recover, run until SIGTERM/SIGINT.
-/// `status_line` prints a one-line summary for a person in a terminal (`aim` alone).
-pub fn serve(cfg: Config, status_line: bool) -> Result<(), DaemonError> {
-    // Signals first: a SIGTERM during start-up (recovery, a long scan) ends the daemon cleanly
-    // at the next file boundary instead of killing it mid-way.
+/// A daemon ready to run: the data folder locked, the store open, the socket bound. Made on
+/// the caller's thread so that `aim` alone can attach to a daemon already running instead.
+pub struct Prepared {
+    cfg: Config,
+    data: DataDir,
+    daemon: Daemon,
+    listener: std::os::unix::net::UnixListener,
+    _lock: DataLock,
+    _log: Option<tracing_appender::non_blocking::WorkerGuard>,
+}
+
+/// Lock, log (`stderr_log`: also to stderr), open the store, bind the control socket.
+pub fn prepare(cfg: Config, stderr_log: bool) -> Result<Prepared, DaemonError> {
+    let data = DataDir {
+        root: cfg.data.clone(),
+    };
+    let lock = lock_data(&data)?;
+    let log = init_logging(&data, stderr_log);
+    let store = Arc::new(Store::open(&data.db())?);
+    let daemon = Daemon::new(cfg.clone(), store, Arc::new(crate::clock::SystemClock))?;
+    let sock = data.socket();
+    let listener = crate::api::server::bind(&sock, &cfg.staff_group).map_err(|source| {
+        DaemonError::Folder {
+            what: "control socket",
+            path: sock.display().to_string(),
+            source,
+        }
+    })?;
+    Ok(Prepared {
+        cfg,
+        data,
+        daemon,
+        listener,
+        _lock: lock,
+        _log: log,
+    })
+}
+
+impl Prepared {
+    pub fn stats(&self) -> Arc<Stats> {
+        Arc::clone(&self.daemon.stats)
+    }
+
+    /// Run until `stop` is set: intake and the writer on this thread, mail and the control
+    /// socket on their own.
+    pub fn run(mut self, stop: Arc<AtomicBool>) -> Result<(), DaemonError> {
+        let cfg = &self.cfg;
+        tracing::info!(data = %self.data.root.display(), inbox = %cfg.inbox.display(), outbox = %cfg.outbox.display(), "aim daemon starting");
+        let token = tokio_util::sync::CancellationToken::new();
+        // The mail worker runs on its own thread: intake never waits for mail.
+        let mail_worker = {
+            let (mcfg, dir, store, writer, health, stop) = (
+                cfg.mail.clone(),
+                self.data.mail(),
+                Arc::clone(self.daemon.store()),
+                self.daemon.writer(),
+                self.daemon.health(),
+                Arc::clone(&stop),
+            );
+            std::thread::Builder::new()
+                .name("mail".into())
+                .spawn(move || {
+                    // Intake first: on a busy machine the mail thread yields the CPU (Linux
+                    // takes a nice value per thread). Failure only means equal priority.
+                    let _ =
+                        rustix::process::setpriority_process(Some(rustix::thread::gettid()), 10);
+                    match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => {
+                            rt.block_on(crate::mail::run(mcfg, dir, store, writer, health, stop))
+                        }
+                        Err(e) => {
+                            let msg =
+                                format!("mail is not sent: cannot start the mail worker: {e}");
+                            tracing::error!("{msg}");
+                            health.set_problem("mail", msg);
+                        }
+                    }
+                })?
+        };
+        let api = {
+            let cx = Arc::new(crate::api::server::Context {
+                store: Arc::clone(self.daemon.store()),
+                cfg: cfg.clone(),
+                writer: self.daemon.writer(),
+                events: self.daemon.events(),
+                health: self.daemon.health(),
+                started_at: self.daemon.clock.now(),
+            });
+            let (listener, token, stop) = (self.listener, token.clone(), Arc::clone(&stop));
+            std::thread::Builder::new()
+                .name("control".into())
+                .spawn(move || {
+                    let rt = match tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(2)
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => rt,
+                        Err(e) => {
+                            tracing::error!("cannot start the control socket: {e}");
+                            return;
+                        }
+                    };
+                    rt.block_on(async move {
+                        let listener = match tokio::net::UnixListener::from_std(listener) {
+                            Ok(l) => l,
+                            Err(e) => {
+                                tracing::error!("cannot serve the control socket: {e}");
+                                return;
+                            }
+                        };
+                        let watch = token.clone();
+                        tokio::spawn(async move {
+                            while !stop.load(Ordering::SeqCst) {
+                                tokio::time::sleep(Duration::from_millis(100)).await;
+                            }
+                            watch.cancel();
+                        });
+                        crate::api::server::serve(listener, cx, token).await;
+                    });
+                })?
+        };
+        let result = self.daemon.run(&stop);
+        stop.store(true, Ordering::SeqCst);
+        token.cancel();
+        let _ = mail_worker.join();
+        let _ = api.join();
+        let _ = std::fs::remove_file(self.data.socket());
+        result
+    }
+}
+
+/// Catch SIGTERM and SIGINT in `stop`: the daemon then finishes the file in hand and exits.
+pub fn stop_on_signals() -> std::io::Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
-    let data = DataDir {
-        root: cfg.data.clone(),
-    };
-    let _lock = lock_data(&data)?;
-    let _guard = init_logging(&data, !status_line);
-    let store = Arc::new(Store::open(&data.db())?);
-    let mut daemon = Daemon::new(cfg.clone(), store)?;
-    tracing::info!(data = %data.root.display(), inbox = %cfg.inbox.display(), outbox = %cfg.outbox.display(), "aim daemon starting");
+    Ok(stop)
+}
+
+/// Everything `aim daemon` does: lock, log, open, recover, run until SIGTERM/SIGINT.
+/// `status_line` prints a one-line summary for a person in a terminal.
+pub fn serve(cfg: Config, status_line: bool) -> Result<(), DaemonError> {
+    // Signals first: a SIGTERM during start-up (recovery, a long scan) ends the daemon cleanly
+    // at the next file boundary instead of killing it mid-way.
+    let stop = stop_on_signals()?;
+    let prepared = prepare(cfg.clone(), !status_line)?;
     let status = status_line.then(|| {
-        let stats = Arc::clone(&daemon.stats);
+        let stats = prepared.stats();
         let stop = Arc::clone(&stop);
         let partners: Vec<String> = cfg.partners.iter().map(|p| format!("{} → {}", p.id, cfg.partner_inbox(p).display())).collect();
         eprintln!(
             "AIM licensing daemon running. Data: {}. Drop filings into: {}. Acks appear under {}. Ctrl-C stops.",
-            data.root.display(),
+            cfg.data.display(),
             partners.join(", "),
             cfg.outbox.display()
         );
         std::thread::spawn(move || status_loop(&stats, &stop))
     });
-    // The mail worker runs on its own thread: intake never waits for mail.
-    let mail_worker = {
-        let (cfg, dir, store, stop) = (
-            cfg.mail.clone(),
-            data.mail(),
-            Arc::clone(daemon.store()),
-            Arc::clone(&stop),
-        );
-        std::thread::Builder::new()
-            .name("mail".into())
-            .spawn(move || {
-                // Intake first: on a busy machine the mail thread yields the CPU (Linux takes
-                // a nice value per thread). Failure only means equal priority.
-                let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 10);
-                match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt.block_on(crate::mail::run(cfg, dir, store, stop)),
-                    Err(e) => tracing::error!("cannot start the mail worker: {e}"),
-                }
-            })?
-    };
-    let result = daemon.run(&stop);
+    let result = prepared.run(Arc::clone(&stop));
     stop.store(true, Ordering::SeqCst);
-    let _ = mail_worker.join();
     if let Some(h) = status {
         let _ = h.join();
         eprintln!();

@@ -1,0 +1,594 @@
+//! The daemon's side of the control socket. Each connection runs on its own task: it reads
+//! bounded request lines, ties them to the peer's Unix user (`SO_PEERCRED`) and that user's
+//! `[[staff]]` role, answers reads from the store directly and hands every write to the
+//! pipeline's single writer. A slow, silent or hostile client only ever holds its own task.
+
+use super::views::{self, Reply};
+use super::{ApiError, Event, Need, PROTOCOL, Request, RequestLine, ResponseLine};
+use crate::config::{Config, Role};
+use crate::daemon::writer::{StaffAction, Writer};
+use crate::health::Health;
+use crate::store::{self, Actor, AuditAction, AuditEvent, Outcome, Store};
+use chrono::{DateTime, Utc};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{Semaphore, broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+/// Connections served at once; more are told so and closed.
+const MAX_CONNECTIONS: usize = 64;
+/// A connection that sends no complete request for this long is closed (subscribers too
+/// get no exemption: the console sends a status request every few seconds).
+const IDLE: Duration = Duration::from_secs(600);
+/// A reply or event that cannot be written within this time closes the connection.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Requests per second a connection may make on average, and the burst above it.
+const RATE: f64 = 50.0;
+const BURST: f64 = 200.0;
+/// How long a write request may wait for the pipeline (it may be finishing a large file).
+const WRITER_WAIT: Duration = Duration::from_secs(120);
+
+/// What every connection shares.
+pub struct Context {
+    pub store: Arc<Store>,
+    pub cfg: Config,
+    pub writer: Writer,
+    pub events: broadcast::Sender<Event>,
+    pub health: Arc<Health>,
+    pub started_at: DateTime<Utc>,
+}
+
+/// Create the socket: any leftover is stale (the caller holds the data folder's lock), mode
+/// 0660, and the group `group` when one is configured.
+pub fn bind(path: &Path, group: &str) -> std::io::Result<std::os::unix::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let l = std::os::unix::net::UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    if !group.is_empty() {
+        let g = nix::unistd::Group::from_name(group)
+            .map_err(std::io::Error::other)?
+            .ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("staff_group {group:?} is not a group on this machine"),
+                )
+            })?;
+        nix::unistd::chown(path, None, Some(g.gid)).map_err(|e| {
+            std::io::Error::other(format!(
+                "cannot give the socket to group {group}: {e} (the daemon's user must be a member)"
+            ))
+        })?;
+    }
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+/// Serve until `stop` is cancelled.
+pub async fn serve(listener: UnixListener, cx: Arc<Context>, stop: CancellationToken) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let stream = tokio::select! {
+            _ = stop.cancelled() => return,
+            r = listener.accept() => match r {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    tracing::warn!("control socket: cannot accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        match Arc::clone(&slots).try_acquire_owned() {
+            Ok(permit) => {
+                let (cx, stop) = (Arc::clone(&cx), stop.clone());
+                tokio::spawn(async move {
+                    connection(stream, cx, stop).await;
+                    drop(permit);
+                });
+            }
+            Err(_) => {
+                tokio::spawn(async move {
+                    let mut s = stream;
+                    let line = line_of(&error_line(
+                        None,
+                        ApiError::refused(format!(
+                            "the daemon serves {MAX_CONNECTIONS} connections at most; close another console and try again"
+                        )),
+                    ));
+                    let _ = tokio::time::timeout(WRITE_TIMEOUT, s.write_all(line.as_bytes())).await;
+                });
+            }
+        }
+    }
+}
+
+/// The peer's Unix user name (or `uid N` where it has none).
+fn peer_user(s: &UnixStream) -> std::io::Result<String> {
+    let uid = s.peer_cred()?.uid();
+    Ok(
+        match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+            Ok(Some(u)) => u.name,
+            _ => format!("uid {uid}"),
+        },
+    )
+}
+
+fn role_of(cfg: &Config, user: &str) -> Option<Role> {
+    cfg.staff.iter().find(|s| s.user == user).map(|s| s.role)
+}
+
+pub fn role_name(r: Option<Role>) -> &'static str {
+    match r {
+        Some(Role::Viewer) => "viewer",
+        Some(Role::Reviewer) => "reviewer",
+        Some(Role::Supervisor) => "supervisor",
+        None => "none",
+    }
+}
+
+/// Whether `role` may make a request that needs `need`; the refusal names who, what and why.
+pub fn authorize(user: &str, role: Option<Role>, req: &Request) -> Result<(), ApiError> {
+    let need = req.needs();
+    let (ok, lacks) = match (need, role) {
+        (Need::Public, _) => (true, ""),
+        (_, None) => (false, ""),
+        (Need::Viewer, Some(_)) => (true, ""),
+        (Need::Reviewer, Some(r)) => (r >= Role::Reviewer, "reviewer"),
+        (Need::Supervisor, Some(r)) => (r >= Role::Supervisor, "supervisor"),
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(ApiError::refused(match role {
+        None => format!(
+            "user {user} is not on the staff list, so may not use {}: ask a supervisor to add a [[staff]] entry for {user} to the daemon's configuration",
+            req.name()
+        ),
+        Some(r) => format!(
+            "user {user} has the role {}, which may not use {}: that needs the {lacks} role",
+            role_name(Some(r)),
+            req.name()
+        ),
+    }))
+}
+
+fn line_of(r: &ResponseLine) -> String {
+    let mut s = serde_json::to_string(r).unwrap_or_else(|_| {
+        r#"{"v":1,"error":{"kind":"failed","message":"unprintable answer"}}"#.into()
+    });
+    s.push('\n');
+    s
+}
+
+fn error_line(id: Option<u64>, e: ApiError) -> ResponseLine {
+    ResponseLine {
+        v: PROTOCOL,
+        id,
+        ok: None,
+        error: Some(e),
+        event: None,
+    }
+}
+
+fn ok_line(id: u64, r: Reply) -> ResponseLine {
+    ResponseLine {
+        v: PROTOCOL,
+        id: Some(id),
+        ok: Some(r),
+        error: None,
+        event: None,
+    }
+}
+
+/// A token bucket: `RATE` a second, `BURST` at once.
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * RATE).min(BURST);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Read one request line of at most `MAX_REQUEST` bytes. `Ok(None)` at the end of input.
+async fn read_request<R: tokio::io::AsyncBufRead + Unpin>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+) -> Result<Option<()>, &'static str> {
+    buf.clear();
+    let mut limited = r.take(super::MAX_REQUEST as u64 + 1);
+    match limited.read_until(b'\n', buf).await {
+        Ok(0) => Ok(None),
+        Ok(_) if buf.len() > super::MAX_REQUEST && !buf.ends_with(b"\n") => Err("too long"),
+        Ok(_) if !buf.ends_with(b"\n") => Ok(None),
+        Ok(_) => Ok(Some(())),
+        Err(_) => Err("unreadable"),
+    }
+}
+
+async fn connection(stream: UnixStream, cx: Arc<Context>, stop: CancellationToken) {
+    let user = match peer_user(&stream) {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::warn!("control socket: cannot tell who connected: {e}");
+            return;
+        }
+    };
+    let role = role_of(&cx.cfg, &user);
+    let (rd, mut wr) = stream.into_split();
+    // Replies and events go through a bounded queue to one writer task: a client that does
+    // not read is cut off when the queue is full or a write takes too long.
+    let (out_tx, mut out_rx) = mpsc::channel::<String>(256);
+    let writer = tokio::spawn(async move {
+        while let Some(line) = out_rx.recv().await {
+            match tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(line.as_bytes())).await {
+                Ok(Ok(())) => {}
+                _ => return,
+            }
+        }
+    });
+    let mut rd = BufReader::new(rd);
+    let mut buf = Vec::with_capacity(1024);
+    let mut bucket = Bucket {
+        tokens: BURST,
+        at: Instant::now(),
+    };
+    let mut events: Option<broadcast::Receiver<Event>> = None;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            ev = async {
+                match events.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let event = match ev {
+                    Ok(e) => e,
+                    Err(broadcast::error::RecvError::Lagged(n)) => Event::Lagged { missed: n },
+                    Err(broadcast::error::RecvError::Closed) => break,
+                };
+                let line = line_of(&ResponseLine { v: PROTOCOL, id: None, ok: None, error: None, event: Some(event) });
+                if out_tx.try_send(line).is_err() {
+                    break;
+                }
+            }
+            r = tokio::time::timeout(IDLE, read_request(&mut rd, &mut buf)) => {
+                let answer = match r {
+                    Err(_) | Ok(Ok(None)) => break,
+                    Ok(Err(why)) => {
+                        let _ = out_tx.try_send(line_of(&error_line(None, ApiError::invalid(format!(
+                            "request {why}: a request is one JSON line of at most {} bytes; closing", super::MAX_REQUEST
+                        )))));
+                        break;
+                    }
+                    Ok(Ok(Some(()))) => {
+                        if !bucket.take() {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            error_line(None, ApiError::refused(format!("too many requests: at most {RATE} a second")))
+                        } else {
+                            match serde_json::from_slice::<RequestLine>(&buf) {
+                                Err(e) => error_line(None, ApiError::invalid(format!("not a request: {e}"))),
+                                Ok(req) if req.v != PROTOCOL => error_line(Some(req.id), ApiError::invalid(format!(
+                                    "this daemon speaks protocol {PROTOCOL}, the client {}: use the aim binary of the same version", req.v
+                                ))),
+                                Ok(req) => {
+                                    if req.request == Request::Subscribe && authorize(&user, role, &req.request).is_ok() {
+                                        events = Some(cx.events.subscribe());
+                                    }
+                                    match handle(&cx, &user, role, req.request).await {
+                                        Ok(reply) => ok_line(req.id, reply),
+                                        Err(e) => error_line(Some(req.id), e),
+                                    }
+                                }
+                            }
+                        }
+                    }
+                };
+                if out_tx.send(line_of(&answer)).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    drop(out_tx);
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, writer).await;
+}
+
+fn store_err(e: store::StoreError) -> ApiError {
+    ApiError::failed(format!("the store could not answer: {e}"))
+}
+
+fn audit_refusal(cx: &Context, user: &str, req: &Request, e: &ApiError) {
+    let action = match req {
+        Request::LicenseCancel { .. } => AuditAction::Cancel,
+        Request::ReviewApprove { .. } => AuditAction::Approve,
+        Request::ReviewReject { .. } => AuditAction::Reject,
+        Request::MailRetry { .. } => AuditAction::RetryMail,
+        Request::Resend { .. } => AuditAction::Resend,
+        _ => AuditAction::Read,
+    };
+    let subject = match req {
+        Request::LicenseCancel { license, .. } => license.clone(),
+        Request::ReviewApprove { handles } | Request::ReviewReject { handles, .. } => {
+            handles.join(" ")
+        }
+        Request::MailRetry { id } => format!("mail {id}"),
+        Request::Resend {
+            sender,
+            sha256,
+            seq,
+        } => format!("{sender} {sha256} ack {seq}"),
+        other => other.name().to_owned(),
+    };
+    cx.writer.audit(AuditEvent {
+        at: Utc::now(),
+        actor: Actor::Staff(user.to_owned()),
+        action,
+        subject,
+        outcome: Outcome::Refused,
+        detail: e.message.clone(),
+    });
+}
+
+async fn handle(
+    cx: &Context,
+    user: &str,
+    role: Option<Role>,
+    req: Request,
+) -> Result<Reply, ApiError> {
+    if let Err(e) = authorize(user, role, &req) {
+        audit_refusal(cx, user, &req, &e);
+        return Err(e);
+    }
+    // The writer audits its own refusals (already decided, already cancelled).
+    let staff = |action: StaffAction| cx.writer.staff(user, action, WRITER_WAIT);
+    match req {
+        Request::Hello => Ok(Reply::Hello(views::HelloView {
+            user: user.to_owned(),
+            role: role_name(role).to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            data: cx.cfg.data.display().to_string(),
+        })),
+        Request::Status => status(cx).map(Reply::Status),
+        Request::LicenseShow { license } => {
+            let n = parse_license(&license)?;
+            match cx.store.license(n).map_err(store_err)? {
+                Some(l) => Ok(Reply::License(Box::new(views::LicenseView::of(&l)))),
+                None => Err(ApiError::not_found(format!("license {n} is not on record"))),
+            }
+        }
+        Request::Audit { license, limit } => {
+            let limit = limit.clamp(1, 10_000);
+            let events = match license {
+                Some(l) => cx
+                    .store
+                    .audit_of_license(parse_license(&l)?, limit)
+                    .map_err(store_err)?,
+                None => cx.store.audit_tail(limit).map_err(store_err)?,
+            };
+            Ok(Reply::Audit(
+                events.iter().map(views::AuditView::of).collect(),
+            ))
+        }
+        Request::ReviewList => Ok(Reply::Held(
+            cx.store
+                .held()
+                .map_err(store_err)?
+                .iter()
+                .map(views::HeldView::of)
+                .collect(),
+        )),
+        Request::MonitorExport { month } => {
+            let cells = monitor_cells(cx, month.as_deref())?;
+            Ok(Reply::Monitor(crate::monitor::public_rows(
+                &cells,
+                month.as_deref(),
+            )))
+        }
+        Request::MonitorCells { month } => {
+            let cells = monitor_cells(cx, month.as_deref())?;
+            Ok(Reply::Cells(crate::monitor::staff_rows(
+                &cells,
+                month.as_deref(),
+            )))
+        }
+        Request::Recent { limit } => Ok(Reply::Filings(cx.health.recent(limit.min(200)))),
+        Request::Mail => Ok(Reply::Mail(views::MailView {
+            waiting: cx
+                .store
+                .queued_mail(500)
+                .map_err(store_err)?
+                .iter()
+                .map(views::MailJobView::of)
+                .collect(),
+            dead: cx
+                .store
+                .dead_letters()
+                .map_err(store_err)?
+                .iter()
+                .map(views::MailJobView::of)
+                .collect(),
+        })),
+        Request::Subscribe => Ok(Reply::Subscribed),
+        Request::LicenseCancel { license, reason } => {
+            let n = parse_license(&license)?;
+            let reason = reason_text(&reason)?;
+            staff(StaffAction::Cancel { license: n, reason }).await
+        }
+        Request::ReviewApprove { handles } => {
+            let handles = parse_handles(&handles)?;
+            staff(StaffAction::Decide {
+                handles,
+                verdict: store::Verdict::Approve,
+            })
+            .await
+        }
+        Request::ReviewReject { handles, reason } => {
+            let handles = parse_handles(&handles)?;
+            let reason = reason_text(&reason)?;
+            staff(StaffAction::Decide {
+                handles,
+                verdict: store::Verdict::Reject { reason },
+            })
+            .await
+        }
+        Request::MailRetry { id } => staff(StaffAction::RetryMail { id }).await,
+        Request::Resend {
+            sender,
+            sha256,
+            seq,
+        } => {
+            let sha = hex::decode(&sha256)
+                .ok()
+                .and_then(|v| <[u8; 32]>::try_from(v).ok())
+                .ok_or_else(|| ApiError::invalid(format!("{sha256:?} is not a SHA-256 in hex")))?;
+            staff(StaffAction::Resend { sender, sha, seq }).await
+        }
+    }
+}
+
+fn monitor_cells(cx: &Context, month: Option<&str>) -> Result<Vec<store::StoredCell>, ApiError> {
+    if let Some(m) = month
+        && !crate::monitor::is_month(m)
+    {
+        return Err(ApiError::invalid(format!("month {m:?} is not YYYY-MM")));
+    }
+    cx.store.cells(month.unwrap_or("")).map_err(store_err)
+}
+
+pub fn parse_license(s: &str) -> Result<crate::filing::model::LicenseNumber, ApiError> {
+    crate::filing::model::LicenseNumber::parse(s.trim()).ok_or_else(|| {
+        ApiError::invalid(format!(
+            "{s:?} is not a license number: AIM-YYYY-NNNNNNN-C with a correct check digit"
+        ))
+    })
+}
+
+pub fn parse_handles(hs: &[String]) -> Result<Vec<store::Handle>, ApiError> {
+    if hs.is_empty() {
+        return Err(ApiError::invalid(
+            "name at least one HANDLE (SENDER:CONTROL:APPLICATION)",
+        ));
+    }
+    hs.iter()
+        .map(|h| {
+            store::Handle::parse(h.trim()).ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "{h:?} is not a handle: SENDER:CONTROL:APPLICATION, e.g. ACMEBRK:42:A1"
+                ))
+            })
+        })
+        .collect()
+}
+
+/// A reason a filer can read: 1–200 characters, no control characters.
+pub fn reason_text(s: &str) -> Result<String, ApiError> {
+    let t = s.trim();
+    let n = t.chars().count();
+    if n == 0 || n > 200 {
+        return Err(ApiError::invalid(format!(
+            "the reason must be 1 to 200 characters (it has {n}): say what the filer should do"
+        )));
+    }
+    if t.chars().any(crate::filing::codes::is_control) {
+        return Err(ApiError::invalid(
+            "the reason must not hold control characters (line breaks included)",
+        ));
+    }
+    Ok(t.to_owned())
+}
+
+fn status(cx: &Context) -> Result<views::StatusView, ApiError> {
+    let now = Utc::now();
+    let day = now.date_naive();
+    let d = cx.store.day_stats(day).map_err(store_err)?;
+    let m = cx.store.mail_counts().map_err(store_err)?;
+    Ok(views::StatusView {
+        day,
+        files_today: d.files,
+        files_rejected_today: d.files_rejected,
+        applications_today: d.applications,
+        licenses_issued_today: d.licenses_issued,
+        rejected_today: d.rejected,
+        held_today: d.held,
+        pending_review: cx.store.held_count() as u64,
+        licenses_on_record: cx.store.licenses_on_record().map_err(store_err)?,
+        mail_queued: m.queued as u64,
+        mail_retrying: m.retrying as u64,
+        mail_dead: m.dead as u64,
+        problems: cx.health.problems(),
+        last_errors: cx.health.last_errors(),
+        started_at: cx.started_at,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::ErrorKind;
+    use super::*;
+
+    #[test]
+    fn roles() {
+        let cancel = Request::LicenseCancel {
+            license: "x".into(),
+            reason: "y".into(),
+        };
+        let approve = Request::ReviewApprove { handles: vec![] };
+        assert!(authorize("a", Some(Role::Supervisor), &cancel).is_ok());
+        let e = authorize("bob", Some(Role::Viewer), &cancel).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Refused);
+        assert!(
+            e.message.contains("bob")
+                && e.message.contains("viewer")
+                && e.message.contains("supervisor"),
+            "{}",
+            e.message
+        );
+        assert!(authorize("r", Some(Role::Reviewer), &approve).is_ok());
+        assert!(authorize("r", Some(Role::Reviewer), &cancel).is_err());
+        let e = authorize("eve", None, &Request::Status).unwrap_err();
+        assert!(e.message.contains("eve") && e.message.contains("not on the staff list"));
+        assert!(authorize("eve", None, &Request::MonitorExport { month: None }).is_ok());
+    }
+
+    #[test]
+    fn reasons() {
+        assert!(reason_text("  ").is_err());
+        assert!(reason_text(&"x".repeat(201)).is_err());
+        assert!(reason_text("a\nb").is_err());
+        assert_eq!(
+            reason_text(" smelt country unverified ").unwrap(),
+            "smelt country unverified"
+        );
+    }
+
+    #[test]
+    fn bucket_limits_bursts() {
+        let mut b = Bucket {
+            tokens: 3.0,
+            at: Instant::now(),
+        };
+        assert!(b.take() && b.take() && b.take());
+        assert!(!b.take());
+    }
+}

@@ -1,0 +1,350 @@
+//! What the server answers, as the commands print it with `--json` (spec section 9): decimals
+//! as strings, times RFC 3339 UTC. Built from store records by plain functions.
+
+use crate::filing::model::{EntryType, Manufacturers, Product, fixed};
+use crate::store::{self, AuditEvent, License, MailJob, PendingApp};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Every answer, tagged by kind.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data", rename_all = "snake_case")]
+pub enum Reply {
+    Hello(HelloView),
+    Status(StatusView),
+    License(Box<LicenseView>),
+    Cancelled(CancelView),
+    Audit(Vec<AuditView>),
+    Held(Vec<HeldView>),
+    Decided(Vec<DecisionView>),
+    Monitor(Vec<crate::monitor::Row>),
+    Cells(Vec<crate::monitor::StaffRow>),
+    Filings(Vec<FilingRow>),
+    Mail(MailView),
+    /// A done action that has nothing more to show.
+    Done {
+        message: String,
+    },
+    Subscribed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelloView {
+    pub user: String,
+    /// `viewer`, `reviewer`, `supervisor`, or `none` for a user not on the staff list.
+    pub role: String,
+    pub version: String,
+    pub data: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusView {
+    /// The UTC day the `_today` counts are for.
+    pub day: NaiveDate,
+    pub files_today: u64,
+    pub files_rejected_today: u64,
+    pub applications_today: u64,
+    pub licenses_issued_today: u64,
+    /// Applications rejected today (by the rules or by a reviewer).
+    pub rejected_today: u64,
+    pub held_today: u64,
+    pub pending_review: u64,
+    pub licenses_on_record: u64,
+    pub mail_queued: u64,
+    pub mail_retrying: u64,
+    pub mail_dead: u64,
+    /// What keeps intake or mail from running as it should, in words; empty when healthy.
+    pub problems: Vec<String>,
+    /// The newest errors the daemon logged, newest first.
+    pub last_errors: Vec<String>,
+    pub started_at: DateTime<Utc>,
+    pub version: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductView {
+    pub line: u16,
+    /// Ten digits, without dots.
+    pub hts: String,
+    pub description: String,
+    pub category: String,
+    pub largest_smelt: String,
+    pub second_largest_smelt: String,
+    pub most_recent_cast: String,
+    pub quantity_kg: String,
+    pub value_usd: String,
+    pub unit_value_usd_per_mt: String,
+}
+
+impl ProductView {
+    pub fn of(p: &Product) -> ProductView {
+        ProductView {
+            line: p.line,
+            hts: p.hts.digits().to_owned(),
+            description: p.description.clone(),
+            category: p.category().name().to_owned(),
+            largest_smelt: p.largest_smelt.key().to_owned(),
+            second_largest_smelt: p.second_smelt.key().to_owned(),
+            most_recent_cast: p.cast.as_str().to_owned(),
+            quantity_kg: fixed(p.quantity.0, 3),
+            value_usd: fixed(p.value.0, 2),
+            unit_value_usd_per_mt: fixed(p.unit_value(), 2),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryView {
+    pub at: DateTime<Utc>,
+    /// `issued`, `corrected`, `cancelled`.
+    pub action: String,
+    /// `daemon` for a filing, or the staff user.
+    pub by: String,
+    pub file_sha256: String,
+    pub application: Option<String>,
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenseView {
+    pub license: String,
+    /// `issued`, `corrected` or `cancelled`.
+    pub status: String,
+    pub sender: String,
+    pub importer: String,
+    pub exporter: String,
+    pub manufacturers: Vec<String>,
+    pub entry_type: String,
+    pub entry_number: Option<String>,
+    pub country_of_origin: String,
+    pub country_of_exportation: String,
+    pub expected_export_date: NaiveDate,
+    pub expected_import_date: NaiveDate,
+    pub port_of_entry: String,
+    pub filer_company: String,
+    pub filer_contact: String,
+    pub filer_email: String,
+    pub valid_from: NaiveDate,
+    pub valid_through: NaiveDate,
+    pub total_value_usd: String,
+    pub products: Vec<ProductView>,
+    pub history: Vec<HistoryView>,
+}
+
+impl LicenseView {
+    pub fn of(l: &License) -> LicenseView {
+        let d = &l.data;
+        LicenseView {
+            license: l.number.to_string(),
+            status: l.status_name().to_owned(),
+            sender: l.sender.clone(),
+            importer: d.importer.clone(),
+            exporter: d.exporter.clone(),
+            manufacturers: match &d.manufacturers {
+                Manufacturers::Named(v) => v.clone(),
+                Manufacturers::Unknown => vec!["UNKNOWN".into()],
+            },
+            entry_type: match d.entry_type {
+                EntryType::Consumption => "consumption".into(),
+                EntryType::Ftz => "ftz".into(),
+            },
+            entry_number: d.entry_number.as_ref().map(ToString::to_string),
+            country_of_origin: d.origin.as_str().to_owned(),
+            country_of_exportation: d.export_country.as_str().to_owned(),
+            expected_export_date: d.export_date,
+            expected_import_date: d.import_date,
+            port_of_entry: d.port.clone(),
+            filer_company: d.filer.company.clone(),
+            filer_contact: d.filer.contact_name.clone(),
+            filer_email: d.filer.email.clone(),
+            valid_from: l.valid_from,
+            valid_through: l.valid_through,
+            total_value_usd: fixed(d.total_value(), 2),
+            products: d.products.iter().map(ProductView::of).collect(),
+            history: l
+                .history
+                .iter()
+                .map(|e| HistoryView {
+                    at: e.at,
+                    action: e.action.as_str().to_owned(),
+                    by: e.by.name().to_owned(),
+                    file_sha256: e.receipt.clone(),
+                    application: e.app_id.clone(),
+                    reason: e.reason.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelView {
+    pub license: String,
+    pub status: String,
+    /// The follow-up ack that answered the filer.
+    pub ack_name: String,
+    pub ack_sequence: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditView {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub outcome: String,
+    pub detail: String,
+}
+
+impl AuditView {
+    pub fn of(e: &AuditEvent) -> AuditView {
+        AuditView {
+            at: e.at,
+            actor: e.actor.name().to_owned(),
+            action: e.action.as_str().to_owned(),
+            subject: e.subject.clone(),
+            outcome: e.outcome.as_str().to_owned(),
+            detail: e.detail.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasonView {
+    pub code: String,
+    pub path: String,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldView {
+    pub handle: String,
+    pub sender: String,
+    pub control_number: Option<u32>,
+    pub application: Option<String>,
+    /// `new` or `correct`.
+    pub action: String,
+    /// The license a held correction would replace.
+    pub license: Option<String>,
+    pub file_name: String,
+    pub file_sha256: String,
+    pub received_at: DateTime<Utc>,
+    /// The R codes, in order, each once.
+    pub reasons: Vec<String>,
+    pub details: Vec<ReasonView>,
+    pub importer: Option<String>,
+    pub country_of_origin: Option<String>,
+    pub expected_import_date: Option<NaiveDate>,
+    pub products: Vec<ProductView>,
+}
+
+impl HeldView {
+    pub fn of(p: &PendingApp) -> HeldView {
+        let v = &p.verdict;
+        let mut reasons: Vec<String> = Vec::new();
+        for h in &v.held_for {
+            let c = h.code.as_str().to_owned();
+            if !reasons.contains(&c) {
+                reasons.push(c);
+            }
+        }
+        let products = v
+            .data
+            .as_ref()
+            .map(|d| d.products.iter().map(ProductView::of).collect())
+            .unwrap_or_default();
+        HeldView {
+            handle: p.handle(),
+            sender: p.sender.clone(),
+            control_number: p.control_number,
+            application: v.id.clone(),
+            action: v.action.map_or("new", |a| a.as_str()).to_owned(),
+            license: v.license.map(|n| n.to_string()),
+            file_name: p.file_name.clone(),
+            file_sha256: p.receipt.clone(),
+            received_at: p.received_at,
+            reasons,
+            details: v
+                .held_for
+                .iter()
+                .map(|h| ReasonView {
+                    code: h.code.as_str().to_owned(),
+                    path: h.path.clone(),
+                    detail: h.detail.clone(),
+                })
+                .collect(),
+            importer: v.data.as_ref().map(|d| d.importer.clone()),
+            country_of_origin: v.data.as_ref().map(|d| d.origin.as_str().to_owned()),
+            expected_import_date: v.data.as_ref().map(|d| d.import_date),
+            products,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionView {
+    pub handle: String,
+    /// `approved` or `rejected`.
+    pub decision: String,
+    pub license: Option<String>,
+    pub reason: Option<String>,
+    /// The follow-up ack that answered the file.
+    pub ack_name: String,
+    pub ack_sequence: u32,
+}
+
+/// One answered file, as the dashboard lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilingRow {
+    pub at: DateTime<Utc>,
+    pub sender: String,
+    pub file_name: String,
+    pub file_sha256: String,
+    /// `accepted`, `partial`, `rejected`, with ` (duplicate)` for identical bytes again.
+    pub status: String,
+    pub applications: u64,
+    pub licenses: u64,
+    pub ack_name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailJobView {
+    pub id: u64,
+    pub sender: String,
+    pub to: Vec<String>,
+    pub ack_name: String,
+    /// `queued`, `retrying`, `dead`.
+    pub state: String,
+    pub attempts: u32,
+    pub created_at: DateTime<Utc>,
+    pub next_attempt: DateTime<Utc>,
+    pub last_error: Option<String>,
+}
+
+impl MailJobView {
+    pub fn of(j: &MailJob) -> MailJobView {
+        MailJobView {
+            id: j.id,
+            sender: j.sender.clone(),
+            to: j.to.clone(),
+            ack_name: j.ack_name.clone(),
+            state: match j.state {
+                store::MailState::Queued => "queued",
+                store::MailState::Retrying => "retrying",
+                store::MailState::Sent => "sent",
+                store::MailState::Dead => "dead",
+            }
+            .into(),
+            attempts: j.attempts,
+            created_at: j.created_at,
+            next_attempt: j.next_attempt,
+            last_error: j.last_error.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailView {
+    pub waiting: Vec<MailJobView>,
+    pub dead: Vec<MailJobView>,
+}

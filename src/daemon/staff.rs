@@ -1,0 +1,341 @@
+//! The writer's side of staff actions: checks against the store, one commit and flush, then
+//! the follow-up ack written to the partner's outbox (spec sections 6 and 9). The order of
+//! effects is a filing's: a kill after the flush leaves the ack to recovery, never half a
+//! decision.
+
+use super::writer::{Command, StaffAction, StaffReply};
+use super::{Daemon, DaemonError};
+use crate::api::views::{CancelView, DecisionView, Reply};
+use crate::api::{ApiError, ErrorKind, Event};
+use crate::filing::model::LicenseNumber;
+use crate::intake;
+use crate::store::{
+    Actor, AuditAction, AuditEvent, Decision, FollowUpAck, Handle, HeldLookup, LicenseAction,
+    LicenseStatus, Outcome, PendingApp, StoreError, Verdict,
+};
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+fn failed(e: StoreError) -> ApiError {
+    ApiError::failed(format!(
+        "the store could not do it: {e}; nothing was changed"
+    ))
+}
+
+impl Daemon {
+    /// Apply one command of the writer's queue. Only damage to the store stops the daemon.
+    pub(super) fn apply(&mut self, c: Command) -> Result<(), DaemonError> {
+        match c {
+            Command::Audit(e) => {
+                if let Err(err) = self
+                    .store
+                    .record_audit(&e)
+                    .and_then(|()| self.store.flush())
+                {
+                    tracing::error!("cannot record an audit event: {err}");
+                    if err.is_corruption() {
+                        return Err(err.into());
+                    }
+                }
+            }
+            Command::SettleMail { old_due, job, done } => {
+                let r = self.store.settle_mail(old_due, &job);
+                let corrupt = matches!(&r, Err(e) if e.is_corruption());
+                let _ = done.send(r.map_err(|e| e.to_string()));
+                if corrupt {
+                    return Err(DaemonError::Store(StoreError::Invalid(
+                        "the mail queue is damaged".into(),
+                    )));
+                }
+            }
+            Command::Staff {
+                user,
+                action,
+                reply,
+            } => {
+                let what = match &action {
+                    StaffAction::Cancel { .. } => "cancellation",
+                    StaffAction::Decide { .. } => "review decision",
+                    StaffAction::RetryMail { .. } => "mail retry",
+                    StaffAction::Resend { .. } => "re-send",
+                };
+                let r = self.staff(&user, action);
+                if let Err(e) = &r {
+                    tracing::info!(user = %user, "{what} not done: {}", e.message);
+                } else {
+                    let _ = self.events.send(Event::Changed { what: what.into() });
+                }
+                let _ = reply.send(r);
+            }
+        }
+        Ok(())
+    }
+
+    fn staff(&mut self, user: &str, action: StaffAction) -> StaffReply {
+        let by = Actor::Staff(user.to_owned());
+        let r = match action.clone() {
+            StaffAction::Cancel { license, reason } => self.cancel(&by, license, &reason),
+            StaffAction::Decide { handles, verdict } => self.decide(&by, &handles, &verdict),
+            StaffAction::RetryMail { id } => {
+                let at = self.clock.now();
+                match self.store.retry_dead(id, &by, at) {
+                    Ok(job) => self.store.flush().map_err(failed).map(|()| Reply::Done {
+                        message: format!(
+                            "mail {id} ({} to {}) queued again",
+                            job.ack_name,
+                            job.to.join(", ")
+                        ),
+                    }),
+                    Err(StoreError::Invalid(m)) => Err(ApiError::not_found(m)),
+                    Err(e) => Err(failed(e)),
+                }
+            }
+            StaffAction::Resend { sender, sha, seq } => {
+                let to = self.mail_to(&sender);
+                if to.is_empty() {
+                    return Err(ApiError::refused(format!(
+                        "partner {sender} has no registered e-mail address to send to"
+                    )));
+                }
+                let at = self.clock.now();
+                match self.store.resend_ack(&sender, &sha, seq, &to, &by, at) {
+                    Ok(name) => self.store.flush().map_err(failed).map(|()| Reply::Done {
+                        message: format!("{name} queued for mail to {}", to.join(", ")),
+                    }),
+                    Err(StoreError::Invalid(m)) => Err(ApiError::not_found(m)),
+                    Err(e) => Err(failed(e)),
+                }
+            }
+        };
+        if let Err(e) = &r
+            && matches!(e.kind, ErrorKind::Refused | ErrorKind::NotFound)
+        {
+            self.audit_refusal(&by, &action, e);
+        }
+        r
+    }
+
+    fn audit_refusal(&mut self, by: &Actor, action: &StaffAction, e: &ApiError) {
+        let (kind, subject) = match action {
+            StaffAction::Cancel { license, .. } => (AuditAction::Cancel, license.to_string()),
+            StaffAction::Decide { handles, verdict } => (
+                match verdict {
+                    Verdict::Approve => AuditAction::Approve,
+                    Verdict::Reject { .. } => AuditAction::Reject,
+                },
+                handles
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            StaffAction::RetryMail { id } => (AuditAction::RetryMail, format!("mail {id}")),
+            StaffAction::Resend { sender, seq, .. } => {
+                (AuditAction::Resend, format!("{sender} ack {seq}"))
+            }
+        };
+        let ev = AuditEvent {
+            at: self.clock.now(),
+            actor: by.clone(),
+            action: kind,
+            subject,
+            outcome: Outcome::Refused,
+            detail: e.message.clone(),
+        };
+        if let Err(err) = self
+            .store
+            .record_audit(&ev)
+            .and_then(|()| self.store.flush())
+        {
+            tracing::error!("cannot record a refusal in the audit log: {err}");
+        }
+    }
+
+    fn outbox_of(&self, sender: &str) -> Option<PathBuf> {
+        self.intake
+            .inboxes
+            .iter()
+            .find(|i| i.partner == sender)
+            .map(|i| i.outbox.clone())
+    }
+
+    fn mail_to(&self, sender: &str) -> Vec<String> {
+        self.cfg
+            .partner(sender)
+            .map(|p| p.emails.clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether `name` is taken in the partner's outbox (or the partner is gone).
+    fn name_taken(&self, sender: &str, name: &str) -> bool {
+        match self.outbox_of(sender) {
+            Some(dir) => std::fs::symlink_metadata(dir.join(name)).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Step 4–6 of a follow-up: write the ack, then mark it done. A failure leaves it to
+    /// recovery (it is committed): the staff action is done either way.
+    fn deliver(&mut self, fu: &FollowUpAck) {
+        let Some(outbox) = self.outbox_of(&fu.sender) else {
+            return;
+        };
+        match intake::write_ack(&outbox, &fu.ack_name, &fu.ack)
+            .map_err(|e| e.to_string())
+            .and_then(|()| {
+                self.store
+                    .mark_followup_done(&fu.sender, &fu.sha, fu.seq)
+                    .map_err(|e| e.to_string())
+            }) {
+            Ok(()) => {
+                tracing::info!(sender = %fu.sender, ack = %crate::filing::codes::sanitize(&fu.ack_name), "follow-up ack written")
+            }
+            Err(e) => {
+                tracing::error!(sender = %fu.sender, ack = %crate::filing::codes::sanitize(&fu.ack_name), "cannot write the follow-up ack: {e}; retrying shortly");
+                self.needs_recovery = true;
+            }
+        }
+    }
+
+    fn cancel(&mut self, by: &Actor, n: LicenseNumber, reason: &str) -> StaffReply {
+        let lic = self
+            .store
+            .license(n)
+            .map_err(failed)?
+            .ok_or_else(|| ApiError::not_found(format!("license {n} is not on record")))?;
+        if lic.status == LicenseStatus::Cancelled {
+            let when = lic
+                .history
+                .iter()
+                .rev()
+                .find(|e| e.action == LicenseAction::Cancelled)
+                .map(|e| format!(" by {} at {}", e.by, e.at.format("%Y-%m-%dT%H:%M:%SZ")))
+                .unwrap_or_default();
+            return Err(ApiError::refused(format!(
+                "license {n} was already cancelled{when}"
+            )));
+        }
+        if self.outbox_of(&lic.sender).is_none() {
+            return Err(ApiError::refused(format!(
+                "license {n} belongs to {}, which is no longer a registered partner: its follow-up ack would have nowhere to go",
+                lic.sender
+            )));
+        }
+        let at = self.clock.now();
+        let to = self.mail_to(&lic.sender);
+        let taken = |s: &str, name: &str| self.name_taken(s, name);
+        let fu = self
+            .store
+            .staff_cancel(n, reason, by, at, &to, &taken)
+            .map_err(failed)?;
+        self.store.flush().map_err(failed)?;
+        self.deliver(&fu);
+        tracing::info!(user = %by, license = %n, ack = %crate::filing::codes::sanitize(&fu.ack_name), "license cancelled by staff");
+        Ok(Reply::Cancelled(CancelView {
+            license: n.to_string(),
+            status: "cancelled".into(),
+            ack_name: fu.ack_name,
+            ack_sequence: fu.seq,
+        }))
+    }
+
+    fn decide(&mut self, by: &Actor, handles: &[Handle], verdict: &Verdict) -> StaffReply {
+        let mut items: Vec<(Vec<u8>, PendingApp)> = Vec::new();
+        let mut refused = Vec::new();
+        let mut missing = Vec::new();
+        let mut seen = HashSet::new();
+        for h in handles {
+            if !seen.insert(h.clone()) {
+                continue;
+            }
+            match self.store.lookup_handle(h).map_err(failed)? {
+                HeldLookup::Held { key, app } => {
+                    if let (Verdict::Approve, Some(n)) = (verdict, app.verdict.license)
+                        && let Some(l) = self.store.license(n).map_err(failed)?
+                        && l.status == LicenseStatus::Cancelled
+                    {
+                        refused.push(format!(
+                            "{h} corrects license {n}, which was cancelled since: reject it instead"
+                        ));
+                        continue;
+                    }
+                    if self.outbox_of(&app.sender).is_none() {
+                        refused.push(format!(
+                            "{h} is from {}, no longer a registered partner",
+                            app.sender
+                        ));
+                        continue;
+                    }
+                    items.push((key, *app));
+                }
+                HeldLookup::Decided(d) => {
+                    let what = match &d.decision {
+                        Decision::Approved { license } => format!("approved (license {license})"),
+                        Decision::Rejected { .. } => "rejected".into(),
+                    };
+                    refused.push(format!(
+                        "{h} was already {what} by {} at {}",
+                        d.by,
+                        d.at.format("%Y-%m-%dT%H:%M:%SZ")
+                    ));
+                }
+                HeldLookup::Unknown => {
+                    missing.push(format!("{h} is not an application held for review"))
+                }
+            }
+        }
+        // All or nothing: a request that cannot be done whole changes nothing, so that the
+        // reviewer can correct it and send it again.
+        if !refused.is_empty() || !missing.is_empty() {
+            let kind = if refused.is_empty() {
+                ErrorKind::NotFound
+            } else {
+                ErrorKind::Refused
+            };
+            refused.extend(missing);
+            let note = if items.is_empty() {
+                ""
+            } else {
+                "; nothing was decided"
+            };
+            return Err(ApiError::new(kind, format!("{}{note}", refused.join("; "))));
+        }
+        let at = self.clock.now();
+        let mail = |s: &str| self.mail_to(s);
+        let taken = |s: &str, name: &str| self.name_taken(s, name);
+        let (decided, acks) = self
+            .store
+            .decide(&items, verdict, by, at, &mail, &taken)
+            .map_err(failed)?;
+        self.store.flush().map_err(failed)?;
+        for fu in &acks {
+            self.deliver(fu);
+        }
+        let views = decided
+            .into_iter()
+            .map(|d| {
+                let ack = items
+                    .iter()
+                    .find(|(_, a)| a.handle() == d.handle)
+                    .and_then(|(_, a)| {
+                        acks.iter()
+                            .find(|f| f.sender == a.sender && hex::encode(f.sha) == a.receipt)
+                    });
+                let (decision, license, reason) = match d.decision {
+                    Decision::Approved { license } => ("approved", Some(license.to_string()), None),
+                    Decision::Rejected { reason } => ("rejected", None, Some(reason)),
+                };
+                tracing::info!(user = %by, handle = %d.handle, decision, "review decision");
+                DecisionView {
+                    handle: d.handle,
+                    decision: decision.into(),
+                    license,
+                    reason,
+                    ack_name: ack.map(|f| f.ack_name.clone()).unwrap_or_default(),
+                    ack_sequence: ack.map_or(0, |f| f.seq),
+                }
+            })
+            .collect();
+        Ok(Reply::Decided(views))
+    }
+}

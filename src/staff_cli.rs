@@ -1,0 +1,422 @@
+//! The staff commands of spec section 9 (`aim status`, `review`, `license`, `audit`,
+//! `monitor export`): each is one request over the control socket, printed as text for a
+//! person or as one JSON document with `--json`. Exit 0 done, 1 refused or not found, 2 could
+//! not run.
+
+use crate::api::client::{self, ClientError};
+use crate::api::views::{self, Reply};
+use crate::api::{ApiError, Request};
+use crate::cli::load_config;
+use crate::config::Config;
+use crate::filing::codes::sanitize;
+use clap::Subcommand;
+use std::path::Path;
+use std::process::ExitCode;
+
+#[derive(Subcommand, Debug)]
+pub enum ReviewCommand {
+    /// The held applications, oldest first, with the R codes that hold them.
+    List {
+        /// One JSON array on stdout instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve held applications: each gets its license, answered in a follow-up ack.
+    Approve {
+        /// SENDER:CONTROL:APPLICATION, e.g. ACMEBRK:42:A1 (several at once allowed).
+        #[arg(required = true, value_name = "HANDLE")]
+        handles: Vec<String>,
+        /// One JSON array on stdout instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reject held applications (R590 with your reason, answered in a follow-up ack).
+    Reject {
+        /// SENDER:CONTROL:APPLICATION, e.g. ACMEBRK:42:A1 (several at once allowed).
+        #[arg(required = true, value_name = "HANDLE")]
+        handles: Vec<String>,
+        /// What the filer should know or do, 1 to 200 characters: the filer reads it.
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        /// One JSON array on stdout instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LicenseCommand {
+    /// A license with every field, its products and its history.
+    Show {
+        /// AIM-YYYY-NNNNNNN-C
+        #[arg(value_name = "LICENSE")]
+        license: String,
+        /// One JSON object on stdout instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a license (supervisor): it leaves the monitor, and the filer gets a follow-up
+    /// ack and mail.
+    Cancel {
+        /// AIM-YYYY-NNNNNNN-C
+        #[arg(value_name = "LICENSE")]
+        license: String,
+        /// Why, 1 to 200 characters: recorded in the license's history and the audit log.
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        /// One JSON object on stdout instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MonitorCommand {
+    /// Print the public monitor: through the running daemon, or from the store when none runs.
+    Export {
+        /// `csv` (columns month,dimension,key,licenses,metric_tons,value_usd,
+        /// unit_value_usd_per_mt) or `json` (an array of objects with those keys).
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ExportFormat,
+        /// Only this month of expected import, YYYY-MM.
+        #[arg(long, value_name = "YYYY-MM", value_parser = parse_month)]
+        month: Option<String>,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+    Json,
+}
+
+fn parse_month(s: &str) -> Result<String, String> {
+    if crate::monitor::is_month(s) {
+        Ok(s.to_owned())
+    } else {
+        Err("expected a month as YYYY-MM, such as 2026-12".into())
+    }
+}
+
+/// Run one request; print errors the way the commands do; the exit code on failure.
+fn ask(config: &Path, request: Request) -> Result<(Config, Reply), ExitCode> {
+    let cfg = load_config(config)?;
+    match client::one_request(&cfg, config, request) {
+        Ok(r) => Ok((cfg, r)),
+        Err(e) => Err(fail(&e)),
+    }
+}
+
+fn fail(e: &ClientError) -> ExitCode {
+    let what = match e {
+        ClientError::Api(ApiError { kind, .. }) => match kind {
+            crate::api::ErrorKind::Refused => "refused: ",
+            crate::api::ErrorKind::NotFound => "not found: ",
+            _ => "",
+        },
+        _ => "",
+    };
+    eprintln!("aim: {what}{}", sanitize(&e.to_string()));
+    ExitCode::from(e.exit_code())
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> ExitCode {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => {
+            println!("{s}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("aim: cannot print JSON: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn unexpected(r: &Reply) -> ExitCode {
+    eprintln!(
+        "aim: the daemon answered with something else than asked ({r:?}); is it the same version?"
+    );
+    ExitCode::from(2)
+}
+
+pub fn status(config: &Path, json: bool) -> ExitCode {
+    let (_, r) = match ask(config, Request::Status) {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    let Reply::Status(s) = r else {
+        return unexpected(&r);
+    };
+    if json {
+        return print_json(&s);
+    }
+    println!(
+        "AIM daemon {} running since {}",
+        s.version,
+        s.started_at.format("%Y-%m-%d %H:%M:%SZ")
+    );
+    println!("Today ({}, UTC)", s.day);
+    println!(
+        "  files received       {:>8}   rejected whole {:>6}",
+        s.files_today, s.files_rejected_today
+    );
+    println!("  applications         {:>8}", s.applications_today);
+    println!("  licenses issued      {:>8}", s.licenses_issued_today);
+    println!("  applications rejected{:>8}", s.rejected_today);
+    println!("  held for review      {:>8}", s.held_today);
+    println!("Pending review         {:>8}", s.pending_review);
+    println!("Licenses on record     {:>8}", s.licenses_on_record);
+    println!(
+        "Mail                   {:>8} queued, {} retrying, {} dead",
+        s.mail_queued, s.mail_retrying, s.mail_dead
+    );
+    if s.problems.is_empty() {
+        println!("Health                 ok");
+    } else {
+        for p in &s.problems {
+            println!("Problem: {}", sanitize(p));
+        }
+    }
+    if !s.last_errors.is_empty() {
+        println!("Last errors:");
+        for e in s.last_errors.iter().take(5) {
+            println!("  {}", sanitize(e));
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+pub fn review(config: &Path, c: ReviewCommand) -> ExitCode {
+    let (req, json) = match c {
+        ReviewCommand::List { json } => (Request::ReviewList, json),
+        ReviewCommand::Approve { handles, json } => (Request::ReviewApprove { handles }, json),
+        ReviewCommand::Reject {
+            handles,
+            reason,
+            json,
+        } => (Request::ReviewReject { handles, reason }, json),
+    };
+    let (_, r) = match ask(config, req) {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    match r {
+        Reply::Held(list) if json => print_json(&list),
+        Reply::Held(list) => {
+            if list.is_empty() {
+                println!("No application is held for review.");
+            }
+            for h in &list {
+                println!(
+                    "{}  {}  {}  {}  {}",
+                    sanitize(&h.handle),
+                    h.received_at.format("%Y-%m-%d %H:%M:%SZ"),
+                    h.reasons.join(","),
+                    sanitize(&h.file_name),
+                    sanitize(h.importer.as_deref().unwrap_or(""))
+                );
+                for d in &h.details {
+                    println!(
+                        "    {} {}: {}",
+                        d.code,
+                        sanitize(&d.path),
+                        sanitize(&d.detail)
+                    );
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Reply::Decided(list) if json => print_json(&list),
+        Reply::Decided(list) => {
+            for d in &list {
+                match (&d.license, &d.reason) {
+                    (Some(l), _) => println!(
+                        "{}: approved, license {l}; answered in {}",
+                        d.handle,
+                        sanitize(&d.ack_name)
+                    ),
+                    (None, reason) => println!(
+                        "{}: rejected (R590: {}); answered in {}",
+                        d.handle,
+                        sanitize(reason.as_deref().unwrap_or("")),
+                        sanitize(&d.ack_name)
+                    ),
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        other => unexpected(&other),
+    }
+}
+
+fn print_license(l: &views::LicenseView) {
+    let s = |t: &str| sanitize(t);
+    println!("{}  {}", l.license, l.status);
+    println!("  sender        {}", s(&l.sender));
+    println!(
+        "  valid         {} through {}",
+        l.valid_from, l.valid_through
+    );
+    println!("  importer      {}", s(&l.importer));
+    println!("  exporter      {}", s(&l.exporter));
+    println!("  manufacturers {}", s(&l.manufacturers.join("; ")));
+    println!(
+        "  entry         {} {}",
+        l.entry_type,
+        l.entry_number.as_deref().unwrap_or("(no entry number)")
+    );
+    println!(
+        "  origin        {}   exported from {}",
+        l.country_of_origin, l.country_of_exportation
+    );
+    println!(
+        "  export/import {} / {}   port {}",
+        l.expected_export_date,
+        l.expected_import_date,
+        s(&l.port_of_entry)
+    );
+    println!(
+        "  filer         {}, {} <{}>",
+        s(&l.filer_company),
+        s(&l.filer_contact),
+        s(&l.filer_email)
+    );
+    println!("  total value   USD {}", l.total_value_usd);
+    println!("  products:");
+    for p in &l.products {
+        println!(
+            "    {:>3}  {}  {}  smelt {}/{}  cast {}  {} kg  USD {}  {} USD/t  {}",
+            p.line,
+            p.hts,
+            s(&p.category),
+            p.largest_smelt,
+            p.second_largest_smelt,
+            p.most_recent_cast,
+            p.quantity_kg,
+            p.value_usd,
+            p.unit_value_usd_per_mt,
+            s(&p.description)
+        );
+    }
+    println!("  history:");
+    for h in &l.history {
+        println!(
+            "    {}  {:<9}  by {}{}",
+            h.at.format("%Y-%m-%d %H:%M:%SZ"),
+            h.action,
+            s(&h.by),
+            h.reason
+                .as_deref()
+                .map(|r| format!(": {}", s(r)))
+                .unwrap_or_default()
+        );
+    }
+}
+
+pub fn license(config: &Path, c: LicenseCommand) -> ExitCode {
+    let (req, json) = match c {
+        LicenseCommand::Show { license, json } => (Request::LicenseShow { license }, json),
+        LicenseCommand::Cancel {
+            license,
+            reason,
+            json,
+        } => (Request::LicenseCancel { license, reason }, json),
+    };
+    let (_, r) = match ask(config, req) {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    match r {
+        Reply::License(l) if json => print_json(&l),
+        Reply::License(l) => {
+            print_license(&l);
+            ExitCode::SUCCESS
+        }
+        Reply::Cancelled(c) if json => print_json(&c),
+        Reply::Cancelled(c) => {
+            println!(
+                "{} cancelled; the filer is answered in {} (AckSequence {})",
+                c.license,
+                sanitize(&c.ack_name),
+                c.ack_sequence
+            );
+            ExitCode::SUCCESS
+        }
+        other => unexpected(&other),
+    }
+}
+
+pub fn audit(config: &Path, license: Option<String>, limit: usize, json: bool) -> ExitCode {
+    let (_, r) = match ask(config, Request::Audit { license, limit }) {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    let Reply::Audit(list) = r else {
+        return unexpected(&r);
+    };
+    if json {
+        return print_json(&list);
+    }
+    for e in &list {
+        println!(
+            "{}  {:<10} {:<10} {:<8} {}  {}",
+            e.at.format("%Y-%m-%d %H:%M:%SZ"),
+            sanitize(&e.actor),
+            e.action,
+            e.outcome,
+            sanitize(&e.subject),
+            sanitize(&e.detail)
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+pub fn monitor(config: &Path, c: MonitorCommand) -> ExitCode {
+    let MonitorCommand::Export { format, month } = c;
+    let cfg = match load_config(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let rows = match client::one_request(
+        &cfg,
+        config,
+        Request::MonitorExport {
+            month: month.clone(),
+        },
+    ) {
+        Ok(Reply::Monitor(rows)) => rows,
+        Ok(other) => return unexpected(&other),
+        // No daemon: read the store itself (holding the data folder's lock meanwhile).
+        Err(ClientError::NoDaemon { .. }) => match export_offline(&cfg, month.as_deref()) {
+            Ok(rows) => rows,
+            Err(e) => {
+                eprintln!("aim: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        Err(e) => return fail(&e),
+    };
+    let text = match format {
+        ExportFormat::Csv => crate::monitor::to_csv(&rows),
+        ExportFormat::Json => crate::monitor::to_json(&rows),
+    };
+    print!("{text}");
+    ExitCode::SUCCESS
+}
+
+fn export_offline(cfg: &Config, month: Option<&str>) -> Result<Vec<crate::monitor::Row>, String> {
+    let data = crate::daemon::DataDir {
+        root: cfg.data.clone(),
+    };
+    if !data.db().exists() {
+        // Nothing was ever stored: an empty monitor, and nothing created.
+        return Ok(Vec::new());
+    }
+    let _lock = crate::daemon::lock_data(&data).map_err(|e| e.to_string())?;
+    let store = crate::store::Store::open(&data.db()).map_err(|e| e.to_string())?;
+    let cells = store
+        .cells(month.unwrap_or(""))
+        .map_err(|e| e.to_string())?;
+    Ok(crate::monitor::public_rows(&cells, month))
+}

@@ -1,0 +1,129 @@
+//! The monitor's aggregate cells, kept in the same transaction as the license change they
+//! reflect (spec section 7): never computed by scanning filings.
+
+use super::change::{TxResult, tx_dec};
+use super::codec::{dec, enc};
+use super::records::Cell;
+use super::{Result, Store, keys};
+use crate::filing::model::{LicenseData, Smelt};
+use chrono::Datelike;
+use rust_decimal::Decimal;
+use sled::transaction::TransactionalTree;
+use std::collections::BTreeMap;
+
+/// A cell's address: month `YYYY-MM`, dimension, key.
+pub type CellKey = (String, &'static str, String);
+
+/// The dimensions of the monitor, in the order of the export.
+pub const DIMENSIONS: [&str; 5] = ["cast", "category", "hts6", "largest_smelt", "origin"];
+
+/// Cells a license contributes to, with its quantity (kg) and value (USD) in each. A product
+/// counts in its own smelt, cast, category and HTS cells; the origin cell sums them all.
+pub fn cells_of(data: &LicenseData) -> BTreeMap<CellKey, (Decimal, Decimal)> {
+    let month = format!(
+        "{:04}-{:02}",
+        data.import_date.year(),
+        data.import_date.month()
+    );
+    let mut cells: BTreeMap<CellKey, (Decimal, Decimal)> = BTreeMap::new();
+    for p in &data.products {
+        let smelt = match p.largest_smelt {
+            Smelt::Country(c) => c.as_str().to_owned(),
+            s => s.key().to_owned(),
+        };
+        for (dim, key) in [
+            ("origin", data.origin.as_str().to_owned()),
+            ("largest_smelt", smelt),
+            ("cast", p.cast.as_str().to_owned()),
+            ("category", p.category().name().to_owned()),
+            ("hts6", p.hts.hts6().to_owned()),
+        ] {
+            let e = cells.entry((month.clone(), dim, key)).or_default();
+            e.0 += p.quantity.0;
+            e.1 += p.value.0;
+        }
+    }
+    cells
+}
+
+/// Aggregate changes of one transaction, summed per cell before the cells are touched.
+#[derive(Default)]
+pub(crate) struct CellDeltas(BTreeMap<CellKey, Cell>);
+
+impl CellDeltas {
+    /// Add (sign +1) or remove (sign -1) a license's contribution.
+    pub(crate) fn add(&mut self, data: &LicenseData, sign: i64) {
+        let s = Decimal::from(sign);
+        for (cell, (kg, usd)) in cells_of(data) {
+            let d = self.0.entry(cell).or_default();
+            d.licenses += sign;
+            d.kg += kg * s;
+            d.usd += usd * s;
+            *d.importers.entry(data.importer.clone()).or_default() += sign;
+        }
+    }
+
+    pub(crate) fn apply(self, agg: &TransactionalTree) -> TxResult<()> {
+        for ((month, dim, key), d) in self.0 {
+            let k = keys::cell(&month, dim, &key);
+            let mut cell: Cell = match agg.get(&k)? {
+                Some(v) => tx_dec(&k, &v)?,
+                None => Cell::default(),
+            };
+            cell.licenses += d.licenses;
+            cell.kg += d.kg;
+            cell.usd += d.usd;
+            for (importer, n) in d.importers {
+                let e = cell.importers.entry(importer.clone()).or_default();
+                *e += n;
+                if *e <= 0 {
+                    cell.importers.remove(&importer);
+                }
+            }
+            if cell.licenses <= 0 {
+                agg.remove(k)?;
+            } else {
+                agg.insert(k, enc(&cell))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A stored cell with its address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCell {
+    pub month: String,
+    pub dimension: String,
+    pub key: String,
+    pub cell: Cell,
+}
+
+impl Store {
+    /// Aggregate cells whose key starts with `prefix` (`""` for all, or a month `2026-12`),
+    /// sorted by month, dimension, key.
+    pub fn cells(&self, prefix: &str) -> Result<Vec<StoredCell>> {
+        let mut out = Vec::new();
+        for kv in self.agg.scan_prefix(prefix.as_bytes()) {
+            let (k, v) = kv?;
+            let text = std::str::from_utf8(&k).map_err(|_| super::StoreError::Decode {
+                key: keys::show(&k),
+                message: "a cell key is not UTF-8".into(),
+            })?;
+            let mut parts = text.splitn(3, '\0');
+            let (Some(m), Some(d), Some(c)) = (parts.next(), parts.next(), parts.next()) else {
+                return Err(super::StoreError::Decode {
+                    key: keys::show(&k),
+                    message: "a cell key needs month, dimension and key".into(),
+                });
+            };
+            out.push(StoredCell {
+                month: m.to_owned(),
+                dimension: d.to_owned(),
+                key: c.to_owned(),
+                cell: dec(&k, &v)?,
+            });
+        }
+        Ok(out)
+    }
+}

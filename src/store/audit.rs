@@ -1,0 +1,54 @@
+//! The audit log: who did what, when, with what outcome. Intake's events name the daemon;
+//! staff events and refusals name the Unix user.
+
+use super::codec::dec;
+use super::records::AuditEvent;
+use super::{Result, Store, StoreError, keys};
+use crate::filing::model::LicenseNumber;
+
+impl Store {
+    /// The newest audit events, newest first.
+    pub fn audit_tail(&self, limit: usize) -> Result<Vec<AuditEvent>> {
+        self.audit
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|kv| {
+                let (k, v) = kv?;
+                dec(&k, &v)
+            })
+            .collect()
+    }
+
+    /// The newest audit events about one license, newest first.
+    pub fn audit_of_license(&self, n: LicenseNumber, limit: usize) -> Result<Vec<AuditEvent>> {
+        let prefix = keys::audit_of_license_prefix(n);
+        let mut out = Vec::new();
+        for kv in self.index.scan_prefix(&prefix).rev().take(limit) {
+            let (k, _) = kv?;
+            let id = &k[prefix.len()..];
+            match self.audit.get(id)? {
+                Some(v) => out.push(dec(id, &v)?),
+                None => {
+                    return Err(StoreError::Decode {
+                        key: keys::show(&k),
+                        message: "an audit index entry names no event".into(),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many audit events there are.
+    pub fn audit_len(&self) -> usize {
+        self.audit.len()
+    }
+}
+
+impl Store {
+    /// Record one event on its own (a refused staff request).
+    pub fn record_audit(&self, e: &AuditEvent) -> Result<()> {
+        self.transact(|tx| tx.audit(e, &[]))
+    }
+}

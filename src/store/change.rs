@@ -1,0 +1,364 @@
+//! The one unit of change. Intake's commits and every staff action run as a [`Tx`] inside one
+//! sled transaction over every tree: issue, correct, cancel, hold, decide, enqueue mail, audit,
+//! count. Aggregate deltas are summed per cell and written once at the end, with the license
+//! counter and the day's statistics, so a file of 1,000 applications touches each cell once.
+
+use super::aggregates::CellDeltas;
+use super::codec::{dec, dec_u64, enc};
+use super::records::*;
+use super::{StoreError, keys};
+use crate::filing::model::{LicenseData, LicenseNumber};
+use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::de::DeserializeOwned;
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use std::collections::BTreeMap;
+
+pub(crate) type TxError = ConflictableTransactionError<StoreError>;
+pub(crate) type TxResult<T> = std::result::Result<T, TxError>;
+
+pub(crate) fn abort(e: StoreError) -> TxError {
+    ConflictableTransactionError::Abort(e)
+}
+
+pub(crate) fn tx_dec<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> TxResult<T> {
+    dec(key, bytes).map_err(abort)
+}
+
+/// A unit value touched for W310: a new license's value joins the window of its day;
+/// anything else makes the window stale.
+pub(crate) enum Touch {
+    Added(String, Decimal, LicenseNumber, NaiveDate),
+    Stale(String),
+}
+
+/// The trees of one transaction and the effects gathered so far.
+pub(crate) struct Tx<'t> {
+    pub meta: &'t TransactionalTree,
+    pub receipts: &'t TransactionalTree,
+    pub controls: &'t TransactionalTree,
+    pub licenses: &'t TransactionalTree,
+    pub index: &'t TransactionalTree,
+    pub audit: &'t TransactionalTree,
+    pub mail: &'t TransactionalTree,
+    pub mail_done: &'t TransactionalTree,
+    pub agg: &'t TransactionalTree,
+    pub uv: &'t TransactionalTree,
+    pub holds: &'t TransactionalTree,
+    pub decisions: &'t TransactionalTree,
+    deltas: CellDeltas,
+    pub(crate) touched: Vec<Touch>,
+    days: BTreeMap<NaiveDate, DayStats>,
+    on_record: i64,
+    seq: Option<u64>,
+}
+
+/// Validity of a license issued on `day` (spec: through the 75th day after it).
+pub fn validity(day: NaiveDate) -> (NaiveDate, NaiveDate) {
+    (
+        day,
+        day + Days::new(crate::filing::rules::VALIDITY_DAYS as u64),
+    )
+}
+
+impl<'t> Tx<'t> {
+    pub(crate) fn new(t: [&'t TransactionalTree; 12]) -> Tx<'t> {
+        let [
+            meta,
+            receipts,
+            controls,
+            licenses,
+            index,
+            audit,
+            mail,
+            mail_done,
+            agg,
+            uv,
+            holds,
+            decisions,
+        ] = t;
+        Tx {
+            meta,
+            receipts,
+            controls,
+            licenses,
+            index,
+            audit,
+            mail,
+            mail_done,
+            agg,
+            uv,
+            holds,
+            decisions,
+            deltas: CellDeltas::default(),
+            touched: Vec::new(),
+            days: BTreeMap::new(),
+            on_record: 0,
+            seq: None,
+        }
+    }
+
+    pub(crate) fn get<T: DeserializeOwned>(
+        tree: &TransactionalTree,
+        key: &[u8],
+    ) -> TxResult<Option<T>> {
+        match tree.get(key)? {
+            Some(v) => Ok(Some(tx_dec(key, &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Count something for the day `day` (UTC).
+    pub(crate) fn count(&mut self, day: NaiveDate, f: impl FnOnce(&mut DayStats)) {
+        f(self.days.entry(day).or_default());
+    }
+
+    fn next_number(&mut self, year: u16) -> TxResult<LicenseNumber> {
+        let seq = match self.seq {
+            Some(s) => s,
+            None => match self.meta.get(keys::LICENSE_SEQ)? {
+                Some(v) => dec_u64(keys::LICENSE_SEQ, &v).map_err(abort)?,
+                None => 0,
+            },
+        };
+        let next = seq + 1;
+        if next > u64::from(LicenseNumber::MAX_SEQ) {
+            return Err(abort(StoreError::SequenceExhausted(year)));
+        }
+        self.seq = Some(next);
+        Ok(LicenseNumber::new(year, next as u32))
+    }
+
+    fn put_license(&self, lic: &License) -> TxResult<()> {
+        self.licenses.insert(&keys::license(lic.number), enc(lic))?;
+        for k in index_entries(lic) {
+            self.index.insert(k, &[])?;
+        }
+        Ok(())
+    }
+
+    fn unindex(&self, lic: &License) -> TxResult<()> {
+        for k in index_entries(lic) {
+            self.index.remove(k)?;
+        }
+        Ok(())
+    }
+
+    fn add_unit_values(
+        &mut self,
+        data: &LicenseData,
+        day: NaiveDate,
+        n: LicenseNumber,
+        new: bool,
+    ) -> TxResult<()> {
+        for p in &data.products {
+            self.uv.insert(
+                keys::uv(p.hts.hts6(), day, n, p.line),
+                p.unit_value().to_string().as_bytes(),
+            )?;
+            self.touched.push(if new {
+                Touch::Added(p.hts.hts6().to_owned(), p.unit_value(), n, day)
+            } else {
+                Touch::Stale(p.hts.hts6().to_owned())
+            });
+        }
+        Ok(())
+    }
+
+    fn remove_unit_values(&mut self, lic: &License) -> TxResult<()> {
+        for p in &lic.data.products {
+            self.uv
+                .remove(keys::uv(p.hts.hts6(), lic.valid_from, lic.number, p.line))?;
+            self.touched.push(Touch::Stale(p.hts.hts6().to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Issue a new license valid from `day`: numbered, indexed, counted in the monitor.
+    pub(crate) fn issue(
+        &mut self,
+        sender: &str,
+        data: &LicenseData,
+        day: NaiveDate,
+        event: LicenseEvent,
+    ) -> TxResult<License> {
+        let year = u16::try_from(day.year()).map_err(|_| {
+            abort(StoreError::Invalid(format!(
+                "year {} out of range",
+                day.year()
+            )))
+        })?;
+        let n = self.next_number(year)?;
+        let (valid_from, valid_through) = validity(day);
+        let lic = License {
+            number: n,
+            sender: sender.to_owned(),
+            status: LicenseStatus::Active,
+            valid_from,
+            valid_through,
+            data: data.clone(),
+            history: vec![event],
+        };
+        self.put_license(&lic)?;
+        self.deltas.add(data, 1);
+        self.add_unit_values(data, day, n, true)?;
+        self.on_record += 1;
+        self.count(day, |d| d.licenses_issued += 1);
+        Ok(lic)
+    }
+
+    fn existing(&self, n: LicenseNumber) -> TxResult<License> {
+        let k = keys::license(n);
+        Self::get(self.licenses, &k)?
+            .ok_or_else(|| abort(StoreError::Invalid(format!("license {n} is not on record"))))
+    }
+
+    /// Replace a license's data (number and validity kept); the monitor moves at once.
+    pub(crate) fn correct(
+        &mut self,
+        n: LicenseNumber,
+        data: &LicenseData,
+        event: LicenseEvent,
+    ) -> TxResult<License> {
+        let mut lic = self.existing(n)?;
+        if lic.status == LicenseStatus::Cancelled {
+            return Err(abort(StoreError::Invalid(format!(
+                "license {n} is cancelled and cannot be corrected"
+            ))));
+        }
+        self.unindex(&lic)?;
+        self.remove_unit_values(&lic)?;
+        self.deltas.add(&lic.data, -1);
+        lic.data = data.clone();
+        lic.history.push(event);
+        self.deltas.add(data, 1);
+        let from = lic.valid_from;
+        self.add_unit_values(data, from, n, false)?;
+        self.put_license(&lic)?;
+        Ok(lic)
+    }
+
+    /// Cancel a license: out of the monitor and the W310 history.
+    pub(crate) fn cancel(&mut self, n: LicenseNumber, event: LicenseEvent) -> TxResult<License> {
+        let mut lic = self.existing(n)?;
+        self.unindex(&lic)?;
+        if lic.status == LicenseStatus::Active {
+            self.deltas.add(&lic.data, -1);
+            self.remove_unit_values(&lic)?;
+            self.on_record -= 1;
+        }
+        lic.status = LicenseStatus::Cancelled;
+        lic.history.push(event);
+        self.put_license(&lic)?;
+        Ok(lic)
+    }
+
+    /// Hold an application for review.
+    pub(crate) fn hold(&mut self, key: &[u8], app: &PendingApp, day: NaiveDate) -> TxResult<()> {
+        self.holds.insert(key, enc(app))?;
+        self.count(day, |d| d.held += 1);
+        Ok(())
+    }
+
+    /// Record a decision on a held application: it leaves the queue for good.
+    pub(crate) fn decide(&mut self, key: &[u8], d: &Decided) -> TxResult<()> {
+        self.holds.remove(key)?;
+        self.decisions.insert(key, enc(d))?;
+        if let Decision::Rejected { .. } = d.decision {
+            self.count(d.at.date_naive(), |s| s.rejected += 1);
+        }
+        Ok(())
+    }
+
+    /// Queue an ack for mail to the partner's registered addresses (none: no mail).
+    pub(crate) fn enqueue_mail(
+        &mut self,
+        sender: &str,
+        to: &[String],
+        ack_name: &str,
+        ack: &[u8],
+        at: DateTime<Utc>,
+    ) -> TxResult<()> {
+        if to.is_empty() {
+            return Ok(());
+        }
+        let id = self.mail.generate_id()?;
+        let job = MailJob {
+            id,
+            sender: sender.to_owned(),
+            to: to.to_vec(),
+            ack_name: ack_name.to_owned(),
+            ack: ack.to_vec(),
+            created_at: at,
+            attempts: 0,
+            next_attempt: at,
+            state: MailState::Queued,
+            last_error: None,
+            sent_at: None,
+        };
+        self.mail.insert(&keys::mail(at, id), enc(&job))?;
+        Ok(())
+    }
+
+    /// Write an audit event, findable by each license it concerns.
+    pub(crate) fn audit(&mut self, e: &AuditEvent, licenses: &[LicenseNumber]) -> TxResult<()> {
+        let id = self.audit.generate_id()?;
+        self.audit.insert(&id.to_be_bytes(), enc(e))?;
+        for &n in licenses {
+            self.index.insert(keys::audit_of_license(n, id), &[])?;
+        }
+        Ok(())
+    }
+
+    /// Write what was gathered: aggregate cells, the license counter, the day's statistics.
+    pub(crate) fn finish(mut self) -> TxResult<Vec<Touch>> {
+        std::mem::take(&mut self.deltas).apply(self.agg)?;
+        if let Some(seq) = self.seq {
+            self.meta.insert(keys::LICENSE_SEQ, &seq.to_be_bytes())?;
+        }
+        if self.on_record != 0 {
+            let k = keys::LICENSES_ON_RECORD;
+            let now = match self.meta.get(k)? {
+                Some(v) => dec_u64(k, &v).map_err(abort)?,
+                None => 0,
+            };
+            let next = now.checked_add_signed(self.on_record).ok_or_else(|| {
+                abort(StoreError::Invalid(format!(
+                    "licenses on record would fall below zero ({now} {:+})",
+                    self.on_record
+                )))
+            })?;
+            self.meta.insert(k, &next.to_be_bytes())?;
+        }
+        for (day, add) in std::mem::take(&mut self.days) {
+            let k = keys::day(day);
+            let mut d: DayStats = Self::get(self.meta, &k)?.unwrap_or_default();
+            d.files += add.files;
+            d.files_rejected += add.files_rejected;
+            d.applications += add.applications;
+            d.licenses_issued += add.licenses_issued;
+            d.rejected += add.rejected;
+            d.held += add.held;
+            self.meta.insert(k, enc(&d))?;
+        }
+        Ok(self.touched)
+    }
+}
+
+/// Index entries of a license version.
+fn index_entries(l: &License) -> Vec<Vec<u8>> {
+    let status = match l.status {
+        LicenseStatus::Active => "active",
+        LicenseStatus::Cancelled => "cancelled",
+    };
+    let mut v = vec![
+        keys::index(keys::BY_SENDER, &l.sender, l.number),
+        keys::index(keys::BY_IMPORTER, &l.data.importer, l.number),
+        keys::index(keys::BY_STATUS, status, l.number),
+        keys::index(keys::BY_DAY, &l.valid_from.to_string(), l.number),
+    ];
+    if let Some(e) = &l.data.entry_number {
+        v.push(keys::index(keys::BY_ENTRY, &e.0, l.number));
+    }
+    v
+}

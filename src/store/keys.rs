@@ -1,0 +1,178 @@
+//! Every key of the store, in one place. Trees and their keys:
+//!
+//! | tree | key | value |
+//! |---|---|---|
+//! | `meta` | `license_seq`, `licenses_on_record` | u64 counters |
+//! | `meta` | `day` 0 `YYYY-MM-DD` | [`DayStats`](super::DayStats) |
+//! | `receipts` | sender 0 sha256 | [`Receipt`](super::Receipt) |
+//! | `controls` | sender 0 control (u32) | sha256 of the file that used it |
+//! | `licenses` | year (u16) seq (u32) | [`License`](super::License) |
+//! | `index` | kind 0 value 0 license | (empty): searches by sender, importer, status, day, entry |
+//! | `index` | `u` 0 receipt key | (empty): receipts with unfinished deliveries or follow-ups |
+//! | `index` | `a` 0 license audit-id | (empty): audit events of a license |
+//! | `audit` | id (u64) | [`AuditEvent`](super::AuditEvent) |
+//! | `mail` | due-ms (u64) id (u64) | queued [`MailJob`](super::MailJob) |
+//! | `mail_done` | `s`/`d` id | sent (slim) or dead jobs |
+//! | `aggregates` | month 0 dimension 0 key | [`Cell`](super::Cell) |
+//! | `unit_values` | hts6 0 day license line | unit value (decimal text) |
+//! | `holds` | receipt key, position (u32) | [`PendingApp`](super::PendingApp) |
+//! | `decisions` | receipt key, position (u32) | [`Decided`](super::Decided) |
+//!
+//! Integers are big-endian so that keys sort as their numbers do.
+
+use crate::filing::model::LicenseNumber;
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+
+pub(crate) const LICENSE_SEQ: &[u8] = b"license_seq";
+pub(crate) const LICENSES_ON_RECORD: &[u8] = b"licenses_on_record";
+
+/// Index kinds.
+pub(crate) const BY_SENDER: u8 = b's';
+pub(crate) const BY_IMPORTER: u8 = b'i';
+pub(crate) const BY_STATUS: u8 = b't';
+pub(crate) const BY_DAY: u8 = b'd';
+pub(crate) const BY_ENTRY: u8 = b'e';
+pub(crate) const UNDONE: u8 = b'u';
+pub(crate) const AUDIT_OF_LICENSE: u8 = b'a';
+
+/// Mail done kinds.
+pub(crate) const SENT: u8 = b's';
+pub(crate) const DEAD: u8 = b'd';
+
+/// A key for messages: printable where it is text, hex where it is not.
+pub(crate) fn show(key: &[u8]) -> String {
+    key.iter()
+        .map(|&b| {
+            if b.is_ascii_graphic() {
+                (b as char).to_string()
+            } else {
+                format!("\\x{b:02x}")
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn day(d: NaiveDate) -> Vec<u8> {
+    format!("day\0{d}").into_bytes()
+}
+
+pub(crate) fn receipt(sender: &str, sha: &[u8; 32]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(sender.len() + 33);
+    k.extend_from_slice(sender.as_bytes());
+    k.push(0);
+    k.extend_from_slice(sha);
+    k
+}
+
+pub(crate) fn control(sender: &str, n: u32) -> Vec<u8> {
+    let mut k = sender.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&n.to_be_bytes());
+    k
+}
+
+pub(crate) fn license(n: LicenseNumber) -> [u8; 6] {
+    let mut k = [0u8; 6];
+    k[..2].copy_from_slice(&n.year.to_be_bytes());
+    k[2..].copy_from_slice(&n.seq.to_be_bytes());
+    k
+}
+
+pub(crate) fn license_of(k: &[u8]) -> Option<LicenseNumber> {
+    let k: [u8; 6] = k.try_into().ok()?;
+    Some(LicenseNumber::new(
+        u16::from_be_bytes([k[0], k[1]]),
+        u32::from_be_bytes([k[2], k[3], k[4], k[5]]),
+    ))
+}
+
+pub(crate) fn index(kind: u8, value: &str, n: LicenseNumber) -> Vec<u8> {
+    let mut k = index_prefix(kind, value);
+    k.extend_from_slice(&license(n));
+    k
+}
+
+pub(crate) fn index_prefix(kind: u8, value: &str) -> Vec<u8> {
+    let mut k = vec![kind, 0];
+    k.extend_from_slice(value.as_bytes());
+    k.push(0);
+    k
+}
+
+pub(crate) fn undone(receipt_key: &[u8]) -> Vec<u8> {
+    let mut k = vec![UNDONE, 0];
+    k.extend_from_slice(receipt_key);
+    k
+}
+
+pub(crate) fn audit_of_license(n: LicenseNumber, id: u64) -> Vec<u8> {
+    let mut k = vec![AUDIT_OF_LICENSE, 0];
+    k.extend_from_slice(&license(n));
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+pub(crate) fn audit_of_license_prefix(n: LicenseNumber) -> Vec<u8> {
+    let mut k = vec![AUDIT_OF_LICENSE, 0];
+    k.extend_from_slice(&license(n));
+    k
+}
+
+pub(crate) fn uv(hts6: &str, day: NaiveDate, n: LicenseNumber, line: u16) -> Vec<u8> {
+    let mut k = uv_prefix(hts6);
+    k.extend_from_slice(&day.num_days_from_ce().to_be_bytes());
+    k.extend_from_slice(&license(n));
+    k.extend_from_slice(&line.to_be_bytes());
+    k
+}
+
+pub(crate) fn uv_prefix(hts6: &str) -> Vec<u8> {
+    let mut k = hts6.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+/// Mail queue key: due time first, so the worker reads only what is due.
+pub(crate) fn mail(due: DateTime<Utc>, id: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&(due.timestamp_millis().max(0) as u64).to_be_bytes());
+    k[8..].copy_from_slice(&id.to_be_bytes());
+    k
+}
+
+pub(crate) fn mail_done(kind: u8, id: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = kind;
+    k[1..].copy_from_slice(&id.to_be_bytes());
+    k
+}
+
+pub(crate) fn cell(month: &str, dim: &str, key: &str) -> Vec<u8> {
+    format!("{month}\0{dim}\0{key}").into_bytes()
+}
+
+/// A held application: its receipt and its position in the file.
+pub(crate) fn hold(receipt_key: &[u8], position: usize) -> Vec<u8> {
+    let mut k = receipt_key.to_vec();
+    k.extend_from_slice(&u32::try_from(position).unwrap_or(u32::MAX).to_be_bytes());
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn license_keys_round_trip_and_sort_by_number() {
+        let a = LicenseNumber::new(2026, 9);
+        let b = LicenseNumber::new(2026, 10);
+        assert_eq!(license_of(&license(a)), Some(a));
+        assert!(license(a) < license(b));
+        assert!(license_of(b"short").is_none());
+    }
+
+    #[test]
+    fn keys_are_shown_readably() {
+        assert_eq!(show(b"ab\0c"), "ab\\x00c");
+    }
+}

@@ -1,0 +1,177 @@
+//! The durable mail queue: jobs keyed by due time, sent ones kept slim, dead letters kept whole
+//! for staff (retry, re-send).
+
+use super::change::Tx;
+use super::codec::{dec, enc};
+use super::records::*;
+use super::{Result, Store, StoreError, keys};
+use chrono::{DateTime, Utc};
+
+impl Store {
+    /// Mail jobs due at `now`, earliest first, at most `limit`.
+    pub fn due_mail(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<MailJob>> {
+        let end = keys::mail(now, u64::MAX);
+        self.mail
+            .range(..=end.as_slice())
+            .take(limit)
+            .map(|kv| {
+                let (k, v) = kv?;
+                dec(&k, &v)
+            })
+            .collect()
+    }
+
+    /// The time the next queued message is due, if any.
+    pub fn next_mail_due(&self) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.mail.first()?.and_then(|(k, _)| {
+            let ms = u64::from_be_bytes(k[..8].try_into().ok()?);
+            DateTime::from_timestamp_millis(i64::try_from(ms).ok()?)
+        }))
+    }
+
+    /// Move a job to its next state: sent (kept as a slim record), dead (kept whole, with the
+    /// last error), or queued again for `job.next_attempt`. Durable when this returns.
+    pub fn settle_mail(&self, old_due: DateTime<Utc>, job: &MailJob) -> Result<()> {
+        let old = keys::mail(old_due, job.id);
+        self.transact(|tx| {
+            tx.mail.remove(&old)?;
+            match job.state {
+                MailState::Queued | MailState::Retrying => {
+                    tx.mail
+                        .insert(&keys::mail(job.next_attempt, job.id), enc(job))?;
+                }
+                MailState::Sent => {
+                    let slim = MailJob {
+                        ack: Vec::new(),
+                        ..job.clone()
+                    };
+                    tx.mail_done
+                        .insert(&keys::mail_done(keys::SENT, job.id), enc(&slim))?;
+                }
+                MailState::Dead => {
+                    tx.mail_done
+                        .insert(&keys::mail_done(keys::DEAD, job.id), enc(job))?;
+                }
+            }
+            Ok(())
+        })?;
+        self.flush()
+    }
+
+    /// Queued, retrying and dead messages (sent ones are not counted: they only grow).
+    pub fn mail_counts(&self) -> Result<MailCounts> {
+        let mut c = MailCounts::default();
+        for kv in self.mail.iter() {
+            let (k, v) = kv?;
+            let j: MailJob = dec(&k, &v)?;
+            match j.state {
+                MailState::Retrying => c.retrying += 1,
+                _ => c.queued += 1,
+            }
+        }
+        c.dead = self.mail_done.scan_prefix([keys::DEAD]).count();
+        Ok(c)
+    }
+
+    /// Messages waiting (queued or retrying), earliest due first.
+    pub fn queued_mail(&self, limit: usize) -> Result<Vec<MailJob>> {
+        self.mail
+            .iter()
+            .take(limit)
+            .map(|kv| {
+                let (k, v) = kv?;
+                dec(&k, &v)
+            })
+            .collect()
+    }
+
+    /// Dead letters, oldest first.
+    pub fn dead_letters(&self) -> Result<Vec<MailJob>> {
+        self.mail_done
+            .scan_prefix([keys::DEAD])
+            .map(|kv| {
+                let (k, v) = kv?;
+                dec(&k, &v)
+            })
+            .collect()
+    }
+
+    /// Queue a dead letter again, due now, its attempts counted afresh.
+    pub fn retry_dead(&self, id: u64, by: &Actor, at: DateTime<Utc>) -> Result<MailJob> {
+        let dk = keys::mail_done(keys::DEAD, id);
+        self.transact(|tx| {
+            let mut job: MailJob = Tx::get(tx.mail_done, &dk)?.ok_or_else(|| {
+                super::change::abort(StoreError::Invalid(format!(
+                    "mail {id} is not a dead letter"
+                )))
+            })?;
+            tx.mail_done.remove(&dk)?;
+            job.state = MailState::Queued;
+            job.attempts = 0;
+            job.next_attempt = at;
+            tx.mail.insert(&keys::mail(at, id), enc(&job))?;
+            tx.audit(
+                &AuditEvent {
+                    at,
+                    actor: by.clone(),
+                    action: AuditAction::RetryMail,
+                    subject: format!("mail {id}"),
+                    outcome: Outcome::Done,
+                    detail: format!(
+                        "dead letter {} to {} queued again (last error: {})",
+                        job.ack_name,
+                        job.to.join(", "),
+                        job.last_error.as_deref().unwrap_or("none")
+                    ),
+                },
+                &[],
+            )?;
+            Ok(job)
+        })
+    }
+
+    /// Mail an ack of a file again (its first ack, or follow-up `seq`) to the partner.
+    pub fn resend_ack(
+        &self,
+        sender: &str,
+        sha: &[u8; 32],
+        seq: u32,
+        to: &[String],
+        by: &Actor,
+        at: DateTime<Utc>,
+    ) -> Result<String> {
+        let r = self
+            .receipt(sender, sha)?
+            .ok_or_else(|| StoreError::Invalid("no such file on record".into()))?;
+        let (name, ack) = if seq <= 1 {
+            let d = r
+                .deliveries
+                .first()
+                .ok_or_else(|| StoreError::Invalid("the file has no delivery".into()))?;
+            (d.ack_name.clone(), r.ack.clone())
+        } else {
+            let f = r
+                .followups
+                .iter()
+                .find(|f| f.seq == seq)
+                .ok_or_else(|| StoreError::Invalid(format!("the file has no ack {seq}")))?;
+            (f.ack_name.clone(), f.ack.clone())
+        };
+        self.transact(|tx| {
+            tx.enqueue_mail(sender, to, &name, &ack, at)?;
+            tx.audit(
+                &AuditEvent {
+                    at,
+                    actor: by.clone(),
+                    action: AuditAction::Resend,
+                    subject: name.clone(),
+                    outcome: Outcome::Done,
+                    detail: format!("{name} of {sender} mailed again to {}", to.join(", ")),
+                },
+                &[],
+            )?;
+            Ok(())
+        })?;
+        Ok(name)
+    }
+}

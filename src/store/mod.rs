@@ -1,0 +1,190 @@
+//! The daemon's database over sled, one module per concern:
+//!
+//! - `receipts`: what intake commits for each file, deliveries, crash recovery's view;
+//! - `change`: the one unit of change (issue, correct, cancel, hold, decide, mail, audit) that
+//!   intake and every staff action use alike;
+//! - `queries`: licenses and the day's counters; `aggregates`: the monitor's cells;
+//! - `review`: holds, decisions and follow-up acks; `mail_queue`; `audit`;
+//! - `unit_values`: the W310 window; `ledger`: the store's answers for the rules;
+//! - `keys`: every key, in one place; `codec`: value encoding; `records`: the stored types.
+//!
+//! Only the daemon opens the store (sled is single-process), and only the daemon's pipeline
+//! writes it; everything else reaches it through the daemon's control socket.
+
+mod aggregates;
+mod audit;
+mod change;
+mod codec;
+mod keys;
+mod ledger;
+mod mail_queue;
+mod queries;
+mod receipts;
+mod records;
+mod review;
+mod unit_values;
+
+pub use aggregates::{CellKey, DIMENSIONS, StoredCell, cells_of};
+pub use change::validity;
+pub use ledger::StoreLedger;
+pub use receipts::{Committed, NewFiling};
+pub use records::*;
+pub use review::{DecidedApp, FollowUpAck, Handle, HeldLookup, Verdict, followup_name};
+
+use change::{Tx, TxResult};
+use sled::Transactional;
+use sled::transaction::TransactionError;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error(
+        "stored value under {key} cannot be read: {message}; the database is damaged: restore it from a backup (docs/deploy.md)"
+    )]
+    Decode { key: String, message: String },
+    #[error("license numbers for {0} are used up")]
+    SequenceExhausted(u16),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl StoreError {
+    /// Damage to stored data: the daemon must stop rather than go on guessing.
+    pub fn is_corruption(&self) -> bool {
+        matches!(self, StoreError::Decode { .. })
+    }
+
+    /// The disk is full (or the like): waiting may cure it.
+    pub fn is_no_space(&self) -> bool {
+        match self {
+            StoreError::Sled(sled::Error::Io(e)) => {
+                e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28)
+            }
+            _ => false,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+pub struct Store {
+    db: sled::Db,
+    meta: sled::Tree,
+    receipts: sled::Tree,
+    controls: sled::Tree,
+    licenses: sled::Tree,
+    index: sled::Tree,
+    audit: sled::Tree,
+    mail: sled::Tree,
+    mail_done: sled::Tree,
+    agg: sled::Tree,
+    uv: sled::Tree,
+    holds: sled::Tree,
+    decisions: sled::Tree,
+    windows: Mutex<HashMap<String, unit_values::Window>>,
+}
+
+/// sled writes a snapshot as `snap.<lsn>.generating`, fsyncs it and only then renames it; a
+/// kill in between leaves a partial file that sled would take for the newest snapshot and
+/// refuse to open ("Read corrupted data"). Such a leftover is never needed: remove it.
+fn remove_partial_snapshots(dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            match std::fs::remove_file(e.path()) {
+                Ok(()) => {
+                    tracing::warn!(file = %e.path().display(), "removed a snapshot left half written by a crash")
+                }
+                Err(err) => {
+                    tracing::error!(file = %e.path().display(), "cannot remove a half-written snapshot: {err}")
+                }
+            }
+        }
+    }
+}
+
+impl Store {
+    /// Open (or create) the database in `dir`.
+    pub fn open(dir: &Path) -> Result<Store> {
+        remove_partial_snapshots(dir);
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(16 * 1024 * 1024)
+            .flush_every_ms(None)
+            .open()?;
+        let store = Store {
+            meta: db.open_tree("meta")?,
+            receipts: db.open_tree("receipts")?,
+            controls: db.open_tree("controls")?,
+            licenses: db.open_tree("licenses")?,
+            index: db.open_tree("index")?,
+            audit: db.open_tree("audit")?,
+            mail: db.open_tree("mail")?,
+            mail_done: db.open_tree("mail_done")?,
+            agg: db.open_tree("aggregates")?,
+            uv: db.open_tree("unit_values")?,
+            holds: db.open_tree("holds")?,
+            decisions: db.open_tree("decisions")?,
+            windows: Mutex::new(HashMap::new()),
+            db,
+        };
+        // A damaged counter must stop the daemon at once, never restart numbering at 0.
+        store.license_sequence()?;
+        store.licenses_on_record()?;
+        Ok(store)
+    }
+
+    /// Make everything written so far durable.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Run one unit of change in one transaction over every tree. Not yet durable: the
+    /// caller flushes (intake once per group commit, staff actions at once).
+    pub(crate) fn transact<T>(&self, f: impl Fn(&mut Tx<'_>) -> TxResult<T>) -> Result<T> {
+        let trees = [
+            &self.meta,
+            &self.receipts,
+            &self.controls,
+            &self.licenses,
+            &self.index,
+            &self.audit,
+            &self.mail,
+            &self.mail_done,
+            &self.agg,
+            &self.uv,
+            &self.holds,
+            &self.decisions,
+        ];
+        let r = (
+            trees[0], trees[1], trees[2], trees[3], trees[4], trees[5], trees[6], trees[7],
+            trees[8], trees[9], trees[10], trees[11],
+        )
+            .transaction(|(a, b, c, d, e, g, h, i, j, k, l, m)| {
+                let mut tx = Tx::new([a, b, c, d, e, g, h, i, j, k, l, m]);
+                let out = f(&mut tx)?;
+                let touched = tx.finish()?;
+                Ok((out, touched))
+            });
+        match r {
+            Ok((out, touched)) => {
+                self.update_windows(&touched);
+                Ok(out)
+            }
+            Err(TransactionError::Abort(e)) => Err(e),
+            Err(TransactionError::Storage(e)) => Err(StoreError::Sled(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

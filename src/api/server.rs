@@ -438,7 +438,7 @@ async fn handle(
             let handles = parse_handles(&handles)?;
             staff(StaffAction::Decide {
                 handles,
-                verdict: store::Verdict::Approve,
+                ruling: store::Ruling::Approve,
             })
             .await
         }
@@ -447,7 +447,7 @@ async fn handle(
             let reason = reason_text(&reason)?;
             staff(StaffAction::Decide {
                 handles,
-                verdict: store::Verdict::Reject { reason },
+                ruling: store::Ruling::Reject { reason },
             })
             .await
         }

@@ -11,7 +11,7 @@ use crate::filing::model::LicenseNumber;
 use crate::intake;
 use crate::store::{
     Actor, AuditAction, AuditEvent, Decision, FollowUpAck, Handle, HeldLookup, LicenseAction,
-    LicenseStatus, Outcome, PendingApp, StoreError, Verdict,
+    LicenseStatus, Outcome, PendingApp, Ruling, StoreError,
 };
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -27,9 +27,11 @@ impl Daemon {
     pub(super) fn apply(&mut self, c: Command) -> Result<(), DaemonError> {
         match c {
             Command::Audit(e) => {
+                // A refused cancellation is findable from its license too.
+                let license = crate::filing::model::LicenseNumber::parse(&e.subject);
                 if let Err(err) = self
                     .store
-                    .record_audit(&e)
+                    .record_audit(&e, license.as_slice())
                     .and_then(|()| self.store.flush())
                 {
                     tracing::error!("cannot record an audit event: {err}");
@@ -75,7 +77,7 @@ impl Daemon {
         let by = Actor::Staff(user.to_owned());
         let r = match action.clone() {
             StaffAction::Cancel { license, reason } => self.cancel(&by, license, &reason),
-            StaffAction::Decide { handles, verdict } => self.decide(&by, &handles, &verdict),
+            StaffAction::Decide { handles, ruling } => self.decide(&by, &handles, &ruling),
             StaffAction::RetryMail { id } => {
                 let at = self.clock.now();
                 match self.store.retry_dead(id, &by, at) {
@@ -116,12 +118,16 @@ impl Daemon {
     }
 
     fn audit_refusal(&mut self, by: &Actor, action: &StaffAction, e: &ApiError) {
+        let mut licenses = Vec::new();
         let (kind, subject) = match action {
-            StaffAction::Cancel { license, .. } => (AuditAction::Cancel, license.to_string()),
-            StaffAction::Decide { handles, verdict } => (
-                match verdict {
-                    Verdict::Approve => AuditAction::Approve,
-                    Verdict::Reject { .. } => AuditAction::Reject,
+            StaffAction::Cancel { license, .. } => {
+                licenses.push(*license);
+                (AuditAction::Cancel, license.to_string())
+            }
+            StaffAction::Decide { handles, ruling } => (
+                match ruling {
+                    Ruling::Approve => AuditAction::Approve,
+                    Ruling::Reject { .. } => AuditAction::Reject,
                 },
                 handles
                     .iter()
@@ -144,7 +150,7 @@ impl Daemon {
         };
         if let Err(err) = self
             .store
-            .record_audit(&ev)
+            .record_audit(&ev, &licenses)
             .and_then(|()| self.store.flush())
         {
             tracing::error!("cannot record a refusal in the audit log: {err}");
@@ -239,7 +245,7 @@ impl Daemon {
         }))
     }
 
-    fn decide(&mut self, by: &Actor, handles: &[Handle], verdict: &Verdict) -> StaffReply {
+    fn decide(&mut self, by: &Actor, handles: &[Handle], ruling: &Ruling) -> StaffReply {
         let mut items: Vec<(Vec<u8>, PendingApp)> = Vec::new();
         let mut refused = Vec::new();
         let mut missing = Vec::new();
@@ -250,7 +256,7 @@ impl Daemon {
             }
             match self.store.lookup_handle(h).map_err(failed)? {
                 HeldLookup::Held { key, app } => {
-                    if let (Verdict::Approve, Some(n)) = (verdict, app.verdict.license)
+                    if let (Ruling::Approve, Some(n)) = (ruling, app.verdict.license)
                         && let Some(l) = self.store.license(n).map_err(failed)?
                         && l.status == LicenseStatus::Cancelled
                     {
@@ -305,7 +311,7 @@ impl Daemon {
         let taken = |s: &str, name: &str| self.name_taken(s, name);
         let (decided, acks) = self
             .store
-            .decide(&items, verdict, by, at, &mail, &taken)
+            .decide(&items, ruling, by, at, &mail, &taken)
             .map_err(failed)?;
         self.store.flush().map_err(failed)?;
         for fu in &acks {

@@ -21,7 +21,7 @@ pub enum StaffAction {
     },
     Decide {
         handles: Vec<Handle>,
-        verdict: store::Verdict,
+        ruling: store::Ruling,
     },
     RetryMail {
         id: u64,

@@ -47,8 +47,8 @@ impl Store {
 }
 
 impl Store {
-    /// Record one event on its own (a refused staff request).
-    pub fn record_audit(&self, e: &AuditEvent) -> Result<()> {
-        self.transact(|tx| tx.audit(e, &[]))
+    /// Record one event on its own (a refused staff request), findable by these licenses.
+    pub fn record_audit(&self, e: &AuditEvent, licenses: &[LicenseNumber]) -> Result<()> {
+        self.transact(|tx| tx.audit(e, licenses))
     }
 }

@@ -29,7 +29,7 @@ pub use change::validity;
 pub use ledger::StoreLedger;
 pub use receipts::{Committed, NewFiling};
 pub use records::*;
-pub use review::{DecidedApp, FollowUpAck, Handle, HeldLookup, Verdict, followup_name};
+pub use review::{DecidedApp, FollowUpAck, Handle, HeldLookup, Ruling, followup_name};
 
 use change::{Tx, TxResult};
 use sled::Transactional;

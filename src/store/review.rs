@@ -66,7 +66,7 @@ pub enum HeldLookup {
 
 /// What a reviewer decides for a set of held applications.
 #[derive(Clone, Debug)]
-pub enum Verdict {
+pub enum Ruling {
     Approve,
     Reject { reason: String },
 }
@@ -150,7 +150,7 @@ impl Store {
     pub fn decide(
         &self,
         items: &[(Vec<u8>, PendingApp)],
-        verdict: &Verdict,
+        ruling: &Ruling,
         by: &Actor,
         at: DateTime<Utc>,
         mail_to: &dyn Fn(&str) -> Vec<String>,
@@ -183,8 +183,8 @@ impl Store {
                 {
                     let handle = held.handle();
                     let v = &held.verdict;
-                    let (entry, decision, license) = match verdict {
-                        Verdict::Approve => {
+                    let (entry, decision, license) = match ruling {
+                        Ruling::Approve => {
                             let data = v.data.as_ref().ok_or_else(|| {
                                 abort(StoreError::Invalid(format!("{handle} has no data")))
                             })?;
@@ -229,7 +229,7 @@ impl Store {
                                 Some(lic.number),
                             )
                         }
-                        Verdict::Reject { reason } => {
+                        Ruling::Reject { reason } => {
                             let path = format!("Application[{}]", v.id.as_deref().unwrap_or(""));
                             let entry = AckApp {
                                 id: v.id.clone(),

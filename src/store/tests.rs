@@ -326,3 +326,419 @@ fn w310_median_needs_twenty_licenses() {
         None
     );
 }
+
+/// A new application of `importer` from `origin`, `kg` kilograms, importing on `import`.
+fn filing(control: u32, origin: &str, importer: &str, kg: u32, import: &str) -> String {
+    with_control(control)
+        .replace(
+            "<CountryOfOrigin>CA<",
+            &format!("<CountryOfOrigin>{origin}<"),
+        )
+        .replace(
+            "<Importer>Northwind Metals Inc<",
+            &format!("<Importer>{importer}<"),
+        )
+        .replace("<QuantityKg>12500.000<", &format!("<QuantityKg>{kg}<"))
+        .replace(
+            "<ExpectedImportDate>2026-12-05<",
+            &format!("<ExpectedImportDate>{import}<"),
+        )
+}
+
+fn as_correction(xml: &str, n: LicenseNumber) -> String {
+    xml.replace(
+        "action=\"new\"",
+        &format!("action=\"correct\" license=\"{n}\""),
+    )
+}
+
+fn as_cancel(control: u32, n: LicenseNumber) -> String {
+    format!(
+        "<LicenseFiling xmlns=\"urn:aim:filing:1\" version=\"1.0\"><Interchange><SenderId>ACMEBRK</SenderId><ControlNumber>{control}</ControlNumber><CreatedAt>2026-11-28T10:00:00Z</CreatedAt></Interchange><Application id=\"C\" action=\"cancel\" license=\"{n}\"><Reason>no shipment</Reason></Application></LicenseFiling>"
+    )
+}
+
+fn sha_of(xml: &str) -> [u8; 32] {
+    sha2::Digest::finalize(sha2::Digest::chain_update(
+        sha2::Sha256::default(),
+        xml.as_bytes(),
+    ))
+    .into()
+}
+
+fn commit_at(store: &Store, xml: &str, v: &Verdict, name: &str) -> Committed {
+    store
+        .commit(&NewFiling {
+            sender: "ACMEBRK",
+            facts: FileFacts {
+                file_name: name,
+                sha256: sha_of(xml),
+                received_at: day().and_hms_opt(12, 0, 0).unwrap().and_utc(),
+            },
+            filing_day: day(),
+            verdict: v,
+            ack_name: &format!("{}.ack.xml", name.trim_end_matches(".xml")),
+            archive: "a/x.xml",
+            mail_to: &["a@b.example".to_string()],
+        })
+        .unwrap()
+}
+
+fn hold(store: &Store, control: u32, name: &str) -> (String, Vec<u8>, PendingApp) {
+    let xml = filing(control, "CA", "Held Importer", 1000, "2026-12-10");
+    let v = judge_watching(store, &xml, day(), &["CA"]);
+    assert_eq!(v.apps[0].status, AppStatus::PendingReview);
+    commit_at(store, &xml, &v, name);
+    let h = Handle::parse(&format!("ACMEBRK:{control}:A1")).unwrap();
+    match store.lookup_handle(&h).unwrap() {
+        HeldLookup::Held { key, app } => (xml, key, *app),
+        _ => panic!("not held"),
+    }
+}
+
+fn never_taken(_: &str, _: &str) -> bool {
+    false
+}
+
+fn mail_to(_: &str) -> Vec<String> {
+    vec!["a@b.example".into()]
+}
+
+#[test]
+fn approval_issues_a_license_valid_from_the_decision_day_with_a_follow_up_ack() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(d.path()).unwrap();
+    let (xml, key, app) = hold(&store, 7, "batch-7.xml");
+    assert_eq!(
+        app.verdict.held_for[0].code,
+        crate::filing::rules::HoldCode::R501
+    );
+    assert_eq!(store.held_count(), 1);
+    let later = (day() + Days::new(3))
+        .and_hms_opt(9, 30, 0)
+        .unwrap()
+        .and_utc();
+    let by = Actor::Staff("rita".into());
+    let (decided, acks) = store
+        .decide(
+            &[(key, app)],
+            &Ruling::Approve,
+            &by,
+            later,
+            &mail_to,
+            &never_taken,
+        )
+        .unwrap();
+    let Decision::Approved { license } = decided[0].decision.clone() else {
+        panic!("approved")
+    };
+    let lic = store.license(license).unwrap().unwrap();
+    assert_eq!(lic.valid_from, day() + Days::new(3));
+    assert_eq!(lic.history[0].by, by);
+    assert_eq!(acks.len(), 1);
+    assert_eq!(acks[0].ack_name, "batch-7.ack-2.xml");
+    assert_eq!(acks[0].seq, 2);
+    let ack = String::from_utf8(acks[0].ack.clone()).unwrap();
+    assert!(ack.contains("<AckSequence>2</AckSequence>"), "{ack}");
+    assert!(
+        ack.contains("<ReceivedAt>2026-12-01T09:30:00.000Z</ReceivedAt>"),
+        "{ack}"
+    );
+    assert!(ack.contains("<Status>accepted</Status>"), "{ack}");
+    assert!(
+        ack.contains(&format!("<LicenseNumber>{license}</LicenseNumber>")),
+        "{ack}"
+    );
+    assert!(ack.contains("<ValidFrom>2026-12-01</ValidFrom>"), "{ack}");
+    assert!(ack.contains("<FileName>batch-7.xml</FileName>"), "{ack}");
+    // The monitor counts it now, and the queue no longer holds it.
+    assert!(!store.cells("2026-12").unwrap().is_empty());
+    assert!(store.held().unwrap().is_empty());
+    assert_eq!(
+        store
+            .day_stats(day() + Days::new(3))
+            .unwrap()
+            .licenses_issued,
+        1
+    );
+    // The follow-up is unfinished until written; a second decision sees who decided.
+    let sha = sha_of(&xml);
+    let r = store.receipt("ACMEBRK", &sha).unwrap().unwrap();
+    assert_eq!(r.followups.len(), 1);
+    assert_eq!(store.unfinished().unwrap().len(), 1);
+    store.mark_done("ACMEBRK", &sha, 0).unwrap();
+    store.mark_followup_done("ACMEBRK", &sha, 2).unwrap();
+    assert!(store.unfinished().unwrap().is_empty());
+    match store
+        .lookup_handle(&Handle::parse("ACMEBRK:7:A1").unwrap())
+        .unwrap()
+    {
+        HeldLookup::Decided(d) => {
+            assert_eq!(d.by, by);
+            assert_eq!(d.at, later);
+        }
+        _ => panic!("decided"),
+    }
+    // Mail: the first ack and the follow-up.
+    assert_eq!(store.due_mail(later, 10).unwrap().len(), 2);
+}
+
+#[test]
+fn rejection_answers_r590_with_the_reason_and_no_position() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(d.path()).unwrap();
+    let (_, key, app) = hold(&store, 8, "b.xml");
+    let at = day().and_hms_opt(15, 0, 0).unwrap().and_utc();
+    let (decided, acks) = store
+        .decide(
+            &[(key, app)],
+            &Ruling::Reject {
+                reason: "smelt certificate missing; refile with mill certificate".into(),
+            },
+            &Actor::Staff("rita".into()),
+            at,
+            &mail_to,
+            &never_taken,
+        )
+        .unwrap();
+    assert!(matches!(decided[0].decision, Decision::Rejected { .. }));
+    let ack = String::from_utf8(acks[0].ack.clone()).unwrap();
+    assert!(
+        ack.contains(r#"<Error code="R590" path="Application[A1]">smelt certificate missing; refile with mill certificate</Error>"#),
+        "{ack}"
+    );
+    assert!(ack.contains("<Status>rejected</Status>"), "{ack}");
+    assert!(!ack.contains("<LicenseNumber>"), "{ack}");
+    assert!(
+        store.cells("").unwrap().is_empty(),
+        "a rejection counts nowhere"
+    );
+    assert_eq!(store.licenses_on_record().unwrap(), 0);
+}
+
+#[test]
+fn two_files_decided_at_once_get_one_follow_up_each() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(d.path()).unwrap();
+    let (_, k1, a1) = hold(&store, 21, "one.xml");
+    let (_, k2, a2) = hold(&store, 22, "two.xml");
+    let at = day().and_hms_opt(15, 0, 0).unwrap().and_utc();
+    let (decided, acks) = store
+        .decide(
+            &[(k1, a1), (k2, a2)],
+            &Ruling::Approve,
+            &Actor::Staff("rita".into()),
+            at,
+            &mail_to,
+            &|_: &str, name: &str| name == "two.ack-2.xml",
+        )
+        .unwrap();
+    assert_eq!(decided.len(), 2);
+    let names: Vec<&str> = acks.iter().map(|a| a.ack_name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["one.ack-2.xml", "two.2.ack-2.xml"],
+        "never overwrite a name in use"
+    );
+    assert_eq!(store.licenses_on_record().unwrap(), 2);
+}
+
+#[test]
+fn staff_cancellation_answers_the_issuing_file_and_leaves_the_monitor() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(d.path()).unwrap();
+    let xml = filing(31, "CA", "Northwind", 1000, "2026-12-10");
+    let v = judge(&store, &xml, day());
+    let c = commit_at(&store, &xml, &v, "lic.xml");
+    let n = c.issued[0];
+    assert_eq!(store.licenses_on_record().unwrap(), 1);
+    let at = day().and_hms_opt(16, 0, 0).unwrap().and_utc();
+    let fu = store
+        .staff_cancel(
+            n,
+            "importer withdrew",
+            &Actor::Staff("sam".into()),
+            at,
+            &mail_to(""),
+            &never_taken,
+        )
+        .unwrap();
+    assert_eq!((fu.ack_name.as_str(), fu.seq), ("lic.ack-2.xml", 2));
+    let ack = String::from_utf8(fu.ack).unwrap();
+    assert!(
+        ack.contains(r#"<Application id="A1" status="cancelled">"#),
+        "{ack}"
+    );
+    assert!(
+        ack.contains(&format!("<LicenseNumber>{n}</LicenseNumber>")),
+        "{ack}"
+    );
+    assert!(store.cells("").unwrap().is_empty());
+    assert_eq!(store.licenses_on_record().unwrap(), 0);
+    let lic = store.license(n).unwrap().unwrap();
+    assert_eq!(lic.status_name(), "cancelled");
+    assert_eq!(lic.history[1].by, Actor::Staff("sam".into()));
+    let events = store.audit_of_license(n, 10).unwrap();
+    assert_eq!(events[0].action, AuditAction::Cancel);
+    assert_eq!(events[1].action, AuditAction::Receive);
+}
+
+#[test]
+fn a_damaged_license_counter_stops_the_store_instead_of_restarting_at_zero() {
+    let d = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(d.path()).unwrap();
+        commit(&store, &with_control(1), day());
+        store.meta.insert(keys::LICENSE_SEQ, &[1u8, 2][..]).unwrap();
+        store.flush().unwrap();
+    }
+    let e = Store::open(d.path())
+        .err()
+        .expect("a damaged counter is an error");
+    assert!(e.is_corruption(), "{e}");
+    assert!(e.to_string().contains("license_seq"), "{e}");
+}
+
+/// What the cells must be: recomputed from every license on record.
+fn recomputed(store: &Store) -> Vec<(String, String, String, i64, Decimal, Decimal, usize)> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut cells: BTreeMap<(String, String, String), (i64, Decimal, Decimal, BTreeSet<String>)> =
+        BTreeMap::new();
+    for kv in store.licenses.iter() {
+        let (k, v) = kv.unwrap();
+        let l: License = codec::dec(&k, &v).unwrap();
+        if l.status == LicenseStatus::Cancelled {
+            continue;
+        }
+        for ((m, d, key), (kg, usd)) in cells_of(&l.data) {
+            let e = cells.entry((m, d.to_string(), key)).or_default();
+            e.0 += 1;
+            e.1 += kg;
+            e.2 += usd;
+            e.3.insert(l.data.importer.clone());
+        }
+    }
+    cells
+        .into_iter()
+        .map(|((m, d, k), (n, kg, usd, imp))| (m, d, k, n, kg, usd, imp.len()))
+        .collect()
+}
+
+fn stored(store: &Store) -> Vec<(String, String, String, i64, Decimal, Decimal, usize)> {
+    store
+        .cells("")
+        .unwrap()
+        .into_iter()
+        .map(|c| {
+            (
+                c.month,
+                c.dimension,
+                c.key,
+                c.cell.licenses,
+                c.cell.kg,
+                c.cell.usd,
+                c.cell.importers.len(),
+            )
+        })
+        .collect()
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Issue {
+        origin: usize,
+        importer: usize,
+        kg: u32,
+        month: usize,
+    },
+    Correct {
+        pick: usize,
+        origin: usize,
+        importer: usize,
+        kg: u32,
+        month: usize,
+    },
+    Cancel {
+        pick: usize,
+    },
+    StaffCancel {
+        pick: usize,
+    },
+    HoldThenApprove {
+        importer: usize,
+    },
+}
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    prop_oneof![
+        3 => (0..3usize, 0..4usize, 1..50_000u32, 0..2usize).prop_map(|(origin, importer, kg, month)| Op::Issue { origin, importer, kg, month }),
+        2 => (any::<usize>(), 0..3usize, 0..4usize, 1..50_000u32, 0..2usize).prop_map(|(pick, origin, importer, kg, month)| Op::Correct { pick, origin, importer, kg, month }),
+        1 => any::<usize>().prop_map(|pick| Op::Cancel { pick }),
+        1 => any::<usize>().prop_map(|pick| Op::StaffCancel { pick }),
+        1 => (0..4usize).prop_map(|importer| Op::HoldThenApprove { importer }),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config { cases: 24, ..Default::default() })]
+
+    /// The monitor's cells, kept with every change, equal a recomputation from the licenses
+    /// on record after any sequence of issues, corrections, cancellations and approvals.
+    #[test]
+    fn aggregates_equal_a_recomputation(ops in proptest::collection::vec(op(), 1..14)) {
+        let origins = ["CA", "DE", "NO"];
+        let importers = ["Alpha Metals", "Beta Metals", "Gamma Metals", "Delta Metals"];
+        let months = ["2026-12-05", "2027-01-10"];
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path()).unwrap();
+        let mut active: Vec<LicenseNumber> = Vec::new();
+        let mut control = 1000;
+        for op in ops {
+            control += 1;
+            match op {
+                Op::Issue { origin, importer, kg, month } => {
+                    let xml = filing(control, origins[origin], importers[importer], kg, months[month]);
+                    let v = judge(&store, &xml, day());
+                    let c = commit_at(&store, &xml, &v, &format!("f{control}.xml"));
+                    active.extend(c.issued);
+                }
+                Op::Correct { pick, origin, importer, kg, month } if !active.is_empty() => {
+                    let n = active[pick % active.len()];
+                    let xml = as_correction(&filing(control, origins[origin], importers[importer], kg, months[month]), n);
+                    let v = judge(&store, &xml, day());
+                    proptest::prop_assert_eq!(v.apps[0].status, AppStatus::Corrected);
+                    commit_at(&store, &xml, &v, &format!("f{control}.xml"));
+                }
+                Op::Cancel { pick } if !active.is_empty() => {
+                    let n = active.remove(pick % active.len());
+                    let xml = as_cancel(control, n);
+                    let v = judge(&store, &xml, day());
+                    commit_at(&store, &xml, &v, &format!("f{control}.xml"));
+                }
+                Op::StaffCancel { pick } if !active.is_empty() => {
+                    let n = active.remove(pick % active.len());
+                    let at = day().and_hms_opt(13, 0, 0).unwrap().and_utc();
+                    store.staff_cancel(n, "withdrawn", &Actor::Staff("s".into()), at, &[], &never_taken).unwrap();
+                }
+                Op::HoldThenApprove { importer } => {
+                    let xml = filing(control, "CA", importers[importer], 777, months[0]);
+                    let v = judge_watching(&store, &xml, day(), &["CA"]);
+                    commit_at(&store, &xml, &v, &format!("f{control}.xml"));
+                    let h = Handle::parse(&format!("ACMEBRK:{control}:A1")).unwrap();
+                    let HeldLookup::Held { key, app } = store.lookup_handle(&h).unwrap() else {
+                        panic!("held");
+                    };
+                    let at = day().and_hms_opt(14, 0, 0).unwrap().and_utc();
+                    let (decided, _) = store.decide(&[(key, *app)], &Ruling::Approve, &Actor::Staff("r".into()), at, &mail_to, &never_taken).unwrap();
+                    if let Decision::Approved { license } = decided[0].decision {
+                        active.push(license);
+                    }
+                }
+                _ => {}
+            }
+            proptest::prop_assert_eq!(stored(&store), recomputed(&store));
+            proptest::prop_assert_eq!(store.licenses_on_record().unwrap(), active.len() as u64);
+        }
+    }
+}

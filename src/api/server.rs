@@ -10,6 +10,7 @@ use crate::daemon::writer::{StaffAction, Writer};
 use crate::health::Health;
 use crate::store::{self, Actor, AuditAction, AuditEvent, Outcome, Store};
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,8 +19,10 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{Semaphore, broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
-/// Connections served at once; more are told so and closed.
-const MAX_CONNECTIONS: usize = 64;
+/// Connections served at once, and per Unix user; more are told so and closed, so that one
+/// user's runaway script cannot lock the others out.
+const MAX_CONNECTIONS: usize = 128;
+const MAX_PER_USER: usize = 32;
 /// A connection that sends no complete request for this long is closed (subscribers too
 /// get no exemption: the console sends a status request every few seconds).
 const IDLE: Duration = Duration::from_secs(600);
@@ -74,6 +77,7 @@ pub fn bind(path: &Path, group: &str) -> std::io::Result<std::os::unix::net::Uni
 /// Serve until `stop` is cancelled.
 pub async fn serve(listener: UnixListener, cx: Arc<Context>, stop: CancellationToken) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let per_user: Arc<std::sync::Mutex<HashMap<u32, usize>>> = Arc::default();
     loop {
         let stream = tokio::select! {
             _ = stop.cancelled() => return,
@@ -86,26 +90,52 @@ pub async fn serve(listener: UnixListener, cx: Arc<Context>, stop: CancellationT
                 }
             },
         };
-        match Arc::clone(&slots).try_acquire_owned() {
-            Ok(permit) => {
-                let (cx, stop) = (Arc::clone(&cx), stop.clone());
+        let uid = stream.peer_cred().map(|c| c.uid()).unwrap_or(u32::MAX);
+        let user_slot = {
+            let mut m = per_user.lock().unwrap_or_else(|p| p.into_inner());
+            let n = m.entry(uid).or_default();
+            (*n < MAX_PER_USER).then(|| *n += 1).is_some()
+        };
+        let permit = Arc::clone(&slots).try_acquire_owned();
+        match (user_slot, permit) {
+            (true, Ok(permit)) => {
+                let (cx, stop, per_user) = (Arc::clone(&cx), stop.clone(), Arc::clone(&per_user));
                 tokio::spawn(async move {
                     connection(stream, cx, stop).await;
                     drop(permit);
+                    release(&per_user, uid);
                 });
             }
-            Err(_) => {
+            (user_slot, _) => {
+                if user_slot {
+                    release(&per_user, uid);
+                }
+                let why = if user_slot {
+                    format!("the daemon serves {MAX_CONNECTIONS} connections at most")
+                } else {
+                    format!("this user has {MAX_PER_USER} connections open already")
+                };
                 tokio::spawn(async move {
                     let mut s = stream;
                     let line = line_of(&error_line(
                         None,
                         ApiError::refused(format!(
-                            "the daemon serves {MAX_CONNECTIONS} connections at most; close another console and try again"
+                            "{why}; close another console or script and try again"
                         )),
                     ));
                     let _ = tokio::time::timeout(WRITE_TIMEOUT, s.write_all(line.as_bytes())).await;
                 });
             }
+        }
+    }
+}
+
+fn release(per_user: &std::sync::Mutex<HashMap<u32, usize>>, uid: u32) {
+    let mut m = per_user.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(n) = m.get_mut(&uid) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            m.remove(&uid);
         }
     }
 }

@@ -478,3 +478,53 @@ pub fn archived(env: &Env) -> HashMap<String, usize> {
     }
     m
 }
+
+impl Env {
+    /// Add tables (`[[staff]]`, `[review]`) at the end of the configuration.
+    pub fn append_config(&self, text: &str) {
+        let mut c = fs::read_to_string(&self.config).expect("read config");
+        c.push('\n');
+        c.push_str(text);
+        fs::write(&self.config, c).expect("write config");
+    }
+
+    /// Add top-level keys (`staff_group = …`) at the start of the configuration.
+    pub fn prepend_config(&self, text: &str) {
+        let c = fs::read_to_string(&self.config).expect("read config");
+        fs::write(&self.config, format!("{text}\n{c}")).expect("write config");
+    }
+
+    /// Run `aim ARGS --config <this config>` to its end.
+    pub fn aim(&self, args: &[&str]) -> std::process::Output {
+        Command::new(aim_bin())
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run aim")
+    }
+
+    /// The `.eml` files the file mail transport wrote, as text.
+    pub fn mails(&self) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(self.data.join("mail"))
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                    .filter_map(|e| fs::read_to_string(e.path()).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}
+
+/// Text of a command's stdout and stderr, for assertions and messages.
+pub fn out_text(o: &std::process::Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}

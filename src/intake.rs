@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant, SystemTime};
 
+type WatchEvent = notify::Result<notify::Event>;
+
 /// A partner's folders.
 #[derive(Clone, Debug)]
 pub struct Inbox {
@@ -61,6 +63,9 @@ pub struct Intake {
     )>,
     /// Sends into the watcher's channel: wakes [`Intake::wait`] for work that is not a file.
     wake: Option<Sender<notify::Result<notify::Event>>>,
+    /// Each inbox folder's identity (device, inode) when last watched: a folder removed or
+    /// replaced under the daemon is noticed at the next scan and watched again.
+    ids: Vec<Option<(u64, u64)>>,
     reported: HashSet<PathBuf>,
 }
 
@@ -105,8 +110,10 @@ impl Intake {
             settle,
             events: None,
             wake: None,
+            ids: Vec::new(),
             reported: HashSet::new(),
         };
+        intake.ids = intake.inboxes.iter().map(|i| folder_id(&i.dir)).collect();
         match intake.start_watcher() {
             Ok((w, rx, tx)) => {
                 intake.events = Some((w, rx));
@@ -123,8 +130,8 @@ impl Intake {
         &self,
     ) -> notify::Result<(
         notify::RecommendedWatcher,
-        Receiver<notify::Result<notify::Event>>,
-        Sender<notify::Result<notify::Event>>,
+        Receiver<WatchEvent>,
+        Sender<WatchEvent>,
     )> {
         let (tx, rx) = channel();
         let wake = tx.clone();
@@ -135,6 +142,47 @@ impl Intake {
             w.watch(&i.dir, RecursiveMode::NonRecursive)?;
         }
         Ok((w, rx, wake))
+    }
+
+    /// A partner's inbox folder removed or replaced while running: made anew where it is gone
+    /// (the daemon owns the inbox tree), watched again either way, and said once.
+    fn check_folders(&mut self) {
+        for n in 0..self.inboxes.len() {
+            let dir = self.inboxes[n].dir.clone();
+            let shown = sanitize(&dir.display().to_string());
+            let partner = self.inboxes[n].partner.clone();
+            let mut id = folder_id(&dir);
+            if id.is_none() {
+                match std::fs::create_dir_all(&dir) {
+                    Ok(()) => {
+                        tracing::warn!(partner = %partner, inbox = %shown, "the inbox folder vanished: made it anew and watching it again");
+                        id = folder_id(&dir);
+                    }
+                    Err(e) => {
+                        if self.ids[n].is_some() {
+                            tracing::error!(partner = %partner, inbox = %shown, "the inbox folder vanished and cannot be made anew: {e}");
+                        }
+                        self.ids[n] = None;
+                        continue;
+                    }
+                }
+            } else if self.ids[n].is_some() && id != self.ids[n] {
+                tracing::warn!(partner = %partner, inbox = %shown, "the inbox folder was replaced: watching the new one");
+            }
+            if id != self.ids[n] {
+                self.ids[n] = id;
+                let canon = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
+                self.by_dir.retain(|_, v| *v != n);
+                self.by_dir.insert(canon.clone(), n);
+                self.canon[n] = canon;
+                if let Some((w, _)) = self.events.as_mut() {
+                    let _ = w.unwatch(&dir);
+                    if let Err(e) = w.watch(&dir, RecursiveMode::NonRecursive) {
+                        tracing::warn!(inbox = %shown, "cannot watch the inbox folder ({e}); relying on rescans");
+                    }
+                }
+            }
+        }
     }
 
     fn inbox_of(&self, path: &Path) -> Option<usize> {
@@ -149,6 +197,7 @@ impl Intake {
     /// Full scan of every inbox (startup and periodic backstop). Reports folders in the inbox
     /// root that belong to no registered partner, once each.
     pub fn scan(&mut self) {
+        self.check_folders();
         let now = Instant::now();
         let mut present = HashSet::new();
         for (n, ib) in self.inboxes.iter().enumerate() {
@@ -502,6 +551,14 @@ pub fn name_in(dir: &Path, name: &str) -> PathBuf {
     }
 }
 
+fn folder_id(dir: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir)
+        .ok()
+        .filter(|m| m.is_dir())
+        .map(|m| (m.dev(), m.ino()))
+}
+
 fn is_wake(ev: &notify::Result<notify::Event>) -> bool {
     matches!(ev, Ok(e) if e.kind == EventKind::Other && e.paths.is_empty())
 }
@@ -620,11 +677,22 @@ pub fn write_ack(outbox: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()>
 pub fn stage_ack(outbox: &Path, name: &str, bytes: &[u8]) -> std::io::Result<String> {
     // No pid in the name: after a crash, recovery rewrites the same ack and reuses the leftover.
     let tmp = staging_name(name);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(outbox.join(&tmp))?;
+    let open = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(outbox.join(&tmp))
+    };
+    let mut f = match open() {
+        // The partner's outbox folder was removed: the daemon owns it, so it is made anew.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(outbox)?;
+            tracing::warn!(outbox = %sanitize(&outbox.display().to_string()), "the outbox folder vanished: made it anew");
+            open()?
+        }
+        r => r?,
+    };
     f.write_all(bytes)?;
     Ok(tmp)
 }

@@ -8,7 +8,7 @@ use crate::config::{Mail as MailConfig, SmtpTls, Transport};
 use crate::daemon::writer::Writer;
 use crate::filing::codes::sanitize;
 use crate::health::Health;
-use crate::store::{MailJob, MailState, Store};
+use crate::store::{MailJob, MailState, SharedStore};
 use chrono::{DateTime, Utc};
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
@@ -372,12 +372,19 @@ pub fn after_attempt(
 }
 
 /// Run the worker until `stop` is set. Never blocks intake: it only reads the queue.
+/// Resolves once `stop` is set.
+async fn stopped(stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Delivery outcomes are recorded through the pipeline's writer (the one writer of the store);
 /// a worker that cannot run says so in the daemon's health, shown by `aim status`.
 pub async fn run(
     cfg: MailConfig,
     mail_dir: PathBuf,
-    store: Arc<Store>,
+    store: Arc<SharedStore>,
     writer: Writer,
     health: Arc<Health>,
     stop: Arc<AtomicBool>,
@@ -393,13 +400,25 @@ pub async fn run(
             return;
         }
     };
+    // Consecutive failures to read or record the queue (a full data disk): backs off.
+    let mut failing: u64 = 0;
     while !stop.load(Ordering::SeqCst) {
         let now = Utc::now();
-        let due = match store.due_mail(now, 64) {
-            Ok(d) => d,
+        let due = match store.get().and_then(|db| db.due_mail(now, 64)) {
+            Ok(d) => {
+                if failing > 0 {
+                    tracing::info!("the mail queue can be read again");
+                    failing = 0;
+                }
+                d
+            }
             Err(e) => {
-                tracing::error!("cannot read the mail queue: {e}");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                // Said once, then quietly retried less often (the daemon reports the cause).
+                if failing == 0 {
+                    tracing::error!("cannot read the mail queue: {e}; retrying");
+                }
+                failing += 1;
+                tokio::time::sleep(Duration::from_secs(failing.min(30))).await;
                 continue;
             }
         };
@@ -413,7 +432,15 @@ pub async fn run(
             }
             let old_due = job.next_attempt;
             let result = match build(&cfg, &job) {
-                Ok(m) => sender.send(m).await,
+                // A server that accepts and never answers must not hold up shutdown: on stop
+                // the message is left queued (sent again at the next start).
+                Ok(m) => tokio::select! {
+                    r = sender.send(m) => r,
+                    () = stopped(&stop) => {
+                        tracing::info!(id = job.id, ack = %sanitize(&job.ack_name), "stopping: the message in flight stays queued");
+                        return;
+                    }
+                },
                 Err(e) => Err(e),
             };
             let failed = result.as_ref().err().map(ToString::to_string);
@@ -432,8 +459,12 @@ pub async fn run(
             }
             let id = job.id;
             if let Err(e) = writer.settle_mail(old_due, job).await {
-                tracing::error!(id, "cannot record the mail state: {e}");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                if failing == 0 {
+                    tracing::error!(id, "cannot record the mail state: {e}; retrying");
+                }
+                failing += 1;
+                tokio::time::sleep(Duration::from_secs(failing.min(30))).await;
+                break;
             }
         }
     }

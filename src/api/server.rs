@@ -36,7 +36,7 @@ const WRITER_WAIT: Duration = Duration::from_secs(120);
 
 /// What every connection shares.
 pub struct Context {
-    pub store: Arc<Store>,
+    pub store: Arc<store::SharedStore>,
     pub cfg: Config,
     pub writer: Writer,
     pub events: broadcast::Sender<Event>,
@@ -343,6 +343,13 @@ async fn connection(stream: UnixStream, cx: Arc<Context>, stop: CancellationToke
     let _ = tokio::time::timeout(WRITE_TIMEOUT, writer).await;
 }
 
+impl Context {
+    /// The store for one request.
+    fn db(&self) -> Result<Arc<Store>, ApiError> {
+        self.store.get().map_err(store_err)
+    }
+}
+
 fn store_err(e: store::StoreError) -> ApiError {
     ApiError::failed(format!("the store could not answer: {e}"))
 }
@@ -401,7 +408,7 @@ async fn handle(
         Request::Status => status(cx).map(Reply::Status),
         Request::LicenseShow { license } => {
             let n = parse_license(&license)?;
-            match cx.store.license(n).map_err(store_err)? {
+            match cx.db()?.license(n).map_err(store_err)? {
                 Some(l) => Ok(Reply::License(Box::new(views::LicenseView::of(&l)))),
                 None => Err(ApiError::not_found(format!("license {n} is not on record"))),
             }
@@ -410,17 +417,17 @@ async fn handle(
             let limit = limit.clamp(1, 10_000);
             let events = match license {
                 Some(l) => cx
-                    .store
+                    .db()?
                     .audit_of_license(parse_license(&l)?, limit)
                     .map_err(store_err)?,
-                None => cx.store.audit_tail(limit).map_err(store_err)?,
+                None => cx.db()?.audit_tail(limit).map_err(store_err)?,
             };
             Ok(Reply::Audit(
                 events.iter().map(views::AuditView::of).collect(),
             ))
         }
         Request::ReviewList => Ok(Reply::Held(
-            cx.store
+            cx.db()?
                 .held()
                 .map_err(store_err)?
                 .iter()
@@ -444,14 +451,14 @@ async fn handle(
         Request::Recent { limit } => Ok(Reply::Filings(cx.health.recent(limit.min(200)))),
         Request::Mail => Ok(Reply::Mail(views::MailView {
             waiting: cx
-                .store
+                .db()?
                 .queued_mail(500)
                 .map_err(store_err)?
                 .iter()
                 .map(views::MailJobView::of)
                 .collect(),
             dead: cx
-                .store
+                .db()?
                 .dead_letters()
                 .map_err(store_err)?
                 .iter()
@@ -502,7 +509,7 @@ fn monitor_cells(cx: &Context, month: Option<&str>) -> Result<Vec<store::StoredC
     {
         return Err(ApiError::invalid(format!("month {m:?} is not YYYY-MM")));
     }
-    cx.store.cells(month.unwrap_or("")).map_err(store_err)
+    cx.db()?.cells(month.unwrap_or("")).map_err(store_err)
 }
 
 pub fn parse_license(s: &str) -> Result<crate::filing::model::LicenseNumber, ApiError> {
@@ -550,8 +557,8 @@ pub fn reason_text(s: &str) -> Result<String, ApiError> {
 fn status(cx: &Context) -> Result<views::StatusView, ApiError> {
     let now = Utc::now();
     let day = now.date_naive();
-    let d = cx.store.day_stats(day).map_err(store_err)?;
-    let m = cx.store.mail_counts().map_err(store_err)?;
+    let d = cx.db()?.day_stats(day).map_err(store_err)?;
+    let m = cx.db()?.mail_counts().map_err(store_err)?;
     Ok(views::StatusView {
         day,
         files_today: d.files,
@@ -560,8 +567,8 @@ fn status(cx: &Context) -> Result<views::StatusView, ApiError> {
         licenses_issued_today: d.licenses_issued,
         rejected_today: d.rejected,
         held_today: d.held,
-        pending_review: cx.store.held_count() as u64,
-        licenses_on_record: cx.store.licenses_on_record().map_err(store_err)?,
+        pending_review: cx.db()?.held_count() as u64,
+        licenses_on_record: cx.db()?.licenses_on_record().map_err(store_err)?,
         mail_queued: m.queued as u64,
         mail_retrying: m.retrying as u64,
         mail_dead: m.dead as u64,

@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::filing::{self, ack::FileFacts, rules};
 use crate::health::Health;
 use crate::intake::{self, Content, Inbox, Intake, Ready};
-use crate::store::{Delivery, NewFiling, Store, StoreLedger};
+use crate::store::{Delivery, NewFiling, SharedStore, Store, StoreLedger};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashSet};
 use std::path::PathBuf;
@@ -156,15 +156,46 @@ struct Staged {
     licenses: usize,
 }
 
+/// Why intake waits, and when it tries again: 2 s, doubling to a minute.
+struct Pause {
+    kind: PauseKind,
+    why: String,
+    since: Instant,
+    next: Instant,
+    delay: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PauseKind {
+    /// Acks or archive moves fail: the outbox or archive is full or unwritable.
+    Outbox,
+    /// The database cannot write (the data disk is full): it is opened anew before resuming.
+    DataDisk,
+}
+
+/// Free space the data disk needs before the database is opened again after it was full.
+const MIN_FREE_DATA: u64 = 4 * 1024 * 1024;
+
+/// Bytes an unprivileged process may still write on `dir`'s file system.
+fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+    rustix::fs::statvfs(dir)
+        .ok()
+        .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+}
+
+const PAUSE_FIRST: Duration = Duration::from_secs(2);
+const PAUSE_MAX: Duration = Duration::from_secs(60);
+
 pub struct Daemon {
     cfg: Config,
     data: DataDir,
-    store: Arc<Store>,
+    store: Arc<SharedStore>,
     intake: Intake,
     settings: rules::RuleSettings,
     pub stats: Arc<Stats>,
     archive_seq: u64,
-    needs_recovery: bool,
+    /// Intake waits while acks or archive moves fail (an outbox or archive full or unwritable).
+    pause: Option<Pause>,
     clock: Arc<dyn Clock>,
     health: Arc<Health>,
     events: tokio::sync::broadcast::Sender<Event>,
@@ -176,7 +207,7 @@ impl Daemon {
     /// Prepare folders, open the store (the caller holds the data lock) and start watching.
     pub fn new(
         cfg: Config,
-        store: Arc<Store>,
+        store: Arc<SharedStore>,
         clock: Arc<dyn Clock>,
     ) -> Result<Daemon, DaemonError> {
         let data = DataDir {
@@ -219,7 +250,7 @@ impl Daemon {
             settings,
             stats: Arc::new(Stats::default()),
             archive_seq: 0,
-            needs_recovery: false,
+            pause: None,
             clock,
             health: Arc::new(Health::default()),
             events,
@@ -228,8 +259,13 @@ impl Daemon {
         })
     }
 
-    pub fn store(&self) -> &Arc<Store> {
-        &self.store
+    pub fn shared_store(&self) -> Arc<SharedStore> {
+        Arc::clone(&self.store)
+    }
+
+    /// The store for one step of work (it may be closed while the data disk is full).
+    fn db(&self) -> Result<Arc<Store>, crate::store::StoreError> {
+        self.store.get()
     }
 
     /// The writer's queue: every change to the store from outside the intake loop.
@@ -255,7 +291,12 @@ impl Daemon {
 
     /// Run until `stop` is set; the file in hand (the batch) is finished first.
     pub fn run(&mut self, stop: &AtomicBool) -> Result<(), DaemonError> {
-        self.recover()?;
+        match self.recover() {
+            Ok(None) => {}
+            Ok(Some(why)) => self.hold_up(why),
+            Err(DaemonError::Store(e)) if e.is_io() => self.data_disk_full(&e),
+            Err(e) => return Err(e),
+        }
         self.intake.scan();
         let rescan = Duration::from_secs(self.cfg.intake.rescan_secs);
         let mut last_scan = Instant::now();
@@ -264,17 +305,20 @@ impl Daemon {
             watching = self.intake.watching(),
             "intake started"
         );
-        let mut last_recovery = Instant::now();
         while !stop.load(Ordering::SeqCst) {
             // Staff actions and mail outcomes between group commits: the one writer.
             self.apply_commands()?;
-            if self.needs_recovery && last_recovery.elapsed() >= Duration::from_secs(1) {
-                last_recovery = Instant::now();
-                self.needs_recovery = false;
-                if let Err(e) = self.recover() {
-                    tracing::error!("recovery failed: {e}; retrying shortly");
-                    self.needs_recovery = true;
-                }
+            if self
+                .pause
+                .as_ref()
+                .is_some_and(|p| Instant::now() >= p.next)
+            {
+                self.try_resume()?;
+            }
+            if self.pause.is_some() {
+                // No new file is read until the unfinished ones are answered.
+                self.intake.wait(Duration::from_millis(200));
+                continue;
             }
             // The rescan is the backstop for lost events: due even under steady load.
             if last_scan.elapsed() >= rescan {
@@ -283,7 +327,13 @@ impl Daemon {
             }
             let ready = self.intake.take_ready(BATCH, BATCH_BYTES);
             if !ready.is_empty() {
-                self.process_batch(ready, stop)?;
+                match self.process_batch(ready, stop) {
+                    Ok(()) => {}
+                    // Nothing of the batch was acked: its files stay in the inbox and are read
+                    // again once the database is writable.
+                    Err(DaemonError::Store(e)) if e.is_io() => self.data_disk_full(&e),
+                    Err(e) => return Err(e),
+                }
                 continue;
             }
             let wait = if self.intake.settling() {
@@ -294,14 +344,16 @@ impl Daemon {
             self.intake.wait(wait);
         }
         self.apply_commands()?;
-        self.store.flush()?;
+        self.db()?.flush()?;
         tracing::info!("stopped");
         Ok(())
     }
 
-    /// Finish every delivery a crash left half done, from the stored ack bytes.
-    fn recover(&mut self) -> Result<(), DaemonError> {
-        for r in self.store.unfinished()? {
+    /// Finish every delivery a crash (or a failed write) left half done, from the stored ack
+    /// bytes. `Some(why)` when something could not be finished yet.
+    fn recover(&mut self) -> Result<Option<String>, DaemonError> {
+        let mut unfinished: Option<String> = None;
+        for r in self.db()?.unfinished()? {
             let Some(inbox) = self
                 .intake
                 .inboxes
@@ -341,26 +393,36 @@ impl Daemon {
                     }
                 };
                 if let Err(e) = finished {
-                    tracing::error!(sender = %r.sender, file = %filing::codes::sanitize(&d.file_name), "cannot finish: {e}");
-                    self.needs_recovery = true;
+                    let why = format!(
+                        "cannot finish {} of {}: {e}",
+                        filing::codes::sanitize(&d.file_name),
+                        r.sender
+                    );
+                    tracing::debug!("{why}");
+                    unfinished.get_or_insert(why);
                     continue;
                 }
-                self.store.mark_done(&r.sender, &sha, i)?;
-                tracing::info!(sender = %r.sender, file = %filing::codes::sanitize(&d.file_name), ack = %filing::codes::sanitize(&d.ack_name), "finished after restart");
+                self.db()?.mark_done(&r.sender, &sha, i)?;
+                tracing::info!(sender = %r.sender, file = %filing::codes::sanitize(&d.file_name), ack = %filing::codes::sanitize(&d.ack_name), "unfinished delivery completed");
             }
             // Follow-up acks committed before a crash: written now from their stored bytes.
             for f in r.followups.iter().filter(|f| !f.done) {
                 if let Err(e) = intake::write_ack(&inbox.outbox, &f.ack_name, &f.ack) {
-                    tracing::error!(sender = %r.sender, ack = %filing::codes::sanitize(&f.ack_name), "cannot write a follow-up ack: {e}");
-                    self.needs_recovery = true;
+                    let why = format!(
+                        "cannot write the follow-up ack {} of {}: {e}",
+                        filing::codes::sanitize(&f.ack_name),
+                        r.sender
+                    );
+                    tracing::debug!("{why}");
+                    unfinished.get_or_insert(why);
                     continue;
                 }
-                self.store.mark_followup_done(&r.sender, &sha, f.seq)?;
-                tracing::info!(sender = %r.sender, ack = %filing::codes::sanitize(&f.ack_name), "follow-up ack written after restart");
+                self.db()?.mark_followup_done(&r.sender, &sha, f.seq)?;
+                tracing::info!(sender = %r.sender, ack = %filing::codes::sanitize(&f.ack_name), "unfinished follow-up ack written");
             }
         }
-        self.store.flush()?;
-        Ok(())
+        self.db()?.flush()?;
+        Ok(unfinished)
     }
 
     /// Whether the file now under an unfinished delivery's name is that delivery's input.
@@ -413,7 +475,7 @@ impl Daemon {
             return Ok(());
         }
         // Group commit: no ack before its flush.
-        self.store.flush()?;
+        self.db()?.flush()?;
         // Steps 4-6 for the whole batch, each folder synced once. A failure here (outbox
         // gone, disk full) loses nothing: the receipt stays unfinished and recovery completes
         // it from the stored ack bytes.
@@ -468,7 +530,7 @@ impl Daemon {
         }
         for s in archived {
             let inbox = &self.intake.inboxes[s.ready.inbox];
-            self.store.mark_done(&inbox.partner, &s.sha, s.delivery)?;
+            self.db()?.mark_done(&inbox.partner, &s.sha, s.delivery)?;
             self.stats.files.fetch_add(1, Ordering::Relaxed);
             self.stats
                 .applications
@@ -506,12 +568,128 @@ impl Daemon {
     }
 
     fn deferred(&mut self, s: &Staged, e: &std::io::Error) {
-        tracing::error!(
-            sender = %self.intake.inboxes[s.ready.inbox].partner,
-            file = %filing::codes::sanitize(&s.ready.name),
-            "cannot write the ack or archive the file: {e}; retrying shortly"
+        let why = format!(
+            "cannot write the ack or archive the file ({}, {}): {e}",
+            self.intake.inboxes[s.ready.inbox].partner,
+            filing::codes::sanitize(&s.ready.name)
         );
-        self.needs_recovery = true;
+        tracing::debug!("{why}");
+        self.hold_up(why);
+    }
+
+    /// Pause intake (once: later failures only extend it). Said once in the log, and shown by
+    /// `aim status` and the console until intake resumes.
+    fn hold_up(&mut self, why: String) {
+        self.pause_for(PauseKind::Outbox, why);
+    }
+
+    /// The database could not write: intake and staff changes wait; staff reads go on.
+    fn data_disk_full(&mut self, e: &crate::store::StoreError) {
+        let why = format!(
+            "the database cannot write ({e}): free space on the data disk ({})",
+            self.data.root.display()
+        );
+        match self.pause.as_mut() {
+            // An outbox pause that meets a full data disk becomes a data-disk pause.
+            Some(p) if p.kind == PauseKind::Outbox => {
+                p.kind = PauseKind::DataDisk;
+                tracing::error!("intake paused: {why}");
+                self.health
+                    .set_problem("intake", format!("intake paused: {why}"));
+            }
+            Some(_) => {}
+            None => self.pause_for(PauseKind::DataDisk, why),
+        }
+    }
+
+    fn data_disk_paused(&self) -> bool {
+        self.pause
+            .as_ref()
+            .is_some_and(|p| p.kind == PauseKind::DataDisk)
+    }
+
+    fn pause_for(&mut self, kind: PauseKind, why: String) {
+        if self.pause.is_some() {
+            return;
+        }
+        let now = Instant::now();
+        tracing::error!(
+            "intake paused: {why}; every file stays safe and is answered once this is fixed; trying again in {} s, then less often (at most every {} s)",
+            PAUSE_FIRST.as_secs(),
+            PAUSE_MAX.as_secs()
+        );
+        let problem = format!(
+            "intake paused since {}: {why}",
+            self.clock.now().format("%Y-%m-%dT%H:%M:%SZ")
+        );
+        self.health.set_problem("intake", problem);
+        let _ = self.events.send(Event::Health {
+            problems: self.health.problems(),
+        });
+        self.pause = Some(Pause {
+            kind,
+            why,
+            since: now,
+            next: now + PAUSE_FIRST,
+            delay: PAUSE_FIRST,
+        });
+    }
+
+    /// Finish what is unfinished; resume intake when all of it is done, else back off.
+    fn try_resume(&mut self) -> Result<(), DaemonError> {
+        if self.data_disk_paused() {
+            // Until there is room, the old store keeps answering staff reads.
+            let free = free_bytes(&self.data.root);
+            if free.is_some_and(|f| f < MIN_FREE_DATA) {
+                return self.backoff(&format!(
+                    "{} bytes free on the data disk, less than {MIN_FREE_DATA}",
+                    free.unwrap_or(0)
+                ));
+            }
+            // sled writes nothing after an I/O error until it is opened again.
+            if let Err(e) = self.store.reopen(Duration::from_secs(5)) {
+                return self.backoff(&format!("cannot open the database again: {e}"));
+            }
+            tracing::info!("database opened again");
+        }
+        let outcome = match self.recover() {
+            Ok(o) => o,
+            Err(DaemonError::Store(e)) if e.is_io() => {
+                if let Some(p) = self.pause.as_mut() {
+                    p.kind = PauseKind::DataDisk;
+                }
+                Some(format!("the database cannot write: {e}"))
+            }
+            Err(e) => return Err(e),
+        };
+        match outcome {
+            None => {
+                if let Some(p) = self.pause.take() {
+                    tracing::info!(
+                        "intake resumed after {} s (was: {})",
+                        p.since.elapsed().as_secs(),
+                        p.why
+                    );
+                }
+                self.health.clear_problem("intake");
+                let _ = self.events.send(Event::Health {
+                    problems: self.health.problems(),
+                });
+            }
+            Some(why) => return self.backoff(&why),
+        }
+        // Files read while the database could not write were never answered: read them again.
+        self.intake.scan();
+        Ok(())
+    }
+
+    fn backoff(&mut self, why: &str) -> Result<(), DaemonError> {
+        if let Some(p) = self.pause.as_mut() {
+            p.delay = (p.delay * 2).min(PAUSE_MAX);
+            p.next = Instant::now() + p.delay;
+            tracing::debug!("still paused: {why}; next try in {} s", p.delay.as_secs());
+        }
+        Ok(())
     }
 
     /// Steps 1–3 for one file. `None` when the file vanished before it could be read.
@@ -547,7 +725,7 @@ impl Daemon {
 
         // Known bytes from this sender: finish an interrupted delivery, or answer a
         // re-delivery with the original ack.
-        if let Some(rec) = self.store.receipt(&inbox.partner, &sha)? {
+        if let Some(rec) = self.db()?.receipt(&inbox.partner, &sha)? {
             let ack_name;
             let delivery;
             let archive;
@@ -574,7 +752,7 @@ impl Daemon {
                         done: false,
                     };
                     delivery = self
-                        .store
+                        .db()?
                         .add_delivery(&inbox.partner, &sha, d, &inbox.emails)?
                         .1;
                 }
@@ -608,12 +786,13 @@ impl Daemon {
             sha256: sha,
             settings: &self.settings,
         };
+        let db = self.db()?;
         let verdict = filing::check_input(
             &r.name,
             input,
             self.cfg.intake.max_file_bytes,
             &cx,
-            &mut StoreLedger::new(&self.store),
+            &mut StoreLedger::new(&db),
         );
         let verdict = match verdict {
             Ok(v) => v,
@@ -633,7 +812,7 @@ impl Daemon {
         let ack_name = intake::free_ack_name(&inbox.outbox, &r.name, reserved);
         reserved.insert(ack_name.clone());
         let archive = self.archive_rel(&inbox.partner, &r.name);
-        let committed = self.store.commit(&NewFiling {
+        let committed = self.db()?.commit(&NewFiling {
             sender: &inbox.partner,
             facts: FileFacts {
                 file_name: &r.name,
@@ -729,7 +908,7 @@ pub fn prepare(cfg: Config, stderr_log: bool) -> Result<Prepared, DaemonError> {
     };
     let lock = lock_data(&data)?;
     let log = init_logging(&data, stderr_log);
-    let store = Arc::new(Store::open(&data.db())?);
+    let store = Arc::new(SharedStore::open(&data.db())?);
     let daemon = Daemon::new(cfg.clone(), store, Arc::new(crate::clock::SystemClock))?;
     let sock = data.socket();
     let listener = crate::api::server::bind(&sock, &cfg.staff_group).map_err(|source| {
@@ -765,7 +944,7 @@ impl Prepared {
             let (mcfg, dir, store, writer, health, stop) = (
                 cfg.mail.clone(),
                 self.data.mail(),
-                Arc::clone(self.daemon.store()),
+                self.daemon.shared_store(),
                 self.daemon.writer(),
                 self.daemon.health(),
                 Arc::clone(&stop),
@@ -795,7 +974,7 @@ impl Prepared {
         };
         let api = {
             let cx = Arc::new(crate::api::server::Context {
-                store: Arc::clone(self.daemon.store()),
+                store: self.daemon.shared_store(),
                 cfg: cfg.clone(),
                 writer: self.daemon.writer(),
                 events: self.daemon.events(),
@@ -839,6 +1018,22 @@ impl Prepared {
         let result = self.daemon.run(&stop);
         stop.store(true, Ordering::SeqCst);
         token.cancel();
+        // The mail worker records its last outcome through the writer: keep serving the queue
+        // until it is done (a few seconds at most), then let go of the queue.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while result.is_ok() && !mail_worker.is_finished() && Instant::now() < deadline {
+            if self.daemon.apply_commands().is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if result.is_ok() {
+            let _ = self.daemon.apply_commands();
+            if let Ok(db) = self.daemon.db() {
+                let _ = db.flush();
+            }
+        }
+        drop(self.daemon);
         let _ = mail_worker.join();
         let _ = api.join();
         let _ = std::fs::remove_file(self.data.socket());

@@ -29,11 +29,10 @@ impl Daemon {
             Command::Audit(e) => {
                 // A refused cancellation is findable from its license too.
                 let license = crate::filing::model::LicenseNumber::parse(&e.subject);
-                if let Err(err) = self
-                    .store
-                    .record_audit(&e, license.as_slice())
-                    .and_then(|()| self.store.flush())
-                {
+                if let Err(err) = self.db().and_then(|db| {
+                    db.record_audit(&e, license.as_slice())
+                        .and_then(|()| db.flush())
+                }) {
                     tracing::error!("cannot record an audit event: {err}");
                     if err.is_corruption() {
                         return Err(err.into());
@@ -41,7 +40,7 @@ impl Daemon {
                 }
             }
             Command::SettleMail { old_due, job, done } => {
-                let r = self.store.settle_mail(old_due, &job);
+                let r = self.db().and_then(|db| db.settle_mail(old_due, &job));
                 let corrupt = matches!(&r, Err(e) if e.is_corruption());
                 let _ = done.send(r.map_err(|e| e.to_string()));
                 if corrupt {
@@ -61,7 +60,13 @@ impl Daemon {
                     StaffAction::RetryMail { .. } => "mail retry",
                     StaffAction::Resend { .. } => "re-send",
                 };
-                let r = self.staff(&user, action);
+                let r = if self.data_disk_paused() {
+                    Err(ApiError::failed(
+                        "the data disk is full: intake and staff changes wait until there is space again (`aim status` says when); nothing was changed",
+                    ))
+                } else {
+                    self.staff(&user, action)
+                };
                 if let Err(e) = &r {
                     tracing::info!(user = %user, "{what} not done: {}", e.message);
                 } else {
@@ -80,14 +85,19 @@ impl Daemon {
             StaffAction::Decide { handles, ruling } => self.decide(&by, &handles, &ruling),
             StaffAction::RetryMail { id } => {
                 let at = self.clock.now();
-                match self.store.retry_dead(id, &by, at) {
-                    Ok(job) => self.store.flush().map_err(failed).map(|()| Reply::Done {
-                        message: format!(
-                            "mail {id} ({} to {}) queued again",
-                            job.ack_name,
-                            job.to.join(", ")
-                        ),
-                    }),
+                match self.db().map_err(failed)?.retry_dead(id, &by, at) {
+                    Ok(job) => self
+                        .db()
+                        .map_err(failed)?
+                        .flush()
+                        .map_err(failed)
+                        .map(|()| Reply::Done {
+                            message: format!(
+                                "mail {id} ({} to {}) queued again",
+                                job.ack_name,
+                                job.to.join(", ")
+                            ),
+                        }),
                     Err(StoreError::Invalid(m)) => Err(ApiError::not_found(m)),
                     Err(e) => Err(failed(e)),
                 }
@@ -100,10 +110,19 @@ impl Daemon {
                     )));
                 }
                 let at = self.clock.now();
-                match self.store.resend_ack(&sender, &sha, seq, &to, &by, at) {
-                    Ok(name) => self.store.flush().map_err(failed).map(|()| Reply::Done {
-                        message: format!("{name} queued for mail to {}", to.join(", ")),
-                    }),
+                match self
+                    .db()
+                    .map_err(failed)?
+                    .resend_ack(&sender, &sha, seq, &to, &by, at)
+                {
+                    Ok(name) => self
+                        .db()
+                        .map_err(failed)?
+                        .flush()
+                        .map_err(failed)
+                        .map(|()| Reply::Done {
+                            message: format!("{name} queued for mail to {}", to.join(", ")),
+                        }),
                     Err(StoreError::Invalid(m)) => Err(ApiError::not_found(m)),
                     Err(e) => Err(failed(e)),
                 }
@@ -149,9 +168,8 @@ impl Daemon {
             detail: e.message.clone(),
         };
         if let Err(err) = self
-            .store
-            .record_audit(&ev, &licenses)
-            .and_then(|()| self.store.flush())
+            .db()
+            .and_then(|db| db.record_audit(&ev, &licenses).and_then(|()| db.flush()))
         {
             tracing::error!("cannot record a refusal in the audit log: {err}");
         }
@@ -189,23 +207,25 @@ impl Daemon {
         match intake::write_ack(&outbox, &fu.ack_name, &fu.ack)
             .map_err(|e| e.to_string())
             .and_then(|()| {
-                self.store
-                    .mark_followup_done(&fu.sender, &fu.sha, fu.seq)
+                self.db()
+                    .and_then(|db| db.mark_followup_done(&fu.sender, &fu.sha, fu.seq))
                     .map_err(|e| e.to_string())
             }) {
             Ok(()) => {
                 tracing::info!(sender = %fu.sender, ack = %crate::filing::codes::sanitize(&fu.ack_name), "follow-up ack written")
             }
-            Err(e) => {
-                tracing::error!(sender = %fu.sender, ack = %crate::filing::codes::sanitize(&fu.ack_name), "cannot write the follow-up ack: {e}; retrying shortly");
-                self.needs_recovery = true;
-            }
+            Err(e) => self.hold_up(format!(
+                "cannot write the follow-up ack {} of {}: {e}",
+                crate::filing::codes::sanitize(&fu.ack_name),
+                fu.sender
+            )),
         }
     }
 
     fn cancel(&mut self, by: &Actor, n: LicenseNumber, reason: &str) -> StaffReply {
         let lic = self
-            .store
+            .db()
+            .map_err(failed)?
             .license(n)
             .map_err(failed)?
             .ok_or_else(|| ApiError::not_found(format!("license {n} is not on record")))?;
@@ -231,10 +251,11 @@ impl Daemon {
         let to = self.mail_to(&lic.sender);
         let taken = |s: &str, name: &str| self.name_taken(s, name);
         let fu = self
-            .store
+            .db()
+            .map_err(failed)?
             .staff_cancel(n, reason, by, at, &to, &taken)
             .map_err(failed)?;
-        self.store.flush().map_err(failed)?;
+        self.db().map_err(failed)?.flush().map_err(failed)?;
         self.deliver(&fu);
         tracing::info!(user = %by, license = %n, ack = %crate::filing::codes::sanitize(&fu.ack_name), "license cancelled by staff");
         Ok(Reply::Cancelled(CancelView {
@@ -254,10 +275,15 @@ impl Daemon {
             if !seen.insert(h.clone()) {
                 continue;
             }
-            match self.store.lookup_handle(h).map_err(failed)? {
+            match self
+                .db()
+                .map_err(failed)?
+                .lookup_handle(h)
+                .map_err(failed)?
+            {
                 HeldLookup::Held { key, app } => {
                     if let (Ruling::Approve, Some(n)) = (ruling, app.verdict.license)
-                        && let Some(l) = self.store.license(n).map_err(failed)?
+                        && let Some(l) = self.db().map_err(failed)?.license(n).map_err(failed)?
                         && l.status == LicenseStatus::Cancelled
                     {
                         refused.push(format!(
@@ -310,10 +336,11 @@ impl Daemon {
         let mail = |s: &str| self.mail_to(s);
         let taken = |s: &str, name: &str| self.name_taken(s, name);
         let (decided, acks) = self
-            .store
+            .db()
+            .map_err(failed)?
             .decide(&items, ruling, by, at, &mail, &taken)
             .map_err(failed)?;
-        self.store.flush().map_err(failed)?;
+        self.db().map_err(failed)?.flush().map_err(failed)?;
         for fu in &acks {
             self.deliver(fu);
         }

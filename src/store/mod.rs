@@ -58,6 +58,12 @@ impl StoreError {
         matches!(self, StoreError::Decode { .. })
     }
 
+    /// The database could not write (a full or failing disk): sled writes nothing more until
+    /// it is opened anew ([`SharedStore::reopen`]).
+    pub fn is_io(&self) -> bool {
+        matches!(self, StoreError::Sled(sled::Error::Io(_)))
+    }
+
     /// The disk is full (or the like): waiting may cure it.
     pub fn is_no_space(&self) -> bool {
         match self {
@@ -188,3 +194,55 @@ impl Store {
 
 #[cfg(test)]
 mod tests;
+
+/// The store as the daemon's parts share it: readers take the current [`Store`] for each
+/// request; the writer can close and open it again (sled stops writing after an I/O error
+/// such as a full disk until the database is opened anew).
+pub struct SharedStore {
+    dir: std::path::PathBuf,
+    current: std::sync::RwLock<Option<std::sync::Arc<Store>>>,
+}
+
+impl SharedStore {
+    pub fn open(dir: &Path) -> Result<SharedStore> {
+        Ok(SharedStore {
+            dir: dir.to_path_buf(),
+            current: std::sync::RwLock::new(Some(std::sync::Arc::new(Store::open(dir)?))),
+        })
+    }
+
+    /// The open store, or an error while it is being opened anew.
+    pub fn get(&self) -> Result<std::sync::Arc<Store>> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| {
+                StoreError::Invalid(
+                    "the database is being reopened (the data disk was full); try again shortly"
+                        .into(),
+                )
+            })
+    }
+
+    /// Close the store and open it again. Waits (at most `wait`) for readers to let go of it;
+    /// on failure the store stays closed and a later call tries again.
+    pub fn reopen(&self, wait: std::time::Duration) -> Result<()> {
+        let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(old) = cur.take() {
+            let deadline = std::time::Instant::now() + wait;
+            while std::sync::Arc::strong_count(&old) > 1 && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            if std::sync::Arc::strong_count(&old) > 1 {
+                *cur = Some(old);
+                return Err(StoreError::Invalid(
+                    "the database is still in use; reopening later".into(),
+                ));
+            }
+            drop(old);
+        }
+        *cur = Some(std::sync::Arc::new(Store::open(&self.dir)?));
+        Ok(())
+    }
+}

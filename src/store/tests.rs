@@ -602,8 +602,8 @@ fn a_damaged_license_counter_stops_the_store_instead_of_restarting_at_zero() {
 /// What the cells must be: recomputed from every license on record.
 fn recomputed(store: &Store) -> Vec<(String, String, String, i64, Decimal, Decimal, usize)> {
     use std::collections::{BTreeMap, BTreeSet};
-    let mut cells: BTreeMap<(String, String, String), (i64, Decimal, Decimal, BTreeSet<String>)> =
-        BTreeMap::new();
+    type Sums = (i64, Decimal, Decimal, BTreeSet<String>);
+    let mut cells: BTreeMap<(String, String, String), Sums> = BTreeMap::new();
     for kv in store.licenses.iter() {
         let (k, v) = kv.unwrap();
         let l: License = codec::dec(&k, &v).unwrap();

@@ -47,7 +47,7 @@ impl Store {
     /// licenses exist for it in that window.
     pub fn unit_value_median(&self, hts6: &str, day: NaiveDate) -> Result<Option<Decimal>> {
         let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        if !w.get(hts6).is_some_and(|win| win.day == day) {
+        if w.get(hts6).is_none_or(|win| win.day != day) {
             let from = day - Days::new(89);
             let mut lo = keys::uv_prefix(hts6);
             let mut hi = lo.clone();

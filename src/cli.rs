@@ -22,7 +22,7 @@ use std::process::ExitCode;
 )]
 pub struct Cli {
     /// Configuration file; with the default path absent, the built-in defaults apply.
-    #[arg(long, global = true, default_value = DEFAULT_PATH)]
+    #[arg(long, global = true, default_value = DEFAULT_PATH, value_name = "FILE")]
     pub config: PathBuf,
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -18,3 +18,6 @@ pub mod sanitize;
 pub mod update;
 
 pub use run::{Options, event_loop, run};
+
+#[cfg(test)]
+mod tests;

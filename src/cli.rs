@@ -17,7 +17,8 @@ use std::process::ExitCode;
         (--config): the first-run default. Partners drop filings into <inbox>/<SenderId>/ \
         (inbox/DEMO/ on the shipped configuration); acknowledgements appear in \
         <outbox>/<SenderId>/; logs are written to <data>/log/aim.log.<day> (var/log/). \
-        Ctrl-C stops it after the file in hand.",
+        `q` in the console stops both after the file in hand. On a data folder where a daemon \
+        already runs, it attaches to that daemon.",
     after_help = "Run `aim <COMMAND> --help` for the options of a command."
 )]
 pub struct Cli {
@@ -32,6 +33,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the licensing daemon headless until SIGTERM/SIGINT.
     Daemon,
+    /// The staff console in this terminal, attached to the running daemon (`?` lists the keys).
+    Console,
     /// Counts of the day, queue health and the last errors of the running daemon.
     Status {
         /// One JSON object on stdout instead of text.
@@ -200,8 +203,9 @@ pub fn run() -> ExitCode {
             json,
         }) => crate::staff_cli::audit(&cli.config, license, limit, json),
         Some(Command::Monitor(c)) => crate::staff_cli::monitor(&cli.config, c),
-        // The first-run default: the daemon in the foreground with a status line.
-        None => run_daemon(&cli.config, true),
+        Some(Command::Console) => crate::console::alone::attach(&cli.config),
+        // The first-run default: the daemon and the console in one process.
+        None => crate::console::alone::alone(&cli.config),
     }
 }
 

@@ -7,6 +7,7 @@ pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod daemon;
 pub mod filing;
 pub mod generator;

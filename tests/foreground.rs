@@ -1,6 +1,7 @@
-//! `aim` with no subcommand, in a real terminal (tmux): the daemon in the foreground with its
-//! status line, counting what it does, and Ctrl-C ending it cleanly with a last line and no
-//! stale pid in the lock file.
+//! `aim` with no subcommand, in a real terminal (tmux): the daemon and the console in one
+//! process; filings show up live, `q` ends both cleanly (exit 0, a last line, no stale pid in
+//! the lock, the lock released so `aim daemon` starts on the same data afterwards), and the
+//! first-run role is said on the dashboard.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -46,12 +47,12 @@ impl Drop for Tmux {
 }
 
 #[test]
-fn foreground_status_line_counts_and_ctrl_c_stops() {
+fn aim_alone_runs_daemon_and_console_and_q_stops_both() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(
         d.join("aim.toml"),
-        "[intake]\nsettle_ms = 100\n[[partner]]\nid = \"DEMO\"\nname = \"Demo\"\nemails = [\"d@demo.example\"]\n",
+        "[intake]\nsettle_ms = 100\n[[partner]]\nid = \"DEMO\"\nname = \"Demo\"\nemails = [\"d@demo.example\"]\n[[staff]]\nuser = \"alice\"\nrole = \"supervisor\"\n",
     )
     .unwrap();
     let tmux = Tmux {
@@ -68,13 +69,24 @@ fn foreground_status_line_counts_and_ctrl_c_stops() {
         "-s",
         "aim",
         "-x",
-        "200",
+        "160",
         "-y",
-        "20",
+        "48",
         &cmd,
     ]);
-    tmux.wait_for("the banner", |s| s.contains("AIM licensing daemon running"));
-    tmux.wait_for("the status line", |s| s.contains("files 0  applications 0"));
+    let s = tmux.wait_for("the console", |s| {
+        s.contains("daemon running in this console")
+    });
+    let me = nix::unistd::User::from_uid(nix::unistd::Uid::effective())
+        .unwrap()
+        .unwrap()
+        .name;
+    assert!(
+        s.contains(&format!(
+            "you ({me}) are supervisor in this first-run session: not on the staff list"
+        )),
+        "{s}"
+    );
 
     let out = d.join("staging");
     let generated = Command::new(env!("CARGO_BIN_EXE_aim"))
@@ -95,30 +107,51 @@ fn foreground_status_line_counts_and_ctrl_c_stops() {
     for e in std::fs::read_dir(&out).unwrap().flatten() {
         std::fs::rename(e.path(), d.join("inbox/DEMO").join(e.file_name())).unwrap();
     }
-    let s = tmux.wait_for("the counts", |s| {
-        s.contains("files 3  applications 6  licenses issued 6")
-    });
-    assert!(s.contains("DEMO → inbox/DEMO"), "{s}");
+    tmux.wait_for("the filings", |s| s.matches("demo-1-00000").count() == 3);
     assert_eq!(std::fs::read_dir(d.join("outbox/DEMO")).unwrap().count(), 3);
     assert!(
         d.join("var/log").read_dir().unwrap().next().is_some(),
         "logs go to <data>/log"
     );
+    let s = tmux.screen();
+    assert!(!s.contains("INFO"), "no log line on the screen: {s}");
 
     let lock = d.join("var/aim.lock");
-    assert!(
-        !std::fs::read_to_string(&lock).unwrap().trim().is_empty(),
-        "the running daemon's pid is in aim.lock"
-    );
-    tmux.run(&["send-keys", "-t", "aim", "C-c"]);
+    assert!(!std::fs::read_to_string(&lock).unwrap().trim().is_empty());
+    tmux.run(&["send-keys", "-t", "aim", "q"]);
     let s = tmux.wait_for("a clean exit", |s| s.contains("EXIT=0"));
-    // A last line says it stopped, and no stale pid is left in the lock file.
     let before: Vec<&str> = s
         .lines()
         .take_while(|l| !l.contains("EXIT=0"))
         .filter(|l| !l.trim().is_empty())
         .collect();
-    let last = before.last().copied().unwrap_or_default();
-    assert_eq!(last.trim(), "aim: stopped cleanly", "{s}");
+    assert_eq!(
+        before.last().copied().unwrap_or_default().trim(),
+        "aim: stopped cleanly",
+        "{s}"
+    );
     assert_eq!(std::fs::read_to_string(&lock).unwrap(), "");
+
+    // The lock is released: a headless daemon starts on the same data.
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_aim"))
+        .args(["daemon", "--config", "aim.toml"])
+        .current_dir(d)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !d.join("var/aim.sock").exists() {
+        assert!(
+            daemon.try_wait().unwrap().is_none(),
+            "aim daemon exited: the lock was kept"
+        );
+        assert!(Instant::now() < deadline, "aim daemon did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(daemon.wait().unwrap().success());
 }

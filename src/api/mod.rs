@@ -79,6 +79,23 @@ pub enum Request {
     },
     /// Live events on this connection from now on.
     Subscribe,
+    /// One page of the license browser (the console), never the whole store.
+    Browse(Box<crate::store::BrowseQuery>),
+    /// A received file: its acks (first and follow-ups), deliveries and applications.
+    Receipt {
+        sender: String,
+        sha256: String,
+    },
+    /// The filers' scorecard of the last `days` days (today included).
+    Rejections {
+        days: u32,
+    },
+    /// Files with a rejection, newest first: of a sender, with a code.
+    RejectedFiles {
+        sender: Option<String>,
+        code: Option<String>,
+        limit: usize,
+    },
 }
 
 /// What a request needs.
@@ -122,6 +139,10 @@ impl Request {
             Request::MailRetry { .. } => "mail retry",
             Request::Resend { .. } => "re-send ack",
             Request::Subscribe => "subscribe",
+            Request::Browse(_) => "browse licenses",
+            Request::Receipt { .. } => "receipt",
+            Request::Rejections { .. } => "rejections",
+            Request::RejectedFiles { .. } => "rejected files",
         }
     }
 }

@@ -466,6 +466,55 @@ async fn handle(
                 .collect(),
         })),
         Request::Subscribe => Ok(Reply::Subscribed),
+        Request::Browse(q) => {
+            let senders: Vec<String> = cx.cfg.partners.iter().map(|p| p.id.clone()).collect();
+            let store = cx.db()?;
+            // A page is bounded work, but off the connection tasks all the same.
+            tokio::task::spawn_blocking(move || store.browse(&q, &senders))
+                .await
+                .map_err(|e| ApiError::failed(e.to_string()))?
+                .map(Reply::Page)
+                .map_err(store_err)
+        }
+        Request::Receipt { sender, sha256 } => {
+            let sha = hex::decode(&sha256)
+                .ok()
+                .and_then(|v| <[u8; 32]>::try_from(v).ok())
+                .ok_or_else(|| ApiError::invalid(format!("{sha256:?} is not a SHA-256 in hex")))?;
+            let r = cx
+                .db()?
+                .receipt(&sender, &sha)
+                .map_err(store_err)?
+                .ok_or_else(|| {
+                    ApiError::not_found(format!("no file {sha256} of {sender} is on record"))
+                })?;
+            let mut names: Vec<String> = r.deliveries.iter().map(|d| d.ack_name.clone()).collect();
+            names.extend(r.followups.iter().map(|f| f.ack_name.clone()));
+            let mail = cx.db()?.mail_of_acks(&sender, &names).map_err(store_err)?;
+            Ok(Reply::Receipt(Box::new(views::ReceiptView::of(&r, &mail))))
+        }
+        Request::Rejections { days } => {
+            let through = Utc::now().date_naive();
+            let from = through - chrono::Days::new(u64::from(days.clamp(1, 366)) - 1);
+            cx.db()?
+                .rejections(from, through)
+                .map(Reply::Rejections)
+                .map_err(store_err)
+        }
+        Request::RejectedFiles {
+            sender,
+            code,
+            limit,
+        } => cx
+            .db()?
+            .rejected_files(
+                sender.as_deref(),
+                code.as_deref(),
+                limit.clamp(1, 500),
+                50_000,
+            )
+            .map(Reply::RejectedFiles)
+            .map_err(store_err),
         Request::LicenseCancel { license, reason } => {
             let n = parse_license(&license)?;
             let reason = reason_text(&reason)?;

@@ -26,6 +26,10 @@ pub enum Reply {
         message: String,
     },
     Subscribed,
+    Page(crate::store::BrowsePage),
+    Receipt(Box<ReceiptView>),
+    Rejections(crate::store::Rejections),
+    RejectedFiles(Vec<crate::store::RejectedFile>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -347,4 +351,236 @@ impl MailJobView {
 pub struct MailView {
     pub waiting: Vec<MailJobView>,
     pub dead: Vec<MailJobView>,
+}
+
+/// One error or warning of an ack, as the ack states it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckIssueView {
+    /// `error` or `warning`.
+    pub kind: String,
+    /// The application's id, none for a file-level error.
+    pub application: Option<String>,
+    pub code: String,
+    pub path: String,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+    pub message: String,
+}
+
+/// One ack of a file: the first (sequence 1) or a follow-up, with its mail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckView {
+    pub seq: u32,
+    pub name: String,
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub written: bool,
+    pub xml: String,
+    pub issues: Vec<AckIssueView>,
+    /// Its mail messages: `queued`, `retrying`, `sent`, `dead` with the last error.
+    pub mail: Vec<MailJobView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryView {
+    pub file_name: String,
+    pub ack_name: String,
+    pub received_at: DateTime<Utc>,
+    pub archive: String,
+    pub done: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppSummaryView {
+    pub id: Option<String>,
+    pub status: String,
+    pub license: Option<String>,
+}
+
+/// A received file (`Request::Receipt`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptView {
+    pub sender: String,
+    pub sha256: String,
+    pub control_number: Option<u32>,
+    pub status: String,
+    pub file_error: Option<String>,
+    pub deliveries: Vec<DeliveryView>,
+    pub applications: Vec<AppSummaryView>,
+    pub acks: Vec<AckView>,
+}
+
+impl ReceiptView {
+    pub fn of(r: &store::Receipt, mail: &[MailJob]) -> ReceiptView {
+        let first_at = r
+            .deliveries
+            .first()
+            .map(|d| d.received_at)
+            .unwrap_or_default();
+        let mail_of = |name: &str| -> Vec<MailJobView> {
+            mail.iter()
+                .filter(|j| j.ack_name == name)
+                .map(MailJobView::of)
+                .collect()
+        };
+        let mut acks = Vec::new();
+        for d in &r.deliveries {
+            let xml = String::from_utf8_lossy(&r.ack).into_owned();
+            acks.push(AckView {
+                seq: 1,
+                name: d.ack_name.clone(),
+                at: d.received_at,
+                by: "daemon".into(),
+                written: d.done,
+                issues: ack_issues(&xml),
+                xml,
+                mail: mail_of(&d.ack_name),
+            });
+        }
+        for f in &r.followups {
+            let xml = String::from_utf8_lossy(&f.ack).into_owned();
+            acks.push(AckView {
+                seq: f.seq,
+                name: f.ack_name.clone(),
+                at: f.at,
+                by: f.by.name().to_owned(),
+                written: f.done,
+                issues: ack_issues(&xml),
+                xml,
+                mail: mail_of(&f.ack_name),
+            });
+        }
+        let _ = first_at;
+        ReceiptView {
+            sender: r.sender.clone(),
+            sha256: r.sha256.clone(),
+            control_number: r.control_number,
+            status: r.status.as_str().to_owned(),
+            file_error: r.file_error.clone(),
+            deliveries: r
+                .deliveries
+                .iter()
+                .map(|d| DeliveryView {
+                    file_name: d.file_name.clone(),
+                    ack_name: d.ack_name.clone(),
+                    received_at: d.received_at,
+                    archive: d.archive.clone(),
+                    done: d.done,
+                })
+                .collect(),
+            applications: r
+                .apps
+                .iter()
+                .map(|a| AppSummaryView {
+                    id: a.id.clone(),
+                    status: a.status.as_str().to_owned(),
+                    license: a.license.map(|n| n.to_string()),
+                })
+                .collect(),
+            acks,
+        }
+    }
+}
+
+/// The `Error` and `Warning` elements of an ack (spec section 4), with their application.
+/// The acks are the daemon's own documents: a part it cannot read is left out.
+pub fn ack_issues(xml: &str) -> Vec<AckIssueView> {
+    use quick_xml::events::Event as X;
+    fn local(q: &str) -> &str {
+        q.rsplit(':').next().unwrap_or(q)
+    }
+    fn entity(name: &str) -> Option<char> {
+        match name {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ => {
+                let n = if let Some(h) = name.strip_prefix("#x") {
+                    u32::from_str_radix(h, 16).ok()
+                } else {
+                    name.strip_prefix('#').and_then(|d| d.parse().ok())
+                };
+                n.and_then(char::from_u32)
+            }
+        }
+    }
+    fn unescape(raw: &str) -> String {
+        let mut out = String::new();
+        let mut rest = raw;
+        while let Some(i) = rest.find('&') {
+            out.push_str(&rest[..i]);
+            match rest[i..].find(';') {
+                Some(end) => {
+                    if let Some(c) = entity(&rest[i + 1..i + end]) {
+                        out.push(c);
+                    }
+                    rest = &rest[i + end + 1..];
+                }
+                None => {
+                    rest = "";
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+    let mut r = quick_xml::Reader::from_str(xml);
+    let mut out = Vec::new();
+    let mut app: Option<String> = None;
+    let mut open: Option<AckIssueView> = None;
+    loop {
+        match r.read_event() {
+            Ok(X::Start(e)) | Ok(X::Empty(e)) => {
+                let name = local(e.name().0).to_owned();
+                let attrs: Vec<(String, String)> = e
+                    .attributes()
+                    .flatten()
+                    .map(|a| (local(a.key.0).to_owned(), unescape(&a.value)))
+                    .collect();
+                let attr = |k: &str| attrs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+                match name.as_str() {
+                    "Application" => app = attr("id"),
+                    "Error" | "Warning" => {
+                        open = Some(AckIssueView {
+                            kind: if name == "Error" { "error" } else { "warning" }.into(),
+                            application: app.clone(),
+                            code: attr("code").unwrap_or_default(),
+                            path: attr("path").unwrap_or_default(),
+                            line: attr("line").and_then(|v| v.parse().ok()),
+                            column: attr("column").and_then(|v| v.parse().ok()),
+                            message: String::new(),
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            Ok(X::Text(t)) => {
+                if let Some(i) = open.as_mut() {
+                    i.message.push_str(&t.xml10_content());
+                }
+            }
+            Ok(X::GeneralRef(g)) => {
+                let name: &str = &g;
+                if let Some(i) = open.as_mut()
+                    && let Some(c) = entity(name)
+                {
+                    i.message.push(c);
+                }
+            }
+            Ok(X::End(e)) => match local(e.name().0) {
+                "Error" | "Warning" => {
+                    if let Some(i) = open.take() {
+                        out.push(i);
+                    }
+                }
+                "Application" => app = None,
+                _ => {}
+            },
+            Ok(X::Eof) | Err(_) => break,
+            _ => {}
+        }
+    }
+    out
 }

@@ -10,6 +10,8 @@
 //! | `index` | kind 0 value 0 license | (empty): searches by sender, importer, status, day, entry |
 //! | `index` | `u` 0 receipt key | (empty): receipts with unfinished deliveries or follow-ups |
 //! | `index` | `a` 0 license audit-id | (empty): audit events of a license |
+//! | `index` | `r` 0 sender 0 ms (u64) sha256 | [`RejectedFile`](super::RejectedFile): files with a rejection (`rejections`) |
+//! | `meta` | `rej` 0 `YYYY-MM-DD` 0 sender | [`SenderDay`](super::SenderDay): the filer's scorecard of a day |
 //! | `audit` | id (u64) | [`AuditEvent`](super::AuditEvent) |
 //! | `mail` | due-ms (u64) id (u64) | queued [`MailJob`](super::MailJob) |
 //! | `mail_done` | `s`/`d` id | sent (slim) or dead jobs |
@@ -34,6 +36,7 @@ pub(crate) const BY_DAY: u8 = b'd';
 pub(crate) const BY_ENTRY: u8 = b'e';
 pub(crate) const UNDONE: u8 = b'u';
 pub(crate) const AUDIT_OF_LICENSE: u8 = b'a';
+pub(crate) const REJECTED_FILE: u8 = b'r';
 
 /// Mail done kinds.
 pub(crate) const SENT: u8 = b's';

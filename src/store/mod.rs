@@ -13,22 +13,28 @@
 
 mod aggregates;
 mod audit;
+mod browse;
 mod change;
 mod codec;
+mod generated;
 mod keys;
 mod ledger;
 mod mail_queue;
 mod queries;
 mod receipts;
 mod records;
+mod rejections;
 mod review;
 mod unit_values;
 
 pub use aggregates::{CellKey, DIMENSIONS, StoredCell, cells_of};
+pub use browse::{BrowseFilter, BrowsePage, BrowseQuery, BrowseRow, Sort, parse_query};
 pub use change::validity;
+pub use generated::Generated;
 pub use ledger::StoreLedger;
 pub use receipts::{Committed, NewFiling};
 pub use records::*;
+pub use rejections::{CodeCount, RejectedFile, Rejections, SenderCount, SenderDay};
 pub use review::{DecidedApp, FollowUpAck, Handle, HeldLookup, Ruling, followup_name};
 
 use change::{Tx, TxResult};

@@ -268,6 +268,7 @@ impl Store {
             };
             tx.receipts.insert(rk.as_slice(), enc(&receipt))?;
             tx.index.insert(keys::undone(&rk), &[])?;
+            tx.note_rejections(f.sender, day, at, f.facts.file_name, &sha, f.verdict)?;
             tx.enqueue_mail(f.sender, f.mail_to, f.ack_name, &ack_bytes, at)?;
             tx.count(day, |s| {
                 s.files += 1;

@@ -1,0 +1,166 @@
+//! `aim console` (attach to the running daemon) and `aim` alone (the daemon and the console
+//! in one process: the first-run default). In `aim` alone the daemon logs only to its file,
+//! runs on its own thread, and stops when the console quits; on a data folder where a daemon
+//! already runs, the console attaches to it instead.
+
+use super::app::Screen;
+use super::run::{Options, run};
+use crate::config::{Config, Role, Staff};
+use crate::daemon::DaemonError;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+fn unix_user() -> String {
+    let uid = nix::unistd::Uid::effective();
+    match nix::unistd::User::from_uid(uid) {
+        Ok(Some(u)) => u.name,
+        _ => format!("uid {uid}"),
+    }
+}
+
+/// First-run roles: in `aim` alone only, the user who started it is supervisor when not on
+/// the staff list. Returns the note for the dashboard.
+pub fn grant_first_run_role(cfg: &mut Config, user: &str) -> Option<String> {
+    if cfg.staff.iter().any(|s| s.user == user) {
+        return None;
+    }
+    cfg.staff.push(Staff {
+        user: user.to_owned(),
+        role: Role::Supervisor,
+    });
+    Some(format!(
+        "you ({user}) are supervisor in this first-run session: not on the staff list"
+    ))
+}
+
+fn options(cfg: &Config, config: &Path) -> Options {
+    Options {
+        socket: crate::api::client::socket_of(cfg),
+        config: config.to_path_buf(),
+        first_run_note: None,
+        mode_note: None,
+        start: Screen::Dashboard,
+    }
+}
+
+fn console_exit(r: std::io::Result<()>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("aim: the console failed: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `aim console`: attach to the daemon of `config`.
+pub fn attach(config: &Path) -> ExitCode {
+    let cfg = match crate::cli::load_config(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut o = options(&cfg, config);
+    o.mode_note = Some("attached".into());
+    console_exit(run(o))
+}
+
+/// `aim` alone: the daemon on a thread of this process and the console here.
+pub fn alone(config: &Path) -> ExitCode {
+    let mut cfg = match crate::cli::load_config(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let user = unix_user();
+    let attached_cfg = cfg.clone();
+    let note = grant_first_run_role(&mut cfg, &user);
+    let stop = match crate::daemon::stop_on_signals() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("aim: cannot catch signals: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match crate::daemon::prepare(cfg.clone(), false) {
+        Ok(prepared) => {
+            if let Some(n) = &note {
+                tracing::info!(user = %user, "first-run session: {n}");
+            }
+            let daemon = {
+                let stop = Arc::clone(&stop);
+                std::thread::Builder::new()
+                    .name("daemon".into())
+                    .spawn(move || prepared.run(stop))
+            };
+            let daemon = match daemon {
+                Ok(d) => d,
+                Err(e) => {
+                    eprintln!("aim: cannot start the daemon thread: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let mut o = options(&cfg, config);
+            o.first_run_note = note;
+            o.mode_note = Some(format!(
+                "daemon running in this console (logs in {}); q stops both",
+                cfg.data.join("log").display()
+            ));
+            let r = run(o);
+            stop.store(true, Ordering::SeqCst);
+            let d = daemon.join();
+            match d {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    eprintln!("aim: {e}");
+                    return ExitCode::from(1);
+                }
+                Err(_) => {
+                    eprintln!("aim: the daemon thread panicked; see the log");
+                    return ExitCode::from(1);
+                }
+            }
+            let code = console_exit(r);
+            if code == ExitCode::SUCCESS {
+                eprintln!("aim: stopped cleanly");
+            }
+            code
+        }
+        Err(DaemonError::AlreadyRunning { pid, .. }) => {
+            // The daemon already running decides roles by its own staff list.
+            let mut o = options(&attached_cfg, config);
+            o.mode_note = Some(format!(
+                "attached to the daemon already running on this data folder (pid {pid})"
+            ));
+            eprintln!(
+                "aim: a daemon already runs on this data folder (pid {pid}): attaching to it"
+            );
+            console_exit(run(o))
+        }
+        Err(e) => {
+            eprintln!("aim: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_run_role_only_for_users_not_on_the_list() {
+        let mut cfg = Config::parse(crate::config::BUILT_IN, "built-in").unwrap();
+        assert!(grant_first_run_role(&mut cfg, "alice").is_none());
+        let n = grant_first_run_role(&mut cfg, "bob").unwrap();
+        assert_eq!(
+            n,
+            "you (bob) are supervisor in this first-run session: not on the staff list"
+        );
+        assert!(
+            cfg.staff
+                .iter()
+                .any(|s| s.user == "bob" && s.role == Role::Supervisor)
+        );
+    }
+}

@@ -1,0 +1,462 @@
+//! The console's state: everything render draws, nothing it fetches. Changed only by
+//! [`super::update::update`].
+
+use crate::api::views::{
+    AuditView, FilingRow, HeldView, HelloView, LicenseView, MailView, ReceiptView, StatusView,
+};
+use crate::monitor::{Row, StaffRow};
+use crate::store::{BrowseFilter, BrowseRow, RejectedFile, Rejections, Sort};
+use std::collections::{BTreeSet, VecDeque};
+
+/// The screens, in `Tab` order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Screen {
+    Dashboard,
+    Browser,
+    Detail,
+    Rejections,
+    Mail,
+    Review,
+    Monitor,
+}
+
+impl Screen {
+    pub const ALL: [Screen; 7] = [
+        Screen::Dashboard,
+        Screen::Browser,
+        Screen::Detail,
+        Screen::Rejections,
+        Screen::Mail,
+        Screen::Review,
+        Screen::Monitor,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Screen::Dashboard => "Dashboard",
+            Screen::Browser => "Filings & licenses",
+            Screen::Detail => "Detail",
+            Screen::Rejections => "Rejections",
+            Screen::Mail => "Mail",
+            Screen::Review => "Review",
+            Screen::Monitor => "Monitor",
+        }
+    }
+
+    pub fn next(self) -> Screen {
+        let i = Screen::ALL.iter().position(|s| *s == self).unwrap_or(0);
+        Screen::ALL[(i + 1) % Screen::ALL.len()]
+    }
+
+    pub fn prev(self) -> Screen {
+        let i = Screen::ALL.iter().position(|s| *s == self).unwrap_or(0);
+        Screen::ALL[(i + Screen::ALL.len() - 1) % Screen::ALL.len()]
+    }
+}
+
+/// The connection to the daemon, as the status bar tells it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Link {
+    Connecting,
+    Up,
+    /// Lost (why); reconnecting by itself.
+    Lost(String),
+}
+
+/// Roles in the order of what they allow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RoleLevel {
+    None,
+    Viewer,
+    Reviewer,
+    Supervisor,
+}
+
+impl RoleLevel {
+    pub fn of(name: &str) -> RoleLevel {
+        match name {
+            "viewer" => RoleLevel::Viewer,
+            "reviewer" => RoleLevel::Reviewer,
+            "supervisor" => RoleLevel::Supervisor,
+            _ => RoleLevel::None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RoleLevel::None => "none",
+            RoleLevel::Viewer => "viewer",
+            RoleLevel::Reviewer => "reviewer",
+            RoleLevel::Supervisor => "supervisor",
+        }
+    }
+}
+
+/// A staff action waiting for its confirmation (and perhaps a reason typed in).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pending {
+    Cancel {
+        license: String,
+    },
+    Resend {
+        sender: String,
+        sha256: String,
+        seq: u32,
+        ack: String,
+    },
+    Retry {
+        id: u64,
+        ack: String,
+    },
+    Approve {
+        handles: Vec<String>,
+    },
+    Reject {
+        handles: Vec<String>,
+    },
+}
+
+impl Pending {
+    /// The role the daemon will ask for.
+    pub fn needs(&self) -> RoleLevel {
+        match self {
+            Pending::Approve { .. } | Pending::Reject { .. } => RoleLevel::Reviewer,
+            _ => RoleLevel::Supervisor,
+        }
+    }
+
+    pub fn needs_reason(&self) -> bool {
+        matches!(self, Pending::Cancel { .. } | Pending::Reject { .. })
+    }
+
+    /// What it does, in words, for the confirmation.
+    pub fn describe(&self) -> String {
+        match self {
+            Pending::Cancel { license } => format!("Cancel license {license}"),
+            Pending::Resend { ack, .. } => format!("Mail ack {ack} again to the filer"),
+            Pending::Retry { id, ack } => format!("Queue dead letter {id} ({ack}) again"),
+            Pending::Approve { handles } => format!("Approve {}", handles.join(", ")),
+            Pending::Reject { handles } => format!("Reject {}", handles.join(", ")),
+        }
+    }
+}
+
+/// What covers the screen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Modal {
+    Help,
+    /// A reason being typed for a pending action.
+    Reason {
+        action: Pending,
+        text: String,
+    },
+    Confirm {
+        action: Pending,
+        reason: Option<String>,
+    },
+    /// The outcome of an action, or a message, until a key is pressed.
+    Message {
+        title: String,
+        text: String,
+        error: bool,
+    },
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Dashboard {
+    pub status: Option<StatusView>,
+    /// Newest first.
+    pub recent: VecDeque<FilingRow>,
+    /// Files per interval (oldest first), from successive status counts.
+    pub throughput: VecDeque<u64>,
+    pub last_files: Option<u64>,
+}
+
+/// The license browser: a window of rows around the selection, paged from the daemon.
+#[derive(Clone, Debug, Default)]
+pub struct Browser {
+    pub query: String,
+    pub editing: bool,
+    pub filter: BrowseFilter,
+    pub query_error: Option<String>,
+    pub sort: Sort,
+    pub desc: bool,
+    /// Rows of the window, in display order.
+    pub rows: Vec<BrowseRow>,
+    /// Position of `rows[0]`, where known.
+    pub start: Option<u64>,
+    pub selected: usize,
+    /// Rows scrolled past the top of the table.
+    pub offset: usize,
+    pub total: Option<u64>,
+    pub total_exact: bool,
+    /// Nothing before `rows[0]` / after the last row.
+    pub at_top: bool,
+    pub at_bottom: bool,
+    /// Where the walk goes on past the last row / before the first (a bounded scan that
+    /// stopped early), when not at the rows' own cursors.
+    pub next_after: Option<String>,
+    pub prev_before: Option<String>,
+    /// The generation of the query: replies to older ones are dropped.
+    pub generation: u64,
+    /// A page request in flight (forward, backward).
+    pub loading: Option<bool>,
+    pub plan: String,
+    /// How long the newest page took, for the status line.
+    pub last_ms: Option<u128>,
+}
+
+impl Browser {
+    pub fn selected_row(&self) -> Option<&BrowseRow> {
+        self.rows.get(self.selected)
+    }
+
+    /// "row 1,234 of 1,000,000".
+    pub fn position(&self) -> String {
+        let row = self
+            .start
+            .map(|s| group(s + self.selected as u64 + 1))
+            .unwrap_or_else(|| "?".into());
+        let total = match (self.total, self.total_exact) {
+            (Some(t), true) => group(t),
+            (Some(t), false) => format!("at least {}", group(t)),
+            (None, _) => "?".into(),
+        };
+        if self.rows.is_empty() {
+            format!("no rows of {total}")
+        } else {
+            format!("row {row} of {total}")
+        }
+    }
+}
+
+/// Thousands grouped with commas: 1,000,000.
+pub fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Detail {
+    pub license: Option<LicenseView>,
+    pub audit: Vec<AuditView>,
+    pub receipt: Option<ReceiptView>,
+    /// What is being loaded, for the screen.
+    pub loading: Option<String>,
+    pub error: Option<String>,
+    pub scroll: u16,
+    /// Where `Esc` goes.
+    pub back: Option<Screen>,
+}
+
+/// Which list of the rejections screen has the focus.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RejFocus {
+    #[default]
+    Codes,
+    Senders,
+    Files,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RejectionsState {
+    pub days: u32,
+    pub data: Option<Rejections>,
+    pub focus: RejFocus,
+    pub code_sel: usize,
+    pub sender_sel: usize,
+    /// The drill-down: what it lists, and the files.
+    pub files_of: Option<String>,
+    pub files: Vec<RejectedFile>,
+    pub file_sel: usize,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct MailState {
+    pub data: Option<MailView>,
+    pub selected: usize,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ReviewState {
+    pub held: Vec<HeldView>,
+    pub selected: usize,
+    /// Handles marked with Space.
+    pub marked: BTreeSet<String>,
+    pub loaded: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct MonitorState {
+    /// Every month's staff rows (the daemon answers them in one request).
+    pub rows: Vec<StaffRow>,
+    pub public: Vec<Row>,
+    pub months: Vec<String>,
+    pub month: usize,
+    pub dimension: usize,
+    pub selected: usize,
+    /// Show what the public export shows instead.
+    pub public_preview: bool,
+    pub loaded: bool,
+}
+
+impl MonitorState {
+    pub fn month_name(&self) -> Option<&str> {
+        self.months.get(self.month).map(String::as_str)
+    }
+
+    pub fn dimension_name(&self) -> &'static str {
+        crate::store::DIMENSIONS[self.dimension % crate::store::DIMENSIONS.len()]
+    }
+
+    /// The staff rows of the month and dimension shown, by metric tons, largest first.
+    pub fn shown(&self) -> Vec<&StaffRow> {
+        let Some(m) = self.month_name() else {
+            return Vec::new();
+        };
+        let dim = self.dimension_name();
+        let mut v: Vec<&StaffRow> = self
+            .rows
+            .iter()
+            .filter(|r| r.month == m && r.dimension == dim)
+            .collect();
+        v.sort_by(|a, b| {
+            tons(&b.metric_tons)
+                .total_cmp(&tons(&a.metric_tons))
+                .then(a.key.cmp(&b.key))
+        });
+        v
+    }
+
+    /// The public rows of the month and dimension, in the order of [`MonitorState::shown`].
+    pub fn shown_public(&self) -> Vec<&Row> {
+        self.shown()
+            .iter()
+            .filter_map(|s| {
+                self.public
+                    .iter()
+                    .find(|p| p.month == s.month && p.dimension == s.dimension && p.key == s.key)
+            })
+            .collect()
+    }
+
+    /// Metric tons of the selected key over the 12 months up to the one shown.
+    pub fn trend(&self) -> Vec<(String, f64)> {
+        let shown = self.shown();
+        let Some(key) = shown.get(self.selected).map(|r| r.key.clone()) else {
+            return Vec::new();
+        };
+        let dim = self.dimension_name();
+        let upto = self.month + 1;
+        let from = upto.saturating_sub(12);
+        self.months[from..upto]
+            .iter()
+            .map(|m| {
+                let t = self
+                    .rows
+                    .iter()
+                    .find(|r| &r.month == m && r.dimension == dim && r.key == key)
+                    .map_or(0.0, |r| tons(&r.metric_tons));
+                (m.clone(), t)
+            })
+            .collect()
+    }
+}
+
+/// A decimal of the monitor as a number for charts (never for figures shown as text).
+pub fn tons(s: &str) -> f64 {
+    s.parse().unwrap_or(0.0)
+}
+
+/// Everything the console shows.
+#[derive(Clone, Debug)]
+pub struct App {
+    pub screen: Screen,
+    pub modal: Option<Modal>,
+    pub link: Link,
+    pub hello: Option<HelloView>,
+    /// "you (bob) are supervisor in this first-run session: not on the staff list".
+    pub first_run_note: Option<String>,
+    /// How this console came to be (attached to a running daemon, or running its own).
+    pub mode_note: Option<String>,
+    pub dashboard: Dashboard,
+    /// The selected recent filing.
+    pub recent_sel: usize,
+    pub browser: Browser,
+    pub detail: Detail,
+    pub rejections: RejectionsState,
+    pub mail: MailState,
+    pub review: ReviewState,
+    pub monitor: MonitorState,
+    /// Rows of the terminal (for page sizes).
+    pub height: u16,
+    pub width: u16,
+    /// The last line of feedback at the bottom.
+    pub flash: Option<String>,
+    pub quit: bool,
+    /// Ticks seen (one a second).
+    pub ticks: u64,
+}
+
+impl App {
+    pub fn new(height: u16, width: u16) -> App {
+        App {
+            screen: Screen::Dashboard,
+            modal: None,
+            link: Link::Connecting,
+            hello: None,
+            first_run_note: None,
+            mode_note: None,
+            dashboard: Dashboard::default(),
+            recent_sel: 0,
+            browser: Browser::default(),
+            detail: Detail::default(),
+            rejections: RejectionsState {
+                days: 7,
+                ..RejectionsState::default()
+            },
+            mail: MailState::default(),
+            review: ReviewState::default(),
+            monitor: MonitorState::default(),
+            height,
+            width,
+            flash: None,
+            quit: false,
+            ticks: 0,
+        }
+    }
+
+    pub fn role(&self) -> RoleLevel {
+        self.hello
+            .as_ref()
+            .map_or(RoleLevel::None, |h| RoleLevel::of(&h.role))
+    }
+
+    pub fn user(&self) -> &str {
+        self.hello.as_ref().map_or("?", |h| h.user.as_str())
+    }
+
+    /// Why a key needing `need` is disabled for this user, if it is.
+    pub fn disabled_why(&self, need: RoleLevel) -> Option<String> {
+        (self.role() < need).then(|| {
+            format!(
+                "needs {}; you ({}) are {}",
+                need.name(),
+                self.user(),
+                self.role().name()
+            )
+        })
+    }
+
+    /// Table rows that fit on the screen (for paging).
+    pub fn page_rows(&self) -> usize {
+        usize::from(self.height.saturating_sub(10)).max(3)
+    }
+}

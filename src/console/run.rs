@@ -1,0 +1,245 @@
+//! The runner: `tokio::select!` over terminal input, a one-second tick and the daemon's
+//! replies and live events; each message goes through `update`, each action becomes a request
+//! on its own task, and one frame is drawn per batch of messages. A lost daemon is reported
+//! and reconnected by itself (`client::reconnect`), then every view is refreshed.
+
+use super::app::{App, Screen};
+use super::render::render;
+use super::update::{Action, Msg, update};
+use crate::api::client::{self, Client, ClientError};
+use crate::api::views::Reply;
+use crate::api::{Request, views::HelloView};
+use futures_util::{Stream, StreamExt};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// How the console starts.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub socket: PathBuf,
+    pub config: PathBuf,
+    pub first_run_note: Option<String>,
+    pub mode_note: Option<String>,
+    pub start: Screen,
+}
+
+/// Called after every frame (benchmarks and tests): the state drawn and when.
+pub type Probe<'a> = &'a mut dyn FnMut(&App, Instant) -> bool;
+
+enum In {
+    App(Msg),
+    Connected {
+        client: Arc<Client>,
+        hello: HelloView,
+        epoch: u64,
+    },
+    Lost {
+        epoch: u64,
+        why: String,
+    },
+}
+
+fn connect(tx: mpsc::UnboundedSender<In>, opts: &Options, epoch: u64, first: bool) {
+    let (socket, config) = (opts.socket.clone(), opts.config.clone());
+    tokio::spawn(async move {
+        if !first {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        // A daemon restarting: keep trying for a day, twice a second.
+        let c = match client::reconnect(
+            &socket,
+            &config,
+            Duration::from_millis(500),
+            Duration::from_secs(86_400),
+        )
+        .await
+        {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                let _ = tx.send(In::Lost {
+                    epoch,
+                    why: e.to_string(),
+                });
+                return;
+            }
+        };
+        let hello = match c.request(Request::Hello).await {
+            Ok(Reply::Hello(h)) => h,
+            Ok(_) => return,
+            Err(e) => {
+                let _ = tx.send(In::Lost {
+                    epoch,
+                    why: e.to_string(),
+                });
+                return;
+            }
+        };
+        if let Err(e) = c.request(Request::Subscribe).await {
+            let _ = tx.send(In::Lost {
+                epoch,
+                why: e.to_string(),
+            });
+            return;
+        }
+        let events = Arc::clone(&c);
+        let _ = tx.send(In::Connected {
+            client: c,
+            hello,
+            epoch,
+        });
+        loop {
+            match events.next_event().await {
+                Some(e) => {
+                    if tx.send(In::App(Msg::Event(e))).is_err() {
+                        return;
+                    }
+                }
+                None => {
+                    let _ = tx.send(In::Lost {
+                        epoch,
+                        why: "the daemon closed the connection".into(),
+                    });
+                    return;
+                }
+            }
+        }
+    });
+}
+
+/// Run the console on `terminal` with `input` until `q`.
+pub async fn event_loop<B: Backend, S>(
+    terminal: &mut Terminal<B>,
+    mut input: S,
+    opts: Options,
+    mut probe: Option<Probe<'_>>,
+) -> std::io::Result<()>
+where
+    S: Stream<Item = std::io::Result<crossterm::event::Event>> + Unpin,
+    B::Error: Into<std::io::Error>,
+{
+    let size = terminal.size().map_err(Into::into)?;
+    let mut app = App::new(size.height, size.width);
+    app.first_run_note = opts.first_run_note.clone();
+    app.mode_note = opts.mode_note.clone();
+    app.screen = opts.start;
+    let (tx, mut rx) = mpsc::unbounded_channel::<In>();
+    let mut epoch = 0u64;
+    let mut client: Option<Arc<Client>> = None;
+    connect(tx.clone(), &opts, epoch, true);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    terminal.draw(|f| render(&app, f)).map_err(Into::into)?;
+    loop {
+        let first = tokio::select! {
+            ev = input.next() => match ev {
+                Some(Ok(crossterm::event::Event::Key(k))) => In::App(Msg::Key(k)),
+                Some(Ok(crossterm::event::Event::Resize(w, h))) => In::App(Msg::Resize(w, h)),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(()),
+            },
+            _ = tick.tick() => In::App(Msg::Tick),
+            m = rx.recv() => match m {
+                Some(m) => m,
+                None => return Ok(()),
+            },
+        };
+        let mut batch = vec![first];
+        while batch.len() < 64 {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        for m in batch {
+            let msg = match m {
+                In::App(m) => m,
+                In::Connected {
+                    client: c,
+                    hello,
+                    epoch: e,
+                } if e == epoch => {
+                    client = Some(c);
+                    Msg::Connected(hello)
+                }
+                In::Connected { .. } => continue,
+                In::Lost { epoch: e, why } if e == epoch => {
+                    client = None;
+                    epoch += 1;
+                    connect(tx.clone(), &opts, epoch, false);
+                    Msg::Lost(why)
+                }
+                In::Lost { .. } => continue,
+            };
+            for action in update(&mut app, msg) {
+                match action {
+                    Action::Quit => return Ok(()),
+                    Action::Send(tag, req) => match &client {
+                        Some(c) => {
+                            let (c, tx, ep) = (Arc::clone(c), tx.clone(), epoch);
+                            tokio::spawn(async move {
+                                let t0 = Instant::now();
+                                let r = c.request(req).await;
+                                let ms = t0.elapsed().as_millis();
+                                let m = match r {
+                                    Ok(reply) => In::App(Msg::Reply {
+                                        tag,
+                                        result: Ok(reply),
+                                        ms,
+                                    }),
+                                    Err(ClientError::Lost(why)) => In::Lost { epoch: ep, why },
+                                    Err(e) => In::App(Msg::Reply {
+                                        tag,
+                                        result: Err(e.to_string()),
+                                        ms,
+                                    }),
+                                };
+                                let _ = tx.send(m);
+                            });
+                        }
+                        None => {
+                            if tag == super::update::Tag::Action {
+                                let _ = tx.send(In::App(Msg::Reply {
+                                    tag,
+                                    result: Err("not connected to the daemon: reconnecting by itself; try again when it is back".into()),
+                                    ms: 0,
+                                }));
+                            }
+                        }
+                    },
+                }
+            }
+        }
+        terminal.draw(|f| render(&app, f)).map_err(Into::into)?;
+        if let Some(p) = probe.as_mut()
+            && !p(&app, Instant::now())
+        {
+            return Ok(());
+        }
+    }
+}
+
+/// The console in this terminal: raw mode and the alternate screen, restored on exit and on
+/// panic (`ratatui::init` installs the hook).
+pub fn run(opts: Options) -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let mut terminal = ratatui::init();
+        let r = event_loop(
+            &mut terminal,
+            crossterm::event::EventStream::new(),
+            opts,
+            None,
+        )
+        .await;
+        ratatui::restore();
+        r
+    })
+}

@@ -1,0 +1,714 @@
+//! Console tests: update (state and actions) and every screen drawn on a `TestBackend`, as
+//! insta snapshots of deterministic fixture data.
+
+use super::app::*;
+use super::render::render;
+use super::update::{Action, Msg, PageKind, Tag, update};
+use crate::api::Request;
+use crate::api::views::*;
+use crate::store::{BrowsePage, BrowseRow, CodeCount, RejectedFile, Rejections, SenderCount};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::{Terminal, backend::TestBackend};
+
+fn at(h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 1, h, m, 5).unwrap()
+}
+
+fn day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()
+}
+
+fn key(c: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
+}
+
+fn hello(role: &str) -> HelloView {
+    HelloView {
+        user: "bob".into(),
+        role: role.into(),
+        version: "0.1.0".into(),
+        data: "var".into(),
+    }
+}
+
+fn status() -> StatusView {
+    StatusView {
+        day: day(),
+        files_today: 1234,
+        files_rejected_today: 12,
+        applications_today: 5678,
+        licenses_issued_today: 5500,
+        rejected_today: 150,
+        held_today: 28,
+        pending_review: 3,
+        licenses_on_record: 1_000_000,
+        mail_queued: 4,
+        mail_retrying: 1,
+        mail_dead: 2,
+        problems: vec!["the outbox of ACMEBRK is paused: disk full".into()],
+        last_errors: vec![],
+        started_at: at(8, 0),
+        version: "0.1.0".into(),
+    }
+}
+
+fn row(i: u64) -> BrowseRow {
+    BrowseRow {
+        cursor: format!("{i:04x}"),
+        license: crate::filing::model::LicenseNumber::new(2026, i as u32).to_string(),
+        status: if i % 7 == 0 { "cancelled" } else { "issued" }.into(),
+        sender: "ACMEBRK".into(),
+        importer: format!("Importer {i} \u{1b}[2JInc"),
+        entry_number: Some(format!("ABC{:07}3", i)),
+        country_of_origin: "CA".into(),
+        valid_from: day(),
+        hts: "7606125000".into(),
+        products: 1 + (i % 3) as usize,
+        total_value_usd: format!("{}.00", 1000 + i),
+    }
+}
+
+fn page(from: u64, n: u64, total: Option<u64>, at_end: bool) -> BrowsePage {
+    BrowsePage {
+        rows: (from..from + n).map(|i| row(i + 1)).collect(),
+        start: Some(from),
+        total,
+        total_exact: total.is_some(),
+        at_end,
+        resume: None,
+        plan: "all licenses by number".into(),
+    }
+}
+
+/// An app connected as `role`, on a 120×32 terminal, with the first page loaded.
+fn connected(role: &str) -> App {
+    let mut app = App::new(32, 120);
+    let acts = update(&mut app, Msg::Connected(hello(role)));
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, Action::Send(Tag::Status, Request::Status)))
+    );
+    let g = app.browser.generation;
+    update(
+        &mut app,
+        Msg::Reply {
+            tag: Tag::Browse {
+                generation: g,
+                kind: PageKind::First,
+            },
+            result: Ok(Reply::Page(page(0, 66, Some(1_000_000), false))),
+            ms: 3,
+        },
+    );
+    update(
+        &mut app,
+        Msg::Reply {
+            tag: Tag::Status,
+            result: Ok(Reply::Status(status())),
+            ms: 1,
+        },
+    );
+    app
+}
+
+fn draw(app: &App) -> String {
+    let mut t = Terminal::new(TestBackend::new(120, 32)).unwrap();
+    t.draw(|f| render(app, f)).unwrap();
+    format!("{}", t.backend())
+}
+
+#[test]
+fn scrolling_pages_from_the_daemon_and_keeps_the_position() {
+    let mut app = connected("viewer");
+    app.screen = Screen::Browser;
+    assert_eq!(app.browser.position(), "row 1 of 1,000,000");
+    let mut asked = None;
+    for _ in 0..30 {
+        for a in update(&mut app, key(KeyCode::Down)) {
+            if let Action::Send(Tag::Browse { kind, .. }, Request::Browse(q)) = a {
+                asked = Some((kind, q));
+            }
+        }
+    }
+    assert_eq!(app.browser.position(), "row 31 of 1,000,000");
+    let (kind, q) = asked.expect("a page ahead is asked for before the window runs out");
+    assert_eq!(kind, PageKind::Forward);
+    assert_eq!(q.after.as_deref(), Some(row(66).cursor.as_str()));
+    assert!(!q.count, "scrolling never counts again");
+    // A second key while the page is on its way asks for nothing more.
+    assert!(update(&mut app, key(KeyCode::Down)).is_empty());
+    let g = app.browser.generation;
+    update(
+        &mut app,
+        Msg::Reply {
+            tag: Tag::Browse {
+                generation: g,
+                kind: PageKind::Forward,
+            },
+            result: Ok(Reply::Page(page(66, 44, None, false))),
+            ms: 2,
+        },
+    );
+    assert_eq!(app.browser.rows.len(), 110);
+    assert_eq!(app.browser.position(), "row 32 of 1,000,000");
+    // A stale answer (an older query) is dropped.
+    update(
+        &mut app,
+        Msg::Reply {
+            tag: Tag::Browse {
+                generation: g - 1,
+                kind: PageKind::First,
+            },
+            result: Ok(Reply::Page(page(500, 3, Some(3), true))),
+            ms: 2,
+        },
+    );
+    assert_eq!(app.browser.rows.len(), 110);
+}
+
+#[test]
+fn incremental_search_requeries_and_reports_bad_filters() {
+    let mut app = connected("viewer");
+    update(&mut app, key(KeyCode::Char('/')));
+    assert!(app.browser.editing && app.screen == Screen::Browser);
+    let mut last = None;
+    for c in "sender=ACMEBRK".chars() {
+        for a in update(&mut app, key(KeyCode::Char(c))) {
+            if let Action::Send(_, Request::Browse(q)) = a {
+                last = Some(q);
+            }
+        }
+    }
+    let q = last.expect("each change queries again");
+    assert_eq!(q.filter.sender.as_deref(), Some("ACMEBRK"));
+    assert!(q.count);
+    for c in " day=2026-13-01".chars() {
+        update(&mut app, key(KeyCode::Char(c)));
+    }
+    assert!(
+        app.browser
+            .query_error
+            .as_deref()
+            .unwrap()
+            .contains("YYYY-MM-DD")
+    );
+    update(&mut app, key(KeyCode::Enter));
+    assert!(!app.browser.editing);
+}
+
+#[test]
+fn a_cancel_asks_a_reason_then_confirmation_and_shows_the_outcome() {
+    let mut app = connected("supervisor");
+    app.screen = Screen::Browser;
+    update(&mut app, key(KeyCode::Char('c')));
+    assert!(matches!(app.modal, Some(Modal::Reason { .. })));
+    for c in "duplicate".chars() {
+        update(&mut app, key(KeyCode::Char(c)));
+    }
+    update(&mut app, key(KeyCode::Enter));
+    assert!(matches!(app.modal, Some(Modal::Confirm { .. })));
+    let acts = update(&mut app, key(KeyCode::Char('y')));
+    let Some(Action::Send(Tag::Action, Request::LicenseCancel { license, reason })) = acts.first()
+    else {
+        panic!("{acts:?}");
+    };
+    assert_eq!(
+        (license.as_str(), reason.as_str()),
+        (row(1).license.as_str(), "duplicate")
+    );
+    let acts = update(
+        &mut app,
+        Msg::Reply {
+            tag: Tag::Action,
+            result: Ok(Reply::Cancelled(CancelView {
+                license: license.clone(),
+                status: "cancelled".into(),
+                ack_name: "x.ack-2.xml".into(),
+                ack_sequence: 2,
+            })),
+            ms: 5,
+        },
+    );
+    assert!(
+        matches!(&app.modal, Some(Modal::Message { text, error: false, .. }) if text.contains("cancelled"))
+    );
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, Action::Send(Tag::Browse { .. }, _))),
+        "the list is read again"
+    );
+}
+
+#[test]
+fn a_viewer_sees_the_key_disabled_and_the_daemons_refusal() {
+    let mut app = connected("viewer");
+    assert_eq!(
+        app.disabled_why(RoleLevel::Supervisor).as_deref(),
+        Some("needs supervisor; you (bob) are viewer")
+    );
+    app.screen = Screen::Browser;
+    update(&mut app, key(KeyCode::Char('c')));
+    assert!(
+        app.flash
+            .as_deref()
+            .unwrap()
+            .contains("the daemon will refuse it")
+    );
+    for c in "x".chars() {
+        update(&mut app, key(KeyCode::Char(c)));
+    }
+    update(&mut app, key(KeyCode::Enter));
+    update(&mut app, key(KeyCode::Char('y')));
+    update(
+        &mut app,
+        Msg::Reply {
+            tag: Tag::Action,
+            result: Err("bob (viewer) may not license cancel: it needs supervisor".into()),
+            ms: 1,
+        },
+    );
+    assert!(matches!(
+        &app.modal,
+        Some(Modal::Message { error: true, .. })
+    ));
+    assert!(draw(&app).contains("bob (viewer) may not license cancel"));
+}
+
+#[test]
+fn losing_the_daemon_is_said_and_reconnecting_refreshes() {
+    let mut app = connected("viewer");
+    update(
+        &mut app,
+        Msg::Lost("the daemon closed the connection".into()),
+    );
+    assert!(draw(&app).contains("lost the daemon"));
+    assert!(
+        update(&mut app, Msg::Tick).is_empty(),
+        "no requests while it is gone"
+    );
+    let acts = update(&mut app, Msg::Connected(hello("viewer")));
+    assert_eq!(app.link, Link::Up);
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, Action::Send(Tag::Browse { .. }, _)))
+    );
+    assert!(app.flash.as_deref().unwrap().contains("reconnected"));
+}
+
+#[test]
+fn tab_visits_every_screen_and_q_quits() {
+    let mut app = connected("viewer");
+    let mut seen = vec![app.screen];
+    for _ in 0..7 {
+        update(&mut app, key(KeyCode::Tab));
+        seen.push(app.screen);
+    }
+    assert_eq!(&seen[..7], &Screen::ALL);
+    assert_eq!(seen[7], Screen::Dashboard);
+    update(&mut app, key(KeyCode::Char('?')));
+    assert_eq!(app.modal, Some(Modal::Help));
+    update(&mut app, key(KeyCode::Esc));
+    assert_eq!(app.modal, None);
+    assert_eq!(
+        update(&mut app, key(KeyCode::Char('q'))),
+        vec![Action::Quit]
+    );
+}
+
+#[test]
+fn live_filings_arrive_on_the_dashboard() {
+    let mut app = connected("viewer");
+    update(
+        &mut app,
+        Msg::Event(crate::api::Event::Filing(filing(1, "accepted"))),
+    );
+    update(
+        &mut app,
+        Msg::Event(crate::api::Event::Filing(filing(2, "rejected"))),
+    );
+    assert_eq!(app.dashboard.recent[0].file_name, "batch-2.xml");
+}
+
+fn filing(i: u32, status: &str) -> FilingRow {
+    FilingRow {
+        at: at(9, i),
+        sender: "ACMEBRK".into(),
+        file_name: format!("batch-{i}.xml"),
+        file_sha256: format!("{i:064x}"),
+        status: status.into(),
+        applications: 2,
+        licenses: if status == "accepted" { 2 } else { 0 },
+        ack_name: format!("batch-{i}.ack.xml"),
+    }
+}
+
+// ---- snapshots of every screen
+
+#[test]
+fn snapshot_dashboard() {
+    let mut app = connected("supervisor");
+    app.first_run_note =
+        Some("you (bob) are supervisor in this first-run session: not on the staff list".into());
+    for i in 1..=4 {
+        let s = if i == 3 { "partial" } else { "accepted" };
+        update(
+            &mut app,
+            Msg::Event(crate::api::Event::Filing(filing(i, s))),
+        );
+    }
+    // A hostile file name cannot move the cursor or set the title.
+    let mut evil = filing(5, "rejected");
+    evil.file_name = "evil\u{1b}]0;pwned\u{7}\u{1b}[2J.xml".into();
+    update(&mut app, Msg::Event(crate::api::Event::Filing(evil)));
+    for n in [0u64, 3, 7, 2, 9] {
+        let mut s = status();
+        s.files_today += n;
+        update(
+            &mut app,
+            Msg::Reply {
+                tag: Tag::Status,
+                result: Ok(Reply::Status(s)),
+                ms: 1,
+            },
+        );
+    }
+    let screen = draw(&app);
+    assert!(!screen.contains('\u{1b}'));
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn snapshot_browser() {
+    let mut app = connected("viewer");
+    app.screen = Screen::Browser;
+    app.browser.query = "sender=ACMEBRK".into();
+    for _ in 0..3 {
+        update(&mut app, key(KeyCode::Down));
+    }
+    insta::assert_snapshot!(draw(&app));
+}
+
+fn license_view() -> LicenseView {
+    LicenseView {
+        license: row(1).license,
+        status: "issued".into(),
+        sender: "ACMEBRK".into(),
+        importer: "Northern Rolling \u{1b}[31mMills".into(),
+        exporter: "Alu Export GmbH".into(),
+        manufacturers: vec!["Smelter One".into()],
+        entry_type: "consumption".into(),
+        entry_number: Some("ABC12345675".into()),
+        country_of_origin: "CA".into(),
+        country_of_exportation: "CA".into(),
+        expected_export_date: day(),
+        expected_import_date: day(),
+        port_of_entry: "3004".into(),
+        filer_company: "Acme".into(),
+        filer_contact: "Ann".into(),
+        filer_email: "ann@acme.example".into(),
+        valid_from: day(),
+        valid_through: NaiveDate::from_ymd_opt(2027, 2, 14).unwrap(),
+        total_value_usd: "33000.00".into(),
+        products: vec![ProductView {
+            line: 1,
+            hts: "7606125000".into(),
+            description: "Plate".into(),
+            category: "Plate, sheet and strip".into(),
+            largest_smelt: "CA".into(),
+            second_largest_smelt: "NONE".into(),
+            most_recent_cast: "CA".into(),
+            quantity_kg: "10000.000".into(),
+            value_usd: "33000.00".into(),
+            unit_value_usd_per_mt: "3300.00".into(),
+        }],
+        history: vec![HistoryView {
+            at: at(9, 1),
+            action: "issued".into(),
+            by: "daemon".into(),
+            file_sha256: "ab".repeat(32),
+            application: Some("A1".into()),
+            reason: None,
+        }],
+    }
+}
+
+fn receipt_view() -> ReceiptView {
+    let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LicenseAck xmlns=\"urn:aim:ack:1\" version=\"1.0\">\n  <Application id=\"A2\" status=\"rejected\">\n    <Error code=\"A301\" path=\"Application[A2]/Product[1]/Hts\" line=\"57\" column=\"12\">HTS 7208.10.1500 is not covered</Error>\n  </Application>\n</LicenseAck>\n";
+    ReceiptView {
+        sender: "ACMEBRK".into(),
+        sha256: "ab".repeat(32),
+        control_number: Some(42),
+        status: "partial".into(),
+        file_error: None,
+        deliveries: vec![DeliveryView {
+            file_name: "batch-42.xml".into(),
+            ack_name: "batch-42.ack.xml".into(),
+            received_at: at(9, 1),
+            archive: "2026-12-01/ACMEBRK/x".into(),
+            done: true,
+        }],
+        applications: vec![AppSummaryView {
+            id: Some("A2".into()),
+            status: "rejected".into(),
+            license: None,
+        }],
+        acks: vec![AckView {
+            seq: 1,
+            name: "batch-42.ack.xml".into(),
+            at: at(9, 1),
+            by: "daemon".into(),
+            written: true,
+            xml: xml.into(),
+            issues: ack_issues(xml),
+            mail: vec![MailJobView {
+                id: 7,
+                sender: "ACMEBRK".into(),
+                to: vec!["filings@acme.example".into()],
+                ack_name: "batch-42.ack.xml".into(),
+                state: "dead".into(),
+                attempts: 9,
+                created_at: at(9, 1),
+                next_attempt: at(10, 1),
+                last_error: Some("550 mailbox unavailable".into()),
+            }],
+        }],
+    }
+}
+
+#[test]
+fn the_ack_issues_keep_code_path_line_and_column() {
+    let r = receipt_view();
+    let i = &r.acks[0].issues[0];
+    assert_eq!(
+        (
+            i.code.as_str(),
+            i.path.as_str(),
+            i.line,
+            i.column,
+            i.application.as_deref()
+        ),
+        (
+            "A301",
+            "Application[A2]/Product[1]/Hts",
+            Some(57),
+            Some(12),
+            Some("A2")
+        )
+    );
+}
+
+#[test]
+fn snapshot_detail() {
+    let mut app = connected("viewer");
+    app.screen = Screen::Detail;
+    app.detail.license = Some(license_view());
+    app.detail.receipt = Some(receipt_view());
+    app.detail.audit = vec![AuditView {
+        at: at(9, 1),
+        actor: "daemon".into(),
+        action: "receive".into(),
+        subject: "batch-42.xml".into(),
+        outcome: "done".into(),
+        detail: "batch-42.xml from ACMEBRK: partial (2 applications)".into(),
+    }];
+    let s = draw(&app);
+    assert!(!s.contains('\u{1b}'));
+    insta::assert_snapshot!(s);
+    app.detail.scroll = 30;
+    insta::assert_snapshot!("detail_scrolled", draw(&app));
+}
+
+#[test]
+fn snapshot_rejections() {
+    let mut app = connected("viewer");
+    app.screen = Screen::Rejections;
+    app.rejections.data = Some(Rejections {
+        from: Some(NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()),
+        through: Some(day()),
+        by_code: vec![
+            CodeCount {
+                code: "A301".into(),
+                count: 40,
+                senders: vec!["ACMEBRK".into(), "DEMO".into()],
+            },
+            CodeCount {
+                code: "F004".into(),
+                count: 3,
+                senders: vec!["DEMO".into()],
+            },
+        ],
+        by_sender: vec![SenderCount {
+            sender: "ACMEBRK".into(),
+            files: 120,
+            files_rejected: 2,
+            applications: 900,
+            applications_rejected: 38,
+            acceptance_pct: "95.8".into(),
+            codes: vec![("A301".into(), 38)],
+        }],
+    });
+    app.rejections.files_of = Some("code A301".into());
+    app.rejections.files = vec![RejectedFile {
+        sender: "ACMEBRK".into(),
+        sha256: "ab".repeat(32),
+        file_name: "batch-42.xml".into(),
+        received_at: at(9, 1),
+        status: "partial".into(),
+        codes: vec!["A301".into()],
+    }];
+    insta::assert_snapshot!(draw(&app));
+}
+
+#[test]
+fn snapshot_mail() {
+    let mut app = connected("viewer");
+    app.screen = Screen::Mail;
+    let job = receipt_view().acks[0].mail[0].clone();
+    let mut waiting = job.clone();
+    waiting.id = 8;
+    waiting.state = "retrying".into();
+    waiting.last_error = Some("421 try later".into());
+    app.mail.data = Some(MailView {
+        waiting: vec![waiting],
+        dead: vec![job],
+    });
+    insta::assert_snapshot!(draw(&app));
+}
+
+#[test]
+fn snapshot_review() {
+    let mut app = connected("reviewer");
+    app.screen = Screen::Review;
+    let h = |i: u32| HeldView {
+        handle: format!("ACMEBRK:{i}:A1"),
+        sender: "ACMEBRK".into(),
+        control_number: Some(i),
+        application: Some("A1".into()),
+        action: "new".into(),
+        license: None,
+        file_name: format!("batch-{i}.xml"),
+        file_sha256: format!("{i:064x}"),
+        received_at: at(8, i),
+        reasons: vec!["R501".into()],
+        details: vec![ReasonView {
+            code: "R501".into(),
+            path: "Application[A1]/CountryOfOrigin".into(),
+            detail: "RU is on the watch list".into(),
+        }],
+        importer: Some("Importer".into()),
+        country_of_origin: Some("RU".into()),
+        expected_import_date: Some(day()),
+        products: license_view().products,
+    };
+    update(
+        &mut app,
+        Msg::Reply {
+            tag: Tag::Held,
+            result: Ok(Reply::Held(vec![h(1), h(2), h(3)])),
+            ms: 1,
+        },
+    );
+    update(&mut app, key(KeyCode::Char(' ')));
+    let acts = update(&mut app, key(KeyCode::Char(' ')));
+    assert!(acts.is_empty());
+    assert_eq!(app.review.marked.len(), 2);
+    insta::assert_snapshot!(draw(&app));
+    update(&mut app, key(KeyCode::Char('a')));
+    let acts = update(&mut app, key(KeyCode::Char('y')));
+    assert!(
+        matches!(&acts[0], Action::Send(Tag::Action, Request::ReviewApprove { handles }) if handles.len() == 2)
+    );
+}
+
+#[test]
+fn snapshot_monitor_confidential_and_public_preview() {
+    let mut app = connected("viewer");
+    app.screen = Screen::Monitor;
+    let mut rows = Vec::new();
+    for (mi, month) in ["2026-10", "2026-11", "2026-12"].iter().enumerate() {
+        for (ki, key) in ["CA", "CN", "AE"].iter().enumerate() {
+            rows.push(crate::monitor::StaffRow {
+                month: (*month).into(),
+                dimension: "cast".into(),
+                key: (*key).into(),
+                licenses: 10 + ki as i64,
+                metric_tons: format!("{}.000", 100 * (ki + 1) + 10 * mi),
+                value_usd: "330000.00".into(),
+                unit_value_usd_per_mt: "3300.00".into(),
+                importers: if ki == 2 { 2 } else { 5 },
+                suppressed: ki == 2,
+            });
+        }
+    }
+    let cells = rows.clone();
+    update(
+        &mut app,
+        Msg::Reply {
+            tag: Tag::MonitorCells,
+            result: Ok(Reply::Cells(rows)),
+            ms: 1,
+        },
+    );
+    let public = cells
+        .iter()
+        .map(|c| crate::monitor::Row {
+            month: c.month.clone(),
+            dimension: c.dimension.clone(),
+            key: c.key.clone(),
+            licenses: if c.suppressed {
+                "(D)".into()
+            } else {
+                c.licenses.to_string()
+            },
+            metric_tons: if c.suppressed {
+                "(D)".into()
+            } else {
+                c.metric_tons.clone()
+            },
+            value_usd: if c.suppressed {
+                "(D)".into()
+            } else {
+                c.value_usd.clone()
+            },
+            unit_value_usd_per_mt: if c.suppressed {
+                "(D)".into()
+            } else {
+                c.unit_value_usd_per_mt.clone()
+            },
+        })
+        .collect();
+    update(
+        &mut app,
+        Msg::Reply {
+            tag: Tag::MonitorExport,
+            result: Ok(Reply::Monitor(public)),
+            ms: 1,
+        },
+    );
+    assert_eq!(app.monitor.month_name(), Some("2026-12"));
+    assert_eq!(app.monitor.trend().len(), 3);
+    let s = draw(&app);
+    assert!(s.contains("CONFIDENTIAL"));
+    insta::assert_snapshot!(s);
+    update(&mut app, key(KeyCode::Char('p')));
+    let s = draw(&app);
+    assert!(s.contains("PUBLIC PREVIEW") && s.contains("(D)"));
+    insta::assert_snapshot!("monitor_public", s);
+}
+
+#[test]
+fn snapshot_help_lists_every_key_with_disabled_ones() {
+    let mut app = connected("viewer");
+    app.screen = Screen::Browser;
+    update(&mut app, key(KeyCode::Char('?')));
+    let s = draw(&app);
+    for b in super::keys::of(Screen::Browser)
+        .iter()
+        .chain(super::keys::COMMON.iter())
+    {
+        assert!(s.contains(b.key), "help lists {}", b.key);
+    }
+    assert!(s.contains("disabled: needs supervisor"));
+    insta::assert_snapshot!(s);
+}

@@ -19,7 +19,17 @@ impl Tmux {
         let t = Tmux {
             socket: format!("aim-console-{}-{}", std::process::id(), rand_suffix()),
         };
-        t.run(&["new-session", "-d", "-s", "aim", "-x", "160", "-y", "48", cmd]);
+        t.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "aim",
+            "-x",
+            "160",
+            "-y",
+            "48",
+            cmd,
+        ]);
         t
     }
 
@@ -86,7 +96,16 @@ fn with_staff(env: &Env, role: &str) {
 
 fn gen_into(env: &Env, count: &str) {
     let ok = Command::new(aim_bin())
-        .args(["gen", "--sender", ACME, "--count", count, "--apps-per-file", "2", "--out"])
+        .args([
+            "gen",
+            "--sender",
+            ACME,
+            "--count",
+            count,
+            "--apps-per-file",
+            "2",
+            "--out",
+        ])
         .arg(env.inbox_of(ACME))
         .status()
         .unwrap();
@@ -121,20 +140,30 @@ fn a_supervisor_sees_filings_live_searches_opens_and_cancels() {
     with_staff(&env, "supervisor");
     let mut d = env.start_ready();
     let t = console(&env);
-    t.wait_for("the connection", |s| s.contains("daemon connected") && s.contains("root (supervisor)"));
+    t.wait_for("the connection", |s| {
+        s.contains("daemon connected") && s.contains("root (supervisor)")
+    });
     gen_into(&env, "3");
-    t.wait_for("the filings, live", |s| s.matches("acmebrk-1-00000").count() == 3);
+    t.wait_for("the filings, live", |s| {
+        s.matches("acmebrk-1-00000").count() == 3
+    });
     let lic = a_license(&mut d, &env);
     t.keys(&["/"]);
     t.text(&lic);
     t.keys(&["Enter"]);
-    t.wait_for("the one license", |s| s.contains("row 1 of 1") && s.contains(&lic));
+    t.wait_for("the one license", |s| {
+        s.contains("row 1 of 1") && s.contains(&lic)
+    });
     t.keys(&["Enter"]);
-    t.wait_for("its detail", |s| s.contains(&format!("License {lic}")) && s.contains("Audit timeline"));
+    t.wait_for("its detail", |s| {
+        s.contains(&format!("License {lic}")) && s.contains("Audit timeline")
+    });
     t.keys(&["c"]);
     t.text("entered twice by mistake");
     t.keys(&["Enter", "y"]);
-    t.wait_for("the outcome", |s| s.contains(&format!("License {lic} is cancelled")));
+    t.wait_for("the outcome", |s| {
+        s.contains(&format!("License {lic} is cancelled"))
+    });
     let show = Command::new(aim_bin())
         .args(["license", "show", "--json", "--config"])
         .arg(&env.config)
@@ -161,19 +190,24 @@ fn a_viewer_is_refused_and_the_console_outlives_a_daemon_restart() {
     t.keys(&["Enter"]);
     t.wait_for("the license", |s| s.contains("row 1 of 1"));
     t.keys(&["c"]);
-    t.wait_for("the disabled note", |s| s.contains("the daemon will refuse it"));
+    t.wait_for("the disabled note", |s| {
+        s.contains("the daemon will refuse it")
+    });
     t.text("not mine to cancel");
     t.keys(&["Enter", "y"]);
-    t.wait_for("the refusal", |s| s.contains("Refused") && s.contains("viewer"));
+    t.wait_for("the refusal", |s| {
+        s.contains("Refused") && s.contains("viewer")
+    });
     let audit = Command::new(aim_bin())
         .args(["audit", "--json", "--config"])
         .arg(&env.config)
         .output()
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&audit.stdout).unwrap();
-    let refused = v.as_array().unwrap().iter().any(|e| {
-        e["outcome"] == "refused" && e["actor"] == "root" && e["subject"] == lic.as_str()
-    });
+    let refused =
+        v.as_array().unwrap().iter().any(|e| {
+            e["outcome"] == "refused" && e["actor"] == "root" && e["subject"] == lic.as_str()
+        });
     assert!(refused, "{v}");
     t.keys(&["Escape"]);
     drop(d);

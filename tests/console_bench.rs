@@ -81,10 +81,18 @@ fn console_over_a_million_licenses() {
         .unwrap();
     let report = rt.block_on(drive(sock.clone(), config.clone(), target.clone()));
     let rss = peak_rss_of_console(&config);
-    let _ = Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
     let _ = daemon.wait();
-    eprintln!("first frame showing the count: {} ms", report.first_frame_ms);
-    eprintln!("search for {target}: {} ms (last key to the frame with that one row)", report.search_ms);
+    eprintln!(
+        "first frame showing the count: {} ms",
+        report.first_frame_ms
+    );
+    eprintln!(
+        "search for {target}: {} ms (last key to the frame with that one row)",
+        report.search_ms
+    );
     eprintln!(
         "scrolling: {} keys, slowest keypress-to-frame {} ms, median {} ms",
         report.keys, report.slowest_ms, report.median_ms
@@ -102,17 +110,21 @@ struct Report {
 
 enum Phase {
     WaitCount,
-    Scroll { left: usize, sent: Option<(Instant, String)> },
-    Search { sent: Option<Instant> },
+    Scroll {
+        left: usize,
+        sent: Option<(Instant, String)>,
+    },
+    Search {
+        sent: Option<Instant>,
+    },
     Done,
 }
 
 async fn drive(socket: PathBuf, config: PathBuf, target: String) -> Report {
     use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<std::io::Result<Event>>();
-    let input = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|e| (e, rx))
-    });
+    let input =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) });
     let input = Box::pin(input);
     let k = |c: KeyCode| Ok(Event::Key(KeyEvent::new(c, KeyModifiers::NONE)));
     let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 48)).unwrap();
@@ -126,7 +138,10 @@ async fn drive(socket: PathBuf, config: PathBuf, target: String) -> Report {
             Phase::WaitCount => {
                 if app.browser.total == Some(LICENSES) && !app.browser.rows.is_empty() {
                     first = (now - t0).as_millis();
-                    phase = Phase::Scroll { left: SCROLL_KEYS, sent: None };
+                    phase = Phase::Scroll {
+                        left: SCROLL_KEYS,
+                        sent: None,
+                    };
                     let _ = tx.send(k(KeyCode::Down));
                     if let Phase::Scroll { sent, .. } = &mut phase {
                         *sent = Some((Instant::now(), app.browser.position()));
@@ -144,11 +159,17 @@ async fn drive(socket: PathBuf, config: PathBuf, target: String) -> Report {
                         for c in target.chars() {
                             let _ = tx.send(k(KeyCode::Char(c)));
                         }
-                        phase = Phase::Search { sent: Some(Instant::now()) };
+                        phase = Phase::Search {
+                            sent: Some(Instant::now()),
+                        };
                         return true;
                     }
                     // Every tenth key a page at a time: the window is left often.
-                    let code = if *left % 10 == 0 { KeyCode::PageDown } else { KeyCode::Down };
+                    let code = if *left % 10 == 0 {
+                        KeyCode::PageDown
+                    } else {
+                        KeyCode::Down
+                    };
                     let p = app.browser.position();
                     let _ = tx.send(k(code));
                     *sent = Some((Instant::now(), p));
@@ -195,10 +216,28 @@ async fn drive(socket: PathBuf, config: PathBuf, target: String) -> Report {
 fn peak_rss_of_console(config: &std::path::Path) -> u64 {
     let sock = format!("aim-bench-{}", std::process::id());
     let tmux = |args: &[&str]| {
-        Command::new("tmux").args(["-L", &sock]).args(args).output().unwrap()
+        Command::new("tmux")
+            .args(["-L", &sock])
+            .args(args)
+            .output()
+            .unwrap()
     };
-    let cmd = format!("exec {} console --config {}", env!("CARGO_BIN_EXE_aim"), config.display());
-    tmux(&["new-session", "-d", "-s", "b", "-x", "160", "-y", "48", &cmd]);
+    let cmd = format!(
+        "exec {} console --config {}",
+        env!("CARGO_BIN_EXE_aim"),
+        config.display()
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "b",
+        "-x",
+        "160",
+        "-y",
+        "48",
+        &cmd,
+    ]);
     std::thread::sleep(Duration::from_secs(2));
     tmux(&["send-keys", "-t", "b", "2"]);
     for _ in 0..300 {

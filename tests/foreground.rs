@@ -63,8 +63,20 @@ fn aim_alone_runs_daemon_and_console_and_q_stops_both() {
         d.display(),
         env!("CARGO_BIN_EXE_aim")
     );
-    tmux.run(&["new-session", "-d", "-s", "aim", "-x", "160", "-y", "48", &cmd]);
-    let s = tmux.wait_for("the console", |s| s.contains("daemon running in this console"));
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "aim",
+        "-x",
+        "160",
+        "-y",
+        "48",
+        &cmd,
+    ]);
+    let s = tmux.wait_for("the console", |s| {
+        s.contains("daemon running in this console")
+    });
     let me = nix::unistd::User::from_uid(nix::unistd::Uid::effective())
         .unwrap()
         .unwrap()
@@ -78,7 +90,16 @@ fn aim_alone_runs_daemon_and_console_and_q_stops_both() {
 
     let out = d.join("staging");
     let generated = Command::new(env!("CARGO_BIN_EXE_aim"))
-        .args(["gen", "--sender", "DEMO", "--count", "3", "--apps-per-file", "2", "--out"])
+        .args([
+            "gen",
+            "--sender",
+            "DEMO",
+            "--count",
+            "3",
+            "--apps-per-file",
+            "2",
+            "--out",
+        ])
         .arg(&out)
         .status()
         .unwrap();
@@ -104,7 +125,11 @@ fn aim_alone_runs_daemon_and_console_and_q_stops_both() {
         .take_while(|l| !l.contains("EXIT=0"))
         .filter(|l| !l.trim().is_empty())
         .collect();
-    assert_eq!(before.last().copied().unwrap_or_default().trim(), "aim: stopped cleanly", "{s}");
+    assert_eq!(
+        before.last().copied().unwrap_or_default().trim(),
+        "aim: stopped cleanly",
+        "{s}"
+    );
     assert_eq!(std::fs::read_to_string(&lock).unwrap(), "");
 
     // The lock is released: a headless daemon starts on the same data.
@@ -116,7 +141,10 @@ fn aim_alone_runs_daemon_and_console_and_q_stops_both() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while !d.join("var/aim.sock").exists() {
-        assert!(daemon.try_wait().unwrap().is_none(), "aim daemon exited: the lock was kept");
+        assert!(
+            daemon.try_wait().unwrap().is_none(),
+            "aim daemon exited: the lock was kept"
+        );
         assert!(Instant::now() < deadline, "aim daemon did not start");
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -119,9 +119,9 @@ pub async fn event_loop<B: Backend, S>(
 ) -> std::io::Result<()>
 where
     S: Stream<Item = std::io::Result<crossterm::event::Event>> + Unpin,
-    B::Error: Into<std::io::Error>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let size = terminal.size().map_err(Into::into)?;
+    let size = terminal.size().map_err(std::io::Error::other)?;
     let mut app = App::new(size.height, size.width);
     app.first_run_note = opts.first_run_note.clone();
     app.mode_note = opts.mode_note.clone();
@@ -132,7 +132,9 @@ where
     connect(tx.clone(), &opts, epoch, true);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    terminal.draw(|f| render(&app, f)).map_err(Into::into)?;
+    terminal
+        .draw(|f| render(&app, f))
+        .map_err(std::io::Error::other)?;
     loop {
         let first = tokio::select! {
             ev = input.next() => match ev {
@@ -214,7 +216,9 @@ where
                 }
             }
         }
-        terminal.draw(|f| render(&app, f)).map_err(Into::into)?;
+        terminal
+            .draw(|f| render(&app, f))
+            .map_err(std::io::Error::other)?;
         if let Some(p) = probe.as_mut()
             && !p(&app, Instant::now())
         {

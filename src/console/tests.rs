@@ -57,7 +57,12 @@ fn row(i: u64) -> BrowseRow {
     BrowseRow {
         cursor: format!("{i:04x}"),
         license: crate::filing::model::LicenseNumber::new(2026, i as u32).to_string(),
-        status: if i % 7 == 0 { "cancelled" } else { "issued" }.into(),
+        status: if i.is_multiple_of(7) {
+            "cancelled"
+        } else {
+            "issued"
+        }
+        .into(),
         sender: "ACMEBRK".into(),
         importer: format!("Importer {i} \u{1b}[2JInc"),
         entry_number: Some(format!("ABC{:07}3", i)),

@@ -117,10 +117,10 @@ fn tick(app: &mut App) -> Vec<Action> {
         return Vec::new();
     }
     let mut v = Vec::new();
-    if app.ticks % 2 == 0 {
+    if app.ticks.is_multiple_of(2) {
         v.push(send(Tag::Status, Request::Status));
     }
-    if app.ticks % 10 == 0 {
+    if app.ticks.is_multiple_of(10) {
         match app.screen {
             Screen::Mail => v.push(send(Tag::Mail, Request::Mail)),
             Screen::Review => v.push(send(Tag::Held, Request::ReviewList)),

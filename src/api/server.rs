@@ -354,7 +354,7 @@ fn store_err(e: store::StoreError) -> ApiError {
     ApiError::failed(format!("the store could not answer: {e}"))
 }
 
-fn audit_refusal(cx: &Context, user: &str, req: &Request, e: &ApiError) {
+async fn audit_refusal(cx: &Context, user: &str, req: &Request, e: &ApiError) {
     let action = match req {
         Request::LicenseCancel { .. } => AuditAction::Cancel,
         Request::ReviewApprove { .. } => AuditAction::Approve,
@@ -376,14 +376,19 @@ fn audit_refusal(cx: &Context, user: &str, req: &Request, e: &ApiError) {
         } => format!("{sender} {sha256} ack {seq}"),
         other => other.name().to_owned(),
     };
-    cx.writer.audit(AuditEvent {
-        at: Utc::now(),
-        actor: Actor::Staff(user.to_owned()),
-        action,
-        subject,
-        outcome: Outcome::Refused,
-        detail: e.message.clone(),
-    });
+    cx.writer
+        .audit(
+            AuditEvent {
+                at: Utc::now(),
+                actor: Actor::Staff(user.to_owned()),
+                action,
+                subject,
+                outcome: Outcome::Refused,
+                detail: e.message.clone(),
+            },
+            Duration::from_secs(5),
+        )
+        .await;
 }
 
 async fn handle(
@@ -393,7 +398,7 @@ async fn handle(
     req: Request,
 ) -> Result<Reply, ApiError> {
     if let Err(e) = authorize(user, role, &req) {
-        audit_refusal(cx, user, &req, &e);
+        audit_refusal(cx, user, &req, &e).await;
         return Err(e);
     }
     // The writer audits its own refusals (already decided, already cancelled).

@@ -26,7 +26,7 @@ impl Daemon {
     /// Apply one command of the writer's queue. Only damage to the store stops the daemon.
     pub(super) fn apply(&mut self, c: Command) -> Result<(), DaemonError> {
         match c {
-            Command::Audit(e) => {
+            Command::Audit(e, done) => {
                 // A refused cancellation is findable from its license too.
                 let license = crate::filing::model::LicenseNumber::parse(&e.subject);
                 if let Err(err) = self.db().and_then(|db| {
@@ -37,6 +37,9 @@ impl Daemon {
                     if err.is_corruption() {
                         return Err(err.into());
                     }
+                }
+                if let Some(done) = done {
+                    let _ = done.send(());
                 }
             }
             Command::SettleMail { old_due, job, done } => {

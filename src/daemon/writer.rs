@@ -42,7 +42,7 @@ pub enum Command {
         reply: oneshot::Sender<StaffReply>,
     },
     /// Record an event (a refused request).
-    Audit(AuditEvent),
+    Audit(AuditEvent, Option<oneshot::Sender<()>>),
     /// The mail worker's outcome for one message.
     SettleMail {
         old_due: DateTime<Utc>,
@@ -106,9 +106,13 @@ impl Writer {
         }
     }
 
-    /// Record an audit event; fire and forget.
-    pub fn audit(&self, e: AuditEvent) {
-        self.send(Command::Audit(e));
+    /// Record an audit event and wait (at most `wait`) until it is written, so that a
+    /// refusal the client sees is already in the audit log.
+    pub async fn audit(&self, e: AuditEvent, wait: Duration) {
+        let (done, rx) = oneshot::channel();
+        if self.send(Command::Audit(e, Some(done))) {
+            let _ = tokio::time::timeout(wait, rx).await;
+        }
     }
 
     /// Record a mail delivery outcome, waiting until it is applied.

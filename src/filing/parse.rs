@@ -7,8 +7,8 @@
 
 use super::codes::{Code, is_control, quote};
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::ResolveResult;
-use quick_xml::reader::NsReader;
+use quick_xml::name::{NamespaceResolver, ResolveResult};
+use quick_xml::reader::Reader as XmlReader;
 
 /// The namespace of filings.
 pub const FILING_NS: &str = "urn:aim:filing:1";
@@ -199,7 +199,17 @@ enum TextPiece<'a> {
 }
 
 struct Reader<'a> {
-    r: NsReader<&'a [u8]>,
+    r: XmlReader<&'a [u8]>,
+    /// Namespace scopes. Only elements that declare a namespace open a scope in the resolver
+    /// (its nesting is limited to 65535), so the depth of the document is not limited: a
+    /// deeply nested document is read to its end and answered by the rules, not refused.
+    ns: NamespaceResolver,
+    /// Depth of the element being read (open start tags).
+    depth: usize,
+    /// The depths of the open elements that opened a scope in `ns`.
+    ns_scopes: Vec<usize>,
+    /// The last event was an empty element that opened a scope: close it before the next.
+    pop_empty: bool,
     text: &'a str,
     base: usize,
     limits: Limits,
@@ -228,7 +238,11 @@ impl<'a> Reader<'a> {
             let before = self.pos();
             let first = !self.started;
             self.started = true;
-            let (ns, ev) = match self.r.read_resolved_event() {
+            if self.pop_empty {
+                self.ns.pop();
+                self.pop_empty = false;
+            }
+            let ev = match self.r.read_event() {
                 Ok(x) => x,
                 Err(e) => {
                     let at = usize::try_from(self.r.error_position()).unwrap_or(before);
@@ -238,6 +252,7 @@ impl<'a> Reader<'a> {
                     ));
                 }
             };
+            let ns = self.scope(&ev, before)?;
             let in_ns = match ns {
                 ResolveResult::Bound(n) => n.0 == FILING_NS,
                 ResolveResult::Unbound => false,
@@ -258,8 +273,7 @@ impl<'a> Reader<'a> {
                     for a in b.attributes().with_checks(false).flatten() {
                         if a.key.0.contains(':')
                             && !a.key.0.starts_with("xmlns:")
-                            && let (ResolveResult::Unknown(p), _) =
-                                self.r.resolver().resolve_attribute(a.key)
+                            && let (ResolveResult::Unknown(p), _) = self.ns.resolve_attribute(a.key)
                         {
                             return Err(wf(
                                 tag_off,
@@ -361,6 +375,45 @@ impl<'a> Reader<'a> {
                     }));
                 }
             });
+        }
+    }
+
+    /// Open or close the namespace scope of an element event, and resolve a start tag's
+    /// namespace (other events: unbound).
+    fn scope(&mut self, ev: &Event<'a>, before: usize) -> R<ResolveResult<'_>> {
+        match ev {
+            Event::Start(b) | Event::Empty(b) => {
+                let declares = b
+                    .attributes()
+                    .with_checks(false)
+                    .any(|a| a.is_ok_and(|a| a.key.as_namespace_binding().is_some()));
+                if declares {
+                    self.ns.push(b).map_err(|e| {
+                        wf(
+                            before,
+                            format!("the XML is not well-formed: {}", clean(&e.to_string())),
+                        )
+                    })?;
+                    if matches!(ev, Event::Start(_)) {
+                        self.ns_scopes.push(self.depth);
+                    } else {
+                        self.pop_empty = true;
+                    }
+                }
+                if matches!(ev, Event::Start(_)) {
+                    self.depth += 1;
+                }
+                Ok(self.ns.resolve_element(b.name()).0)
+            }
+            Event::End(_) => {
+                self.depth = self.depth.saturating_sub(1);
+                if self.ns_scopes.last() == Some(&self.depth) {
+                    self.ns_scopes.pop();
+                    self.ns.pop();
+                }
+                Ok(ResolveResult::Unbound)
+            }
+            _ => Ok(ResolveResult::Unbound),
         }
     }
 
@@ -774,7 +827,7 @@ fn clean(s: &str) -> String {
 
 /// Read a document (UTF-8, BOM already removed) into a raw filing.
 pub fn read(text: &str, limits: Limits) -> RawFiling {
-    let mut r = NsReader::from_str(text);
+    let mut r = XmlReader::from_str(text);
     {
         let cfg = r.config_mut();
         cfg.check_comments = true;
@@ -787,6 +840,10 @@ pub fn read(text: &str, limits: Limits) -> RawFiling {
         r,
         text,
         base: text.as_ptr() as usize,
+        ns: NamespaceResolver::default(),
+        depth: 0,
+        ns_scopes: Vec::new(),
+        pop_empty: false,
         limits,
         f002: None,
         f010: None,

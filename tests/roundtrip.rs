@@ -257,7 +257,7 @@ impl Writer {
                 .map(|c| {
                     if c.is_ascii_alphanumeric() || c == ' ' {
                         c.to_string()
-                    } else if self.n % 2 == 0 {
+                    } else if self.n.is_multiple_of(2) {
                         format!("&#x{:X};", u32::from(c))
                     } else {
                         format!("&#{};", u32::from(c))

@@ -7,7 +7,7 @@
 
 use super::codes::{Code, is_control, quote};
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::{NamespaceResolver, ResolveResult};
+use quick_xml::name::{NamespaceError, NamespaceResolver, ResolveResult};
 use quick_xml::reader::Reader as XmlReader;
 
 /// The namespace of filings.
@@ -389,10 +389,16 @@ impl<'a> Reader<'a> {
                     .any(|a| a.is_ok_and(|a| a.key.as_namespace_binding().is_some()));
                 if declares {
                     self.ns.push(b).map_err(|e| {
-                        wf(
-                            before,
-                            format!("the XML is not well-formed: {}", clean(&e.to_string())),
-                        )
+                        let msg = match e {
+                            NamespaceError::TooManyBindings(n) => format!(
+                                "more than {n} namespace declarations are in scope here; declare {FILING_NS} once, on LicenseFiling"
+                            ),
+                            NamespaceError::TooDeeplyNested(n) => format!(
+                                "more than {n} nested elements declare a namespace; declare {FILING_NS} once, on LicenseFiling"
+                            ),
+                            e => format!("the XML is not well-formed: {}", clean(&e.to_string())),
+                        };
+                        wf(before, msg)
                     })?;
                     if matches!(ev, Event::Start(_)) {
                         self.ns_scopes.push(self.depth);
@@ -1558,6 +1564,74 @@ mod tests {
         let doc = "<LicenseFiling xmlns=\"urn:aim:filing:1\" version=\"1.0\"><Application id=\"A1\" action=\"new\"><Importer xmlns=\"urn:other\">X</Importer></Application></LicenseFiling>";
         let f = rd(doc);
         assert_eq!(f.apps[0].problems[0].code, Code::A101);
+    }
+
+    /// Namespace scopes end with their element: a declaration on a skipped element does not
+    /// leak to its siblings, and the filing namespace declared on an inner element applies there.
+    #[test]
+    fn namespace_scopes_end_with_their_element() {
+        let doc = "<LicenseFiling xmlns=\"urn:aim:filing:1\" version=\"1.0\"><Application id=\"A1\" action=\"new\"><x:Deep xmlns:x=\"urn:x\"><x:In/></x:Deep><Importer xmlns=\"urn:other\"><y/></Importer><Exporter>E</Exporter><p:Port xmlns:p=\"urn:x\"/><q:Hts/></Application></LicenseFiling>";
+        let f = rd(doc);
+        // `q` was never declared; `x` and `p` were, on elements that have ended.
+        assert_eq!(f.fatal.as_ref().map(|p| p.code), Some(Code::F001));
+        assert!(f.fatal.unwrap().message.contains("\"q\""));
+        let ok = doc.replace("<q:Hts/>", "<p:EntryType xmlns:p=\"urn:aim:filing:1\">ftz</p:EntryType>");
+        let f = rd(&ok);
+        assert!(f.fatal.is_none(), "{:?}", f.fatal);
+        let a = &f.apps[0];
+        assert_eq!(a.exporter.as_ref().unwrap().value, "E");
+        assert_eq!(a.entry_type.as_ref().unwrap().value, "ftz");
+        // x:Deep, Importer in another namespace, p:Port: unknown; p:EntryType is the filing's.
+        let unknown: Vec<&str> = a.problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            unknown,
+            [
+                "Application[A1]/x:Deep",
+                "Application[A1]/Importer",
+                "Application[A1]/p:Port"
+            ]
+        );
+    }
+
+    /// Nesting is not limited by the reader: 100,000 nested unknown elements are one A101
+    /// inside an application and F002 directly under the root, never a stack overflow or a
+    /// refusal; unclosed, they are F001 at the end of the file.
+    #[test]
+    fn deep_nesting_is_read_to_the_end() {
+        let deep = format!("{}{}", "<D>".repeat(100_000), "</D>".repeat(100_000));
+        let doc = format!(
+            "<LicenseFiling xmlns=\"urn:aim:filing:1\" version=\"1.0\"><Application id=\"A1\" action=\"new\">{deep}<Importer>I</Importer></Application></LicenseFiling>"
+        );
+        let f = rd(&doc);
+        assert!(f.fatal.is_none(), "{:?}", f.fatal);
+        assert_eq!(f.apps[0].problems.len(), 1);
+        assert_eq!(f.apps[0].problems[0].code, Code::A101);
+        assert_eq!(f.apps[0].importer.as_ref().unwrap().value, "I");
+        let doc = format!(
+            "<LicenseFiling xmlns=\"urn:aim:filing:1\" version=\"1.0\">{deep}</LicenseFiling>"
+        );
+        assert_eq!(rd(&doc).fatal.map(|p| p.code), Some(Code::F002));
+        let doc = format!(
+            "<LicenseFiling xmlns=\"urn:aim:filing:1\" version=\"1.0\">{}",
+            "<D>".repeat(100_000)
+        );
+        let p = rd(&doc).fatal.expect("unclosed");
+        assert_eq!((p.code, p.offset), (Code::F001, Some(doc.len())));
+    }
+
+    #[test]
+    fn too_many_namespace_declarations_say_what_to_do() {
+        let decls: String = (0..200)
+            .map(|i| format!(" xmlns:n{i}=\"urn:n{i}\""))
+            .collect();
+        let doc = format!("<LicenseFiling xmlns=\"urn:aim:filing:1\" version=\"1.0\"{decls}/>");
+        let p = rd(&doc).fatal.expect("too many");
+        assert_eq!(p.code, Code::F001);
+        assert!(
+            p.message.contains("declare urn:aim:filing:1 once"),
+            "{}",
+            p.message
+        );
     }
 
     #[test]

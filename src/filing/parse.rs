@@ -1575,7 +1575,10 @@ mod tests {
         // `q` was never declared; `x` and `p` were, on elements that have ended.
         assert_eq!(f.fatal.as_ref().map(|p| p.code), Some(Code::F001));
         assert!(f.fatal.unwrap().message.contains("\"q\""));
-        let ok = doc.replace("<q:Hts/>", "<p:EntryType xmlns:p=\"urn:aim:filing:1\">ftz</p:EntryType>");
+        let ok = doc.replace(
+            "<q:Hts/>",
+            "<p:EntryType xmlns:p=\"urn:aim:filing:1\">ftz</p:EntryType>",
+        );
         let f = rd(&ok);
         assert!(f.fatal.is_none(), "{:?}", f.fatal);
         let a = &f.apps[0];

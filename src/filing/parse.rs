@@ -7,8 +7,8 @@
 
 use super::codes::{Code, is_control, quote};
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::ResolveResult;
-use quick_xml::reader::NsReader;
+use quick_xml::name::{NamespaceError, NamespaceResolver, ResolveResult};
+use quick_xml::reader::Reader as XmlReader;
 
 /// The namespace of filings.
 pub const FILING_NS: &str = "urn:aim:filing:1";
@@ -199,7 +199,17 @@ enum TextPiece<'a> {
 }
 
 struct Reader<'a> {
-    r: NsReader<&'a [u8]>,
+    r: XmlReader<&'a [u8]>,
+    /// Namespace scopes. Only elements that declare a namespace open a scope in the resolver
+    /// (its nesting is limited to 65535), so the depth of the document is not limited: a
+    /// deeply nested document is read to its end and answered by the rules, not refused.
+    ns: NamespaceResolver,
+    /// Depth of the element being read (open start tags).
+    depth: usize,
+    /// The depths of the open elements that opened a scope in `ns`.
+    ns_scopes: Vec<usize>,
+    /// The last event was an empty element that opened a scope: close it before the next.
+    pop_empty: bool,
     text: &'a str,
     base: usize,
     limits: Limits,
@@ -228,7 +238,11 @@ impl<'a> Reader<'a> {
             let before = self.pos();
             let first = !self.started;
             self.started = true;
-            let (ns, ev) = match self.r.read_resolved_event() {
+            if self.pop_empty {
+                self.ns.pop();
+                self.pop_empty = false;
+            }
+            let ev = match self.r.read_event() {
                 Ok(x) => x,
                 Err(e) => {
                     let at = usize::try_from(self.r.error_position()).unwrap_or(before);
@@ -238,6 +252,7 @@ impl<'a> Reader<'a> {
                     ));
                 }
             };
+            let ns = self.scope(&ev, before)?;
             let in_ns = match ns {
                 ResolveResult::Bound(n) => n.0 == FILING_NS,
                 ResolveResult::Unbound => false,
@@ -258,8 +273,7 @@ impl<'a> Reader<'a> {
                     for a in b.attributes().with_checks(false).flatten() {
                         if a.key.0.contains(':')
                             && !a.key.0.starts_with("xmlns:")
-                            && let (ResolveResult::Unknown(p), _) =
-                                self.r.resolver().resolve_attribute(a.key)
+                            && let (ResolveResult::Unknown(p), _) = self.ns.resolve_attribute(a.key)
                         {
                             return Err(wf(
                                 tag_off,
@@ -361,6 +375,51 @@ impl<'a> Reader<'a> {
                     }));
                 }
             });
+        }
+    }
+
+    /// Open or close the namespace scope of an element event, and resolve a start tag's
+    /// namespace (other events: unbound).
+    fn scope(&mut self, ev: &Event<'a>, before: usize) -> R<ResolveResult<'_>> {
+        match ev {
+            Event::Start(b) | Event::Empty(b) => {
+                let declares = b
+                    .attributes()
+                    .with_checks(false)
+                    .any(|a| a.is_ok_and(|a| a.key.as_namespace_binding().is_some()));
+                if declares {
+                    self.ns.push(b).map_err(|e| {
+                        let msg = match e {
+                            NamespaceError::TooManyBindings(n) => format!(
+                                "more than {n} namespace declarations are in scope here; declare {FILING_NS} once, on LicenseFiling"
+                            ),
+                            NamespaceError::TooDeeplyNested(n) => format!(
+                                "more than {n} nested elements declare a namespace; declare {FILING_NS} once, on LicenseFiling"
+                            ),
+                            e => format!("the XML is not well-formed: {}", clean(&e.to_string())),
+                        };
+                        wf(before, msg)
+                    })?;
+                    if matches!(ev, Event::Start(_)) {
+                        self.ns_scopes.push(self.depth);
+                    } else {
+                        self.pop_empty = true;
+                    }
+                }
+                if matches!(ev, Event::Start(_)) {
+                    self.depth += 1;
+                }
+                Ok(self.ns.resolve_element(b.name()).0)
+            }
+            Event::End(_) => {
+                self.depth = self.depth.saturating_sub(1);
+                if self.ns_scopes.last() == Some(&self.depth) {
+                    self.ns_scopes.pop();
+                    self.ns.pop();
+                }
+                Ok(ResolveResult::Unbound)
+            }
+            _ => Ok(ResolveResult::Unbound),
         }
     }
 
@@ -774,7 +833,7 @@ fn clean(s: &str) -> String {
 
 /// Read a document (UTF-8, BOM already removed) into a raw filing.
 pub fn read(text: &str, limits: Limits) -> RawFiling {
-    let mut r = NsReader::from_str(text);
+    let mut r = XmlReader::from_str(text);
     {
         let cfg = r.config_mut();
         cfg.check_comments = true;
@@ -787,6 +846,10 @@ pub fn read(text: &str, limits: Limits) -> RawFiling {
         r,
         text,
         base: text.as_ptr() as usize,
+        ns: NamespaceResolver::default(),
+        depth: 0,
+        ns_scopes: Vec::new(),
+        pop_empty: false,
         limits,
         f002: None,
         f010: None,
@@ -1501,6 +1564,77 @@ mod tests {
         let doc = "<LicenseFiling xmlns=\"urn:aim:filing:1\" version=\"1.0\"><Application id=\"A1\" action=\"new\"><Importer xmlns=\"urn:other\">X</Importer></Application></LicenseFiling>";
         let f = rd(doc);
         assert_eq!(f.apps[0].problems[0].code, Code::A101);
+    }
+
+    /// Namespace scopes end with their element: a declaration on a skipped element does not
+    /// leak to its siblings, and the filing namespace declared on an inner element applies there.
+    #[test]
+    fn namespace_scopes_end_with_their_element() {
+        let doc = "<LicenseFiling xmlns=\"urn:aim:filing:1\" version=\"1.0\"><Application id=\"A1\" action=\"new\"><x:Deep xmlns:x=\"urn:x\"><x:In/></x:Deep><Importer xmlns=\"urn:other\"><y/></Importer><Exporter>E</Exporter><p:Port xmlns:p=\"urn:x\"/><q:Hts/></Application></LicenseFiling>";
+        let f = rd(doc);
+        // `q` was never declared; `x` and `p` were, on elements that have ended.
+        assert_eq!(f.fatal.as_ref().map(|p| p.code), Some(Code::F001));
+        assert!(f.fatal.unwrap().message.contains("\"q\""));
+        let ok = doc.replace(
+            "<q:Hts/>",
+            "<p:EntryType xmlns:p=\"urn:aim:filing:1\">ftz</p:EntryType>",
+        );
+        let f = rd(&ok);
+        assert!(f.fatal.is_none(), "{:?}", f.fatal);
+        let a = &f.apps[0];
+        assert_eq!(a.exporter.as_ref().unwrap().value, "E");
+        assert_eq!(a.entry_type.as_ref().unwrap().value, "ftz");
+        // x:Deep, Importer in another namespace, p:Port: unknown; p:EntryType is the filing's.
+        let unknown: Vec<&str> = a.problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            unknown,
+            [
+                "Application[A1]/x:Deep",
+                "Application[A1]/Importer",
+                "Application[A1]/p:Port"
+            ]
+        );
+    }
+
+    /// Nesting is not limited by the reader: 100,000 nested unknown elements are one A101
+    /// inside an application and F002 directly under the root, never a stack overflow or a
+    /// refusal; unclosed, they are F001 at the end of the file.
+    #[test]
+    fn deep_nesting_is_read_to_the_end() {
+        let deep = format!("{}{}", "<D>".repeat(100_000), "</D>".repeat(100_000));
+        let doc = format!(
+            "<LicenseFiling xmlns=\"urn:aim:filing:1\" version=\"1.0\"><Application id=\"A1\" action=\"new\">{deep}<Importer>I</Importer></Application></LicenseFiling>"
+        );
+        let f = rd(&doc);
+        assert!(f.fatal.is_none(), "{:?}", f.fatal);
+        assert_eq!(f.apps[0].problems.len(), 1);
+        assert_eq!(f.apps[0].problems[0].code, Code::A101);
+        assert_eq!(f.apps[0].importer.as_ref().unwrap().value, "I");
+        let doc = format!(
+            "<LicenseFiling xmlns=\"urn:aim:filing:1\" version=\"1.0\">{deep}</LicenseFiling>"
+        );
+        assert_eq!(rd(&doc).fatal.map(|p| p.code), Some(Code::F002));
+        let doc = format!(
+            "<LicenseFiling xmlns=\"urn:aim:filing:1\" version=\"1.0\">{}",
+            "<D>".repeat(100_000)
+        );
+        let p = rd(&doc).fatal.expect("unclosed");
+        assert_eq!((p.code, p.offset), (Code::F001, Some(doc.len())));
+    }
+
+    #[test]
+    fn too_many_namespace_declarations_say_what_to_do() {
+        let decls: String = (0..200)
+            .map(|i| format!(" xmlns:n{i}=\"urn:n{i}\""))
+            .collect();
+        let doc = format!("<LicenseFiling xmlns=\"urn:aim:filing:1\" version=\"1.0\"{decls}/>");
+        let p = rd(&doc).fatal.expect("too many");
+        assert_eq!(p.code, Code::F001);
+        assert!(
+            p.message.contains("declare urn:aim:filing:1 once"),
+            "{}",
+            p.message
+        );
     }
 
     #[test]

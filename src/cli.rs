@@ -103,7 +103,8 @@ pub enum Command {
         /// How many files to write.
         #[arg(long, value_name = "N", value_parser = parse_count)]
         count: usize,
-        /// Applications in each file, 1 to 10000.
+        /// Applications in each file, 1 to 100000 (above the daemon's `max_applications`, 10000
+        /// by default, a file is refused unless the limit is raised).
         #[arg(long, value_name = "K", default_value_t = 1, value_parser = parse_apps_per_file)]
         apps_per_file: usize,
         /// Folder to write into (created if needed). Files appear atomically (hidden temporary
@@ -163,7 +164,7 @@ fn parse_count(s: &str) -> Result<usize, String> {
 }
 
 fn parse_apps_per_file(s: &str) -> Result<usize, String> {
-    parse_whole(s, 1, 10_000).map(|n| n as usize)
+    parse_whole(s, 1, 100_000).map(|n| n as usize)
 }
 
 fn parse_limit(s: &str) -> Result<usize, String> {

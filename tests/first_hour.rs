@@ -128,7 +128,7 @@ fn wrong_values_say_what_is_expected() {
                 "--apps-per-file",
                 "0",
             ],
-            "expected a whole number from 1 to 10000",
+            "expected a whole number from 1 to 100000",
         ),
         (
             &["gen", "--sender", "DEMO", "--count", "1", "--seed", "1.5"],

@@ -375,14 +375,15 @@ fn garbage_endless_lines_and_silence_disturb_neither_intake_nor_other_clients() 
     let o = env.aim(&["license", "show", &lic, "--json"]);
     assert!(o.status.success(), "{:?}", out_text(&o));
     // Too many connections of one user are refused with a reason, not hung.
-    let more: Vec<UnixStream> = (0..20).map(|_| connect(&env)).collect();
-    let mut last = more.into_iter().last().unwrap();
+    // All kept open, so that none frees its slot before the last one is counted.
+    let mut more: Vec<UnixStream> = (0..20).map(|_| connect(&env)).collect();
+    let last = more.last_mut().unwrap();
     // The refusal is written at once and the connection closed: no request is needed (and
     // writing one may meet a closed socket).
-    let line = read_line(&mut last);
+    let line = read_line(last);
     assert!(line.contains("connections open already"), "{line}");
     drop(silent);
-    drop(last);
+    drop(more);
     // Once they are gone, the user may connect again.
     d.wait_for("a status once connections are free", WAIT, || {
         env.aim(&["status"]).status.success().then_some(())

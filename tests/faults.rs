@@ -92,14 +92,21 @@ fn acks(dir: &Path) -> Vec<String> {
 fn status(env: &Env) -> serde_json::Value {
     let o = env.aim(&["status", "--json"]);
     assert!(o.status.success(), "{:?}", out_text(&o));
-    serde_json::from_slice(&o.stdout).unwrap()
+    json_of(&o)
 }
 
-fn me() -> String {
-    nix::unistd::User::from_uid(nix::unistd::Uid::effective())
-        .unwrap()
-        .unwrap()
-        .name
+/// Every ack in `outbox` is accepted; the licenses they issued, in all and distinct.
+fn licenses_in(outbox: &Path) -> (usize, usize) {
+    let mut issued = Vec::new();
+    for a in acks(outbox) {
+        let ack = read_ack(&fs::read(outbox.join(&a)).unwrap());
+        assert_eq!(ack.status, "accepted", "{a}");
+        issued.extend(ack.apps.iter().filter_map(|x| x.license.clone()));
+    }
+    let n = issued.len();
+    issued.sort();
+    issued.dedup();
+    (n, issued.len())
 }
 
 #[test]
@@ -109,10 +116,7 @@ fn a_full_outbox_pauses_intake_once_and_every_file_is_answered_once_space_return
         return;
     }
     let env = Env::new();
-    env.append_config(&format!(
-        "[[staff]]\nuser = \"{}\"\nrole = \"viewer\"\n",
-        me()
-    ));
+    env.add_staff("viewer");
     let disk = Tmpfs::mount(&env.outbox, "1m");
     let mut d = env.start_ready();
     let filler = disk.fill(8);
@@ -157,16 +161,8 @@ fn a_full_outbox_pauses_intake_once_and_every_file_is_answered_once_space_return
         log.lines().count()
     );
     // Exactly once: 40 acks, 120 distinct licenses, no leftover temporary files.
-    let mut issued = Vec::new();
-    for a in acks(&outbox) {
-        let ack = read_ack(&fs::read(outbox.join(&a)).unwrap());
-        assert_eq!(ack.status, "accepted", "{a}");
-        issued.extend(ack.apps.iter().filter_map(|x| x.license.clone()));
-    }
-    let n = issued.len();
-    issued.sort();
-    issued.dedup();
-    assert_eq!((n, issued.len()), (120, 120));
+    let (n, distinct) = licenses_in(&outbox);
+    assert_eq!((n, distinct), (120, 120));
     assert!(
         fs::read_dir(&outbox)
             .unwrap()
@@ -185,10 +181,7 @@ fn a_full_data_disk_pauses_intake_keeps_the_daemon_up_and_resumes_by_itself() {
         return;
     }
     let env = Env::new();
-    env.append_config(&format!(
-        "[[staff]]\nuser = \"{}\"\nrole = \"viewer\"\n",
-        me()
-    ));
+    env.add_staff("viewer");
     let disk = Tmpfs::mount(&env.data, "16m");
     let mut d = env.start_ready();
     // One file before: its license must still be readable while the disk is full.
@@ -235,20 +228,8 @@ fn a_full_data_disk_pauses_intake_keeps_the_daemon_up_and_resumes_by_itself() {
                 .then_some(())
         },
     );
-    let mut issued = Vec::new();
-    for a in acks(&outbox) {
-        let ack = read_ack(&fs::read(outbox.join(&a)).unwrap());
-        assert_eq!(ack.status, "accepted", "{a}");
-        issued.extend(ack.apps.iter().filter_map(|x| x.license.clone()));
-    }
-    let n = issued.len();
-    issued.sort();
-    issued.dedup();
-    assert_eq!(
-        (n, issued.len()),
-        (601, 601),
-        "nothing lost, nothing doubled"
-    );
+    let (n, distinct) = licenses_in(&outbox);
+    assert_eq!((n, distinct), (601, 601), "nothing lost, nothing doubled");
     let s = status(&env);
     assert_eq!(s["licenses_on_record"], 601);
     assert!(s["problems"].as_array().unwrap().is_empty(), "{s}");
@@ -275,7 +256,7 @@ fn an_smtp_server_that_never_answers_neither_stops_intake_nor_delays_shutdown() 
     });
     env.append_config(&format!(
         "[mail]\ntransport = \"smtp\"\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {port}\n[[staff]]\nuser = \"{}\"\nrole = \"viewer\"\n",
-        me()
+        current_user()
     ));
     let mut d = env.start_ready();
     for i in 0..3 {
@@ -361,7 +342,7 @@ fn a_mail_worker_that_cannot_run_is_a_problem_in_status_not_a_quiet_death() {
     let env = Env::new();
     env.append_config(&format!(
         "[mail]\ntransport = \"smtp\"\nsmtp_user = \"aim\"\nsmtp_password_env = \"AIM_TEST_NO_SUCH_PASSWORD\"\n[[staff]]\nuser = \"{}\"\nrole = \"viewer\"\n",
-        me()
+        current_user()
     ));
     let mut d = env.start_ready();
     drop_file(&env.inbox_of(ACME), "m.xml", valid_with_control("7001"));

@@ -7,28 +7,14 @@ mod daemon_harness;
 
 use common::read_ack;
 use daemon_harness::*;
-use serde_json::Value;
 use std::time::Duration;
-
-fn json(o: &std::process::Output) -> Value {
-    let (out, err) = out_text(o);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}\nstderr: {err}"))
-}
-
-fn me() -> String {
-    nix::unistd::User::from_uid(nix::unistd::Uid::effective())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .expect("the test user has a name")
-}
 
 /// A reviewing installation: CA on the watch list (valid-single.xml smelts and casts in CA).
 fn reviewing(role: &str) -> Env {
     let env = Env::new();
     env.append_config(&format!(
         "[review]\nwatch_countries = [\"CA\"]\n[[staff]]\nuser = \"{}\"\nrole = \"{role}\"\n",
-        me()
+        current_user()
     ));
     env
 }
@@ -51,7 +37,7 @@ fn held_then_approved_gets_a_license_a_follow_up_ack_and_mail() {
     let env = reviewing("reviewer");
     let mut d = env.start_ready();
     let handle = hold(&env, &mut d, "held-1.xml", "000000901");
-    let list = json(&env.aim(&["review", "list", "--json"]));
+    let list = json_of(&env.aim(&["review", "list", "--json"]));
     let item = &list[0];
     assert_eq!(item["handle"], handle.as_str());
     assert_eq!(item["sender"], ACME);
@@ -65,7 +51,7 @@ fn held_then_approved_gets_a_license_a_follow_up_ack_and_mail() {
             .unwrap()
             .contains("CA is on the watch list")
     }));
-    let s = json(&env.aim(&["status", "--json"]));
+    let s = json_of(&env.aim(&["status", "--json"]));
     assert_eq!(s["pending_review"], 1);
     assert_eq!(s["licenses_on_record"], 0);
     let o = env.aim(&["review", "list"]);
@@ -73,7 +59,7 @@ fn held_then_approved_gets_a_license_a_follow_up_ack_and_mail() {
 
     let o = env.aim(&["review", "approve", &handle, "--json"]);
     assert!(o.status.success(), "{:?}", out_text(&o));
-    let decided = json(&o);
+    let decided = json_of(&o);
     let license = decided[0]["license"].as_str().unwrap().to_owned();
     assert_eq!(decided[0]["ack_name"], "held-1.ack-2.xml");
     let ack = read_ack(&d.wait_ack(&env.outbox_of(ACME), "held-1.ack-2.xml"));
@@ -95,11 +81,11 @@ fn held_then_approved_gets_a_license_a_follow_up_ack_and_mail() {
             .any(|m| m.contains("held-1.ack-2.xml"))
             .then_some(())
     });
-    let l = json(&env.aim(&["license", "show", &license, "--json"]));
+    let l = json_of(&env.aim(&["license", "show", &license, "--json"]));
     assert_eq!(l["status"], "issued");
-    assert_eq!(l["history"][0]["by"], me().as_str());
+    assert_eq!(l["history"][0]["by"], current_user().as_str());
     assert!(
-        json(&env.aim(&["review", "list", "--json"]))
+        json_of(&env.aim(&["review", "list", "--json"]))
             .as_array()
             .unwrap()
             .is_empty()
@@ -109,7 +95,10 @@ fn held_then_approved_gets_a_license_a_follow_up_ack_and_mail() {
     let (_, err) = out_text(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
-        err.contains(&format!("already approved (license {license}) by {}", me())),
+        err.contains(&format!(
+            "already approved (license {license}) by {}",
+            current_user()
+        )),
         "{err}"
     );
     // The monitor counts it now.
@@ -139,7 +128,7 @@ fn held_then_rejected_answers_r590_with_the_reason() {
             "{text}"
         );
     }
-    let s = json(&env.aim(&["status", "--json"]));
+    let s = json_of(&env.aim(&["status", "--json"]));
     assert_eq!(s["pending_review"], 0);
     assert_eq!(s["licenses_on_record"], 0);
     assert_eq!(s["rejected_today"], 2);
@@ -157,7 +146,7 @@ fn decisions_need_the_reviewer_role_and_unknown_handles_are_not_found() {
         "{:?}",
         out_text(&o)
     );
-    let a = json(&env.aim(&["audit", "--json"]));
+    let a = json_of(&env.aim(&["audit", "--json"]));
     assert!(
         a.as_array()
             .unwrap()
@@ -207,7 +196,7 @@ fn a_kill_during_a_decision_leaves_it_whole_or_not_at_all() {
         drop(d);
         let mut d = env.start_ready();
         let follow = env.outbox_of(ACME).join(format!("k{round}.ack-2.xml"));
-        let list = json(&env.aim(&["review", "list", "--json"]));
+        let list = json_of(&env.aim(&["review", "list", "--json"]));
         let held = list
             .as_array()
             .unwrap()
@@ -224,7 +213,7 @@ fn a_kill_during_a_decision_leaves_it_whole_or_not_at_all() {
         let ack = read_ack(&d.wait_ack(&env.outbox_of(ACME), &format!("k{round}.ack-2.xml")));
         assert_eq!(ack.apps[0].status, "issued");
         let license = ack.apps[0].license.clone().unwrap();
-        let l = json(&env.aim(&["license", "show", &license, "--json"]));
+        let l = json_of(&env.aim(&["license", "show", &license, "--json"]));
         assert_eq!(l["status"], "issued");
         // Exactly one follow-up, never a second.
         let extra = env.outbox_of(ACME).join(format!("k{round}.ack-3.xml"));
@@ -232,7 +221,7 @@ fn a_kill_during_a_decision_leaves_it_whole_or_not_at_all() {
     }
     eprintln!("kills: {decided} after the commit, {still_held} before it");
     let _d = env.start_ready();
-    let s = json(&env.aim(&["status", "--json"]));
+    let s = json_of(&env.aim(&["status", "--json"]));
     assert_eq!(s["licenses_on_record"], 12);
     assert_eq!(s["pending_review"], 0);
 }
@@ -241,10 +230,7 @@ fn a_kill_during_a_decision_leaves_it_whole_or_not_at_all() {
 #[test]
 fn monitor_export_suppresses_and_is_the_same_with_or_without_the_daemon() {
     let env = Env::new();
-    env.append_config(&format!(
-        "[[staff]]\nuser = \"{}\"\nrole = \"viewer\"\n",
-        me()
-    ));
+    env.add_staff("viewer");
     let mut d = env.start_ready();
     let importers = [
         "Alpha Metals",

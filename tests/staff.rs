@@ -16,22 +16,6 @@ fn is_root() -> bool {
     nix::unistd::Uid::effective().is_root()
 }
 
-fn json(o: &std::process::Output) -> Value {
-    let (out, err) = out_text(o);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}\nstderr: {err}"))
-}
-
-fn staff(env: &Env, role: &str) {
-    let user = nix::unistd::User::from_uid(nix::unistd::Uid::effective())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .expect("the test user has a name");
-    env.append_config(&format!(
-        "[[staff]]\nuser = \"{user}\"\nrole = \"{role}\"\n"
-    ));
-}
-
 /// Drop valid-single.xml as `name` with `control`; wait for its ack; its license number.
 fn issue(env: &Env, d: &mut Daemon, name: &str, control: &str) -> String {
     drop_file(&env.inbox_of(ACME), name, valid_with_control(control));
@@ -60,11 +44,11 @@ fn no_daemon_is_exit_2_saying_how_to_start_one() {
 #[test]
 fn status_license_and_audit_in_text_and_json() {
     let env = Env::new();
-    staff(&env, "supervisor");
+    env.add_staff("supervisor");
     let mut d = env.start_ready();
     let lic = issue(&env, &mut d, "one.xml", "501");
 
-    let s = json(&env.aim(&["status", "--json"]));
+    let s = json_of(&env.aim(&["status", "--json"]));
     for k in [
         "files_today",
         "applications_today",
@@ -86,7 +70,7 @@ fn status_license_and_audit_in_text_and_json() {
     assert!(text.contains("licenses issued"), "{text}");
     assert!(text.contains("Licenses on record            1"), "{text}");
 
-    let l = json(&env.aim(&["license", "show", &lic, "--json"]));
+    let l = json_of(&env.aim(&["license", "show", &lic, "--json"]));
     assert_eq!(l["license"], lic.as_str());
     assert_eq!(l["status"], "issued");
     assert_eq!(l["sender"], ACME);
@@ -107,14 +91,14 @@ fn status_license_and_audit_in_text_and_json() {
         "{text}"
     );
 
-    let a = json(&env.aim(&["audit", "--json"]));
+    let a = json_of(&env.aim(&["audit", "--json"]));
     let first = &a[0];
     for k in ["at", "actor", "action", "subject", "outcome"] {
         assert!(first[k].is_string(), "{k} in {first}");
     }
     assert_eq!(first["actor"], "daemon");
     assert_eq!(first["action"], "receive");
-    let by_license = json(&env.aim(&["audit", "--license", &lic, "--json"]));
+    let by_license = json_of(&env.aim(&["audit", "--license", &lic, "--json"]));
     assert_eq!(by_license.as_array().unwrap().len(), 1);
     let o = env.aim(&["audit", "--limit", "1"]);
     let (text, _) = out_text(&o);
@@ -136,21 +120,18 @@ fn status_license_and_audit_in_text_and_json() {
 #[test]
 fn a_viewer_may_not_cancel_and_the_refusal_is_audited() {
     let env = Env::new();
-    staff(&env, "viewer");
+    env.add_staff("viewer");
     let mut d = env.start_ready();
     let lic = issue(&env, &mut d, "v.xml", "601");
     let o = env.aim(&["license", "cancel", &lic, "--reason", "test"]);
     let (_, err) = out_text(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    let user = nix::unistd::User::from_uid(nix::unistd::Uid::effective())
-        .unwrap()
-        .unwrap()
-        .name;
+    let user = current_user();
     assert!(
         err.contains(&user) && err.contains("viewer") && err.contains("supervisor"),
         "{err}"
     );
-    let a = json(&env.aim(&["audit", "--json"]));
+    let a = json_of(&env.aim(&["audit", "--json"]));
     let refusal = a
         .as_array()
         .unwrap()
@@ -160,14 +141,14 @@ fn a_viewer_may_not_cancel_and_the_refusal_is_audited() {
     assert_eq!(refusal["actor"], user.as_str());
     assert_eq!(refusal["action"], "cancel");
     assert_eq!(refusal["subject"], lic.as_str());
-    let l = json(&env.aim(&["license", "show", &lic, "--json"]));
+    let l = json_of(&env.aim(&["license", "show", &lic, "--json"]));
     assert_eq!(l["status"], "issued", "nothing changed");
 }
 
 #[test]
 fn a_supervisor_cancels_and_the_filer_gets_a_follow_up_ack_and_mail() {
     let env = Env::new();
-    staff(&env, "supervisor");
+    env.add_staff("supervisor");
     let mut d = env.start_ready();
     let lic = issue(&env, &mut d, "batch-9.xml", "701");
     let o = env.aim(&[
@@ -179,7 +160,7 @@ fn a_supervisor_cancels_and_the_filer_gets_a_follow_up_ack_and_mail() {
         "--json",
     ]);
     assert!(o.status.success(), "{:?}", out_text(&o));
-    let c = json(&o);
+    let c = json_of(&o);
     assert_eq!(c["ack_name"], "batch-9.ack-2.xml");
     let ack = read_ack(&d.wait_ack(&env.outbox_of(ACME), "batch-9.ack-2.xml"));
     assert_eq!(ack.status, "accepted");
@@ -200,12 +181,12 @@ fn a_supervisor_cancels_and_the_filer_gets_a_follow_up_ack_and_mail() {
             .any(|m| m.contains("batch-9.ack-2.xml"))
             .then_some(())
     });
-    let l = json(&env.aim(&["license", "show", &lic, "--json"]));
+    let l = json_of(&env.aim(&["license", "show", &lic, "--json"]));
     assert_eq!(l["status"], "cancelled");
     let hist = l["history"].as_array().unwrap();
     assert_eq!(hist.last().unwrap()["action"], "cancelled");
     assert_eq!(hist.last().unwrap()["reason"], "importer withdrew");
-    let s = json(&env.aim(&["status", "--json"]));
+    let s = json_of(&env.aim(&["status", "--json"]));
     assert_eq!(s["licenses_on_record"], 0);
     // Cancelling again is refused, saying who did it and when.
     let o = env.aim(&["license", "cancel", &lic, "--reason", "again"]);
@@ -236,10 +217,7 @@ fn a_user_not_on_the_staff_list_is_refused_by_name() {
     let o = env.aim(&["status"]);
     let (_, err) = out_text(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    let user = nix::unistd::User::from_uid(nix::unistd::Uid::effective())
-        .unwrap()
-        .unwrap()
-        .name;
+    let user = current_user();
     assert!(
         err.contains(&format!("user {user} is not on the staff list")),
         "{err}"
@@ -344,7 +322,7 @@ fn read_line(s: &mut UnixStream) -> String {
 #[test]
 fn garbage_endless_lines_and_silence_disturb_neither_intake_nor_other_clients() {
     let env = Env::new();
-    staff(&env, "viewer");
+    env.add_staff("viewer");
     let mut d = env.start_ready();
     // Garbage: answered with an error that says what a request is; the connection stays.
     let mut g = connect(&env);

@@ -482,10 +482,7 @@ async fn handle(
                 .map_err(store_err)
         }
         Request::Receipt { sender, sha256 } => {
-            let sha = hex::decode(&sha256)
-                .ok()
-                .and_then(|v| <[u8; 32]>::try_from(v).ok())
-                .ok_or_else(|| ApiError::invalid(format!("{sha256:?} is not a SHA-256 in hex")))?;
+            let sha = parse_sha(&sha256)?;
             let r = cx
                 .db()?
                 .receipt(&sender, &sha)
@@ -548,10 +545,7 @@ async fn handle(
             sha256,
             seq,
         } => {
-            let sha = hex::decode(&sha256)
-                .ok()
-                .and_then(|v| <[u8; 32]>::try_from(v).ok())
-                .ok_or_else(|| ApiError::invalid(format!("{sha256:?} is not a SHA-256 in hex")))?;
+            let sha = parse_sha(&sha256)?;
             staff(StaffAction::Resend { sender, sha, seq }).await
         }
     }
@@ -564,6 +558,11 @@ fn monitor_cells(cx: &Context, month: Option<&str>) -> Result<Vec<store::StoredC
         return Err(ApiError::invalid(format!("month {m:?} is not YYYY-MM")));
     }
     cx.db()?.cells(month.unwrap_or("")).map_err(store_err)
+}
+
+/// A file's SHA-256 as a request names it: 64 hex digits.
+fn parse_sha(s: &str) -> Result<[u8; 32], ApiError> {
+    store::sha_from_hex(s).map_err(|_| ApiError::invalid(format!("{s:?} is not a SHA-256 in hex")))
 }
 
 pub fn parse_license(s: &str) -> Result<crate::filing::model::LicenseNumber, ApiError> {

@@ -364,13 +364,7 @@ impl Daemon {
                 tracing::warn!(sender = %r.sender, "unfinished receipt of a partner no longer registered; left as it is");
                 continue;
             };
-            let sha: [u8; 32] = hex::decode(&r.sha256)
-                .ok()
-                .and_then(|v| v.try_into().ok())
-                .ok_or_else(|| crate::store::StoreError::Decode {
-                    key: format!("receipt of {}", r.sender),
-                    message: format!("{:?} is not a SHA-256", r.sha256),
-                })?;
+            let sha = crate::store::sha_from_hex(&r.sha256)?;
             for (i, d) in r.deliveries.iter().enumerate().filter(|(_, d)| !d.done) {
                 let src = intake::name_in(&inbox.dir, &d.file_name);
                 let in_inbox = match std::fs::symlink_metadata(&src) {

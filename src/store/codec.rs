@@ -45,7 +45,7 @@ pub(crate) fn dec_sha(key: &[u8], bytes: &[u8]) -> Result<[u8; 32]> {
 }
 
 /// A SHA-256 written as 64 hex digits in a record.
-pub(crate) fn sha_from_hex(hex_text: &str) -> Result<[u8; 32]> {
+pub fn sha_from_hex(hex_text: &str) -> Result<[u8; 32]> {
     hex::decode(hex_text)
         .ok()
         .and_then(|v| <[u8; 32]>::try_from(v).ok())

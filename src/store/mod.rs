@@ -30,6 +30,7 @@ mod unit_values;
 pub use aggregates::{CellKey, DIMENSIONS, StoredCell, cells_of};
 pub use browse::{BrowseFilter, BrowsePage, BrowseQuery, BrowseRow, Sort, parse_query};
 pub use change::validity;
+pub use codec::sha_from_hex;
 pub use generated::Generated;
 pub use ledger::StoreLedger;
 pub use receipts::{Committed, NewFiling};

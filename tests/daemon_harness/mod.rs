@@ -528,3 +528,28 @@ pub fn out_text(o: &std::process::Output) -> (String, String) {
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
 }
+
+/// The Unix user the tests run as.
+pub fn current_user() -> String {
+    nix::unistd::User::from_uid(nix::unistd::Uid::effective())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .expect("the test user has a name")
+}
+
+/// A `--json` command's stdout as JSON (panics with both outputs when it is not).
+pub fn json_of(o: &std::process::Output) -> serde_json::Value {
+    let (out, err) = out_text(o);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}\nstderr: {err}"))
+}
+
+impl Env {
+    /// Put the test user on the staff list with `role`.
+    pub fn add_staff(&self, role: &str) {
+        self.append_config(&format!(
+            "[[staff]]\nuser = \"{}\"\nrole = \"{role}\"\n",
+            current_user()
+        ));
+    }
+}

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 /// How many times the daemon is killed.
 const KILLS: usize = 60;
 /// `aim gen` runs: (seed, files, applications per file).
-const GEN: [(u64, usize, usize); 3] = [(101, 200, 1), (102, 100, 2), (103, 100, 3)];
+const GEN: [(u64, usize, usize); 4] = [(101, 200, 1), (102, 100, 2), (103, 100, 3), (104, 8, 400)];
 /// Extra files holding the same bytes as a generated one under another name.
 const DUPLICATES: usize = 40;
 

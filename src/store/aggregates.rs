@@ -3,12 +3,12 @@
 
 use super::change::{TxResult, tx_dec};
 use super::codec::{dec, enc};
+use super::journal::TxTree;
 use super::records::Cell;
 use super::{Result, Store, keys};
 use crate::filing::model::{LicenseData, Smelt};
 use chrono::Datelike;
 use rust_decimal::Decimal;
-use sled::transaction::TransactionalTree;
 use std::collections::BTreeMap;
 
 /// A cell's address: month `YYYY-MM`, dimension, key.
@@ -63,7 +63,7 @@ impl CellDeltas {
         }
     }
 
-    pub(crate) fn apply(self, agg: &TransactionalTree) -> TxResult<()> {
+    pub(crate) fn apply(self, agg: &TxTree<'_>) -> TxResult<()> {
         for ((month, dim, key), d) in self.0 {
             let k = keys::cell(&month, dim, &key);
             let mut cell: Cell = match agg.get(&k)? {

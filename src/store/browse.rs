@@ -25,6 +25,11 @@ pub const COUNT_CAP: usize = 100_000;
 pub const DECODE_COUNT_CAP: usize = 5_000;
 /// Rows of one page at most.
 pub const MAX_PAGE: usize = 500;
+/// Time one page's walk may take before it stops and says where to go on: a cold cache over
+/// a large store makes a key cost far more than the key caps assume.
+pub const WALK_BUDGET: std::time::Duration = std::time::Duration::from_millis(40);
+/// Time a count may take before it answers "at least".
+pub const COUNT_BUDGET: std::time::Duration = std::time::Duration::from_millis(30);
 
 /// What the browser shows: a typed filter (the search box, parsed by [`parse_query`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -567,6 +572,7 @@ impl Store {
         let mut scanned = 0usize;
         let mut resume = None;
         let mut at_end = true;
+        let began = std::time::Instant::now();
         let mut take = |k: &[u8], lic: Option<License>| -> Result<bool> {
             scanned += 1;
             if let Some(l) = lic
@@ -577,7 +583,8 @@ impl Store {
                     return Ok(false);
                 }
             }
-            if scanned >= SCAN_CAP {
+            if scanned >= SCAN_CAP || (scanned.is_multiple_of(64) && began.elapsed() > WALK_BUDGET)
+            {
                 resume = Some(hex::encode(k));
                 return Ok(false);
             }
@@ -730,6 +737,7 @@ impl Store {
         }
         let decode = !plan.checks.is_empty();
         let cap = if decode { DECODE_COUNT_CAP } else { COUNT_CAP };
+        let began = std::time::Instant::now();
         let mut n = 0u64;
         match &plan.driver {
             Driver::List(list) => {
@@ -747,7 +755,7 @@ impl Store {
                     &self.licenses
                 };
                 for (seen, kv) in tree.range(lo.clone()..hi.clone()).enumerate() {
-                    if seen >= cap {
+                    if seen >= cap || (seen % 64 == 63 && began.elapsed() > COUNT_BUDGET) {
                         return Ok((n, false));
                     }
                     let (k, v) = kv?;

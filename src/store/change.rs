@@ -5,20 +5,21 @@
 
 use super::aggregates::CellDeltas;
 use super::codec::{dec, dec_u64, enc};
+use super::journal::TxTree;
 use super::records::*;
 use super::{StoreError, keys};
 use crate::filing::model::{LicenseData, LicenseNumber};
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use std::collections::BTreeMap;
 
-pub(crate) type TxError = ConflictableTransactionError<StoreError>;
+pub(crate) type TxError = StoreError;
 pub(crate) type TxResult<T> = std::result::Result<T, TxError>;
 
+/// End the unit of change with `e`: nothing of it is written.
 pub(crate) fn abort(e: StoreError) -> TxError {
-    ConflictableTransactionError::Abort(e)
+    e
 }
 
 pub(crate) fn tx_dec<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> TxResult<T> {
@@ -34,23 +35,24 @@ pub(crate) enum Touch {
 
 /// The trees of one transaction and the effects gathered so far.
 pub(crate) struct Tx<'t> {
-    pub meta: &'t TransactionalTree,
-    pub receipts: &'t TransactionalTree,
-    pub controls: &'t TransactionalTree,
-    pub licenses: &'t TransactionalTree,
-    pub index: &'t TransactionalTree,
-    pub audit: &'t TransactionalTree,
-    pub mail: &'t TransactionalTree,
-    pub mail_done: &'t TransactionalTree,
-    pub agg: &'t TransactionalTree,
-    pub uv: &'t TransactionalTree,
-    pub holds: &'t TransactionalTree,
-    pub decisions: &'t TransactionalTree,
+    pub meta: &'t TxTree<'t>,
+    pub receipts: &'t TxTree<'t>,
+    pub controls: &'t TxTree<'t>,
+    pub licenses: &'t TxTree<'t>,
+    pub index: &'t TxTree<'t>,
+    pub audit: &'t TxTree<'t>,
+    pub mail: &'t TxTree<'t>,
+    pub mail_done: &'t TxTree<'t>,
+    pub agg: &'t TxTree<'t>,
+    pub uv: &'t TxTree<'t>,
+    pub holds: &'t TxTree<'t>,
+    pub decisions: &'t TxTree<'t>,
     deltas: CellDeltas,
     pub(crate) touched: Vec<Touch>,
     days: BTreeMap<NaiveDate, DayStats>,
     on_record: i64,
     seq: Option<u64>,
+    ids: &'t sled::Db,
 }
 
 /// Validity of a license issued on `day` (spec: through the 75th day after it).
@@ -62,7 +64,7 @@ pub fn validity(day: NaiveDate) -> (NaiveDate, NaiveDate) {
 }
 
 impl<'t> Tx<'t> {
-    pub(crate) fn new(t: [&'t TransactionalTree; 12]) -> Tx<'t> {
+    pub(crate) fn new(t: &'t [TxTree<'t>; 12], ids: &'t sled::Db) -> Tx<'t> {
         let [
             meta,
             receipts,
@@ -95,13 +97,11 @@ impl<'t> Tx<'t> {
             days: BTreeMap::new(),
             on_record: 0,
             seq: None,
+            ids,
         }
     }
 
-    pub(crate) fn get<T: DeserializeOwned>(
-        tree: &TransactionalTree,
-        key: &[u8],
-    ) -> TxResult<Option<T>> {
+    pub(crate) fn get<T: DeserializeOwned>(tree: &TxTree<'_>, key: &[u8]) -> TxResult<Option<T>> {
         match tree.get(key)? {
             Some(v) => Ok(Some(tx_dec(key, &v)?)),
             None => Ok(None),
@@ -282,7 +282,7 @@ impl<'t> Tx<'t> {
         if to.is_empty() {
             return Ok(());
         }
-        let id = self.mail.generate_id()?;
+        let id = self.ids.generate_id()?;
         let job = MailJob {
             id,
             sender: sender.to_owned(),
@@ -302,7 +302,7 @@ impl<'t> Tx<'t> {
 
     /// Write an audit event, findable by each license it concerns.
     pub(crate) fn audit(&mut self, e: &AuditEvent, licenses: &[LicenseNumber]) -> TxResult<()> {
-        let id = self.audit.generate_id()?;
+        let id = self.ids.generate_id()?;
         self.audit.insert(&id.to_be_bytes(), enc(e))?;
         for &n in licenses {
             self.index.insert(keys::audit_of_license(n, id), &[])?;

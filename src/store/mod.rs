@@ -6,6 +6,7 @@
 //! - `queries`: licenses and the day's counters; `aggregates`: the monitor's cells;
 //! - `review`: holds, decisions and follow-up acks; `mail_queue`; `audit`;
 //! - `unit_values`: the W310 window; `ledger`: the store's answers for the rules;
+//! - `journal`: how a unit of change reaches the trees whole (a redo journal);
 //! - `keys`: every key, in one place; `codec`: value encoding; `records`: the stored types.
 //!
 //! Only the daemon opens the store (sled is single-process), and only the daemon's pipeline
@@ -17,6 +18,7 @@ mod browse;
 mod change;
 mod codec;
 mod generated;
+mod journal;
 mod keys;
 mod ledger;
 mod mail_queue;
@@ -39,11 +41,10 @@ pub use rejections::{CodeCount, RejectedFile, Rejections, SenderCount, SenderDay
 pub use review::{DecidedApp, FollowUpAck, Handle, HeldLookup, Ruling, followup_name};
 
 use change::{Tx, TxResult};
-use sled::Transactional;
-use sled::transaction::TransactionError;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -57,6 +58,10 @@ pub enum StoreError {
     SequenceExhausted(u16),
     #[error("{0}")]
     Invalid(String),
+    /// A unit of change was journaled but not applied in full (the disk failed under it):
+    /// the database must be opened anew, which finishes it from the journal.
+    #[error("{0}; the database will be opened anew to finish it")]
+    Unsettled(String),
 }
 
 impl StoreError {
@@ -68,7 +73,10 @@ impl StoreError {
     /// The database could not write (a full or failing disk): sled writes nothing more until
     /// it is opened anew ([`SharedStore::reopen`]).
     pub fn is_io(&self) -> bool {
-        matches!(self, StoreError::Sled(sled::Error::Io(_)))
+        matches!(
+            self,
+            StoreError::Sled(sled::Error::Io(_)) | StoreError::Unsettled(_)
+        )
     }
 
     /// The disk is full (or the like): waiting may cure it.
@@ -98,6 +106,12 @@ pub struct Store {
     uv: sled::Tree,
     holds: sled::Tree,
     decisions: sled::Tree,
+    journal: sled::Tree,
+    /// The next journal entry's number (entries are removed once applied).
+    journal_seq: AtomicU64,
+    /// Set when a unit was journaled but not applied: nothing more is written until the
+    /// store is opened anew.
+    unsettled: AtomicBool,
     windows: Mutex<HashMap<String, unit_values::Window>>,
 }
 
@@ -146,9 +160,21 @@ impl Store {
             uv: db.open_tree("unit_values")?,
             holds: db.open_tree("holds")?,
             decisions: db.open_tree("decisions")?,
+            journal: db.open_tree("journal")?,
+            journal_seq: AtomicU64::new(0),
+            unsettled: AtomicBool::new(false),
             windows: Mutex::new(HashMap::new()),
             db,
         };
+        let (applied, dropped) = journal::replay(&store.journal, &store.trees())?;
+        if applied + dropped > 0 {
+            tracing::warn!(
+                applied,
+                dropped,
+                "finished the changes a crash interrupted (applied), dropped those it cut short"
+            );
+            store.flush()?;
+        }
         // A damaged counter must stop the daemon at once, never restart numbering at 0.
         store.license_sequence()?;
         store.licenses_on_record()?;
@@ -161,10 +187,9 @@ impl Store {
         Ok(())
     }
 
-    /// Run one unit of change in one transaction over every tree. Not yet durable: the
-    /// caller flushes (intake once per group commit, staff actions at once).
-    pub(crate) fn transact<T>(&self, f: impl Fn(&mut Tx<'_>) -> TxResult<T>) -> Result<T> {
-        let trees = [
+    /// Every tree a unit of change may write, in the journal's numbering.
+    fn trees(&self) -> [&sled::Tree; 12] {
+        [
             &self.meta,
             &self.receipts,
             &self.controls,
@@ -177,25 +202,34 @@ impl Store {
             &self.uv,
             &self.holds,
             &self.decisions,
-        ];
-        let r = (
-            trees[0], trees[1], trees[2], trees[3], trees[4], trees[5], trees[6], trees[7],
-            trees[8], trees[9], trees[10], trees[11],
-        )
-            .transaction(|(a, b, c, d, e, g, h, i, j, k, l, m)| {
-                let mut tx = Tx::new([a, b, c, d, e, g, h, i, j, k, l, m]);
-                let out = f(&mut tx)?;
-                let touched = tx.finish()?;
-                Ok((out, touched))
-            });
-        match r {
-            Ok((out, touched)) => {
-                self.update_windows(&touched);
-                Ok(out)
-            }
-            Err(TransactionError::Abort(e)) => Err(e),
-            Err(TransactionError::Storage(e)) => Err(StoreError::Sled(e)),
+        ]
+    }
+
+    /// Run one unit of change: all of it is written or none (through the journal, see
+    /// `journal`). Not yet durable: the caller flushes (intake once per group commit, staff
+    /// actions at once). Only the daemon's writer calls this, one unit at a time.
+    pub(crate) fn transact<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> TxResult<T>) -> Result<T> {
+        if self.unsettled.load(Ordering::Acquire) {
+            return Err(StoreError::Unsettled(
+                "an earlier change was journaled but not applied".into(),
+            ));
         }
+        let targets = self.trees();
+        let overlays = targets.map(journal::TxTree::new);
+        let (out, touched) = {
+            let mut tx = Tx::new(&overlays, &self.db);
+            let out = f(&mut tx)?;
+            (out, tx.finish()?)
+        };
+        let seq = self.journal_seq.fetch_add(1, Ordering::AcqRel);
+        if let Err(e) = journal::commit(&self.journal, seq, &targets, &overlays) {
+            if matches!(e, StoreError::Unsettled(_)) {
+                self.unsettled.store(true, Ordering::Release);
+            }
+            return Err(e);
+        }
+        self.update_windows(&touched);
+        Ok(out)
     }
 }
 

@@ -742,3 +742,85 @@ proptest::proptest! {
         }
     }
 }
+
+/// Every key and value of every tree a unit of change writes.
+fn contents(store: &Store) -> Vec<(usize, Vec<u8>, Vec<u8>)> {
+    let mut all = Vec::new();
+    for (i, t) in store.trees().iter().enumerate() {
+        for kv in t.iter() {
+            let (k, v) = kv.unwrap();
+            all.push((i, k.to_vec(), v.to_vec()));
+        }
+    }
+    all
+}
+
+fn generate_into(store: &Store, files: usize, apps: usize, seed: u64) {
+    let cfg = Config::parse(crate::config::BUILT_IN, "built-in").unwrap();
+    let day = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+    store
+        .commit_generated(&Generated {
+            cfg: &cfg,
+            sender: "ACMEBRK",
+            files,
+            apps_per_file: apps,
+            day,
+            seed,
+            mail_to: &["ops@acme.example".to_string()],
+        })
+        .unwrap();
+}
+
+#[test]
+fn a_commit_stopped_half_applied_is_finished_when_the_store_opens() {
+    // Two files into a store whose commits stop after `n` applied writes, as a kill would
+    // (what was written reaches the disk); opened again, the store holds the first file, or
+    // both, whole: never a part of one.
+    let state = |files| {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        generate_into(&s, files, 300, 7);
+        contents(&s)
+    };
+    let (one, two) = (state(1), state(2));
+    let mut seen = (0, 0);
+    for n in [0, 1, 700, 2000, 2600, 4000] {
+        let d = tempfile::tempdir().unwrap();
+        {
+            let s = Store::open(d.path()).unwrap();
+            journal::crash_point::after(Some(n));
+            let cfg = Config::parse(crate::config::BUILT_IN, "built-in").unwrap();
+            let r = s.commit_generated(&Generated {
+                cfg: &cfg,
+                sender: "ACMEBRK",
+                files: 2,
+                apps_per_file: 300,
+                day: NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+                seed: 7,
+                mail_to: &["ops@acme.example".to_string()],
+            });
+            journal::crash_point::after(None);
+            let e = r.unwrap_err();
+            assert!(e.is_io(), "{e}");
+            // Nothing more is written until the store is opened anew.
+            assert!(s.transact(|_| Ok(())).unwrap_err().is_io());
+            s.flush().unwrap();
+        }
+        let s = Store::open(d.path()).unwrap();
+        assert!(s.journal.is_empty());
+        let now = contents(&s);
+        if now == one {
+            seen.0 += 1;
+        } else {
+            assert!(
+                now == two,
+                "stopped after {n} writes: neither one file nor two"
+            );
+            seen.1 += 1;
+        }
+    }
+    assert!(
+        seen.0 > 0 && seen.1 > 0,
+        "{seen:?}: both files' commits were cut"
+    );
+}

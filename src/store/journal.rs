@@ -1,0 +1,335 @@
+//! How one unit of change reaches the trees whole: a redo journal instead of a sled
+//! transaction.
+//!
+//! Measured (BENCHMARKS.md, "sled itself"): a sled transaction keeps every node copy of its
+//! inserts until it ends, so a file of 20,000 applications took 665 MiB in the transaction
+//! against 55 MiB for the same inserts made one by one, and 1,000 applications took 120 ms
+//! against 81 ms. There is only one writer (the daemon's pipeline), so the transaction's
+//! conflict detection buys nothing; what is needed is all-or-nothing after a crash.
+//!
+//! So a unit of change gathers its writes in [`TxTree`] overlays (reads see the unit's own
+//! writes first), then:
+//! 1. writes them to the `journal` tree as chunks of at most [`CHUNK`] bytes, then a marker
+//!    naming the number of chunks;
+//! 2. applies them to their trees one insert at a time (sled frees each node copy at once);
+//! 3. removes the journal entry.
+//!
+//! Nothing is durable until the caller's flush, and sled recovers a prefix of its log, so after
+//! a crash the journal holds either an incomplete entry (nothing of it was applied: discarded)
+//! or a complete one (applied in part or whole: applied again, each write being a final value,
+//! not a delta). [`replay`] does that when the store opens. Readers on other threads may see a
+//! unit half applied for the milliseconds step 2 takes; only the writer acts on what it reads.
+
+use super::StoreError;
+use super::change::TxResult;
+use sled::IVec;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+/// Largest journal chunk, so a big file's writes never sit in memory twice over.
+pub(crate) const CHUNK: usize = 1 << 20;
+const MARKER: u32 = u32::MAX;
+
+/// One tree as a unit of change sees it.
+pub(crate) struct TxTree<'t> {
+    tree: &'t sled::Tree,
+    writes: RefCell<BTreeMap<IVec, Option<IVec>>>,
+}
+
+impl<'t> TxTree<'t> {
+    pub(crate) fn new(tree: &'t sled::Tree) -> TxTree<'t> {
+        TxTree {
+            tree,
+            writes: RefCell::new(BTreeMap::new()),
+        }
+    }
+
+    pub(crate) fn get<K: AsRef<[u8]>>(&self, key: K) -> TxResult<Option<IVec>> {
+        if let Some(w) = self.writes.borrow().get(key.as_ref()) {
+            return Ok(w.clone());
+        }
+        Ok(self.tree.get(key)?)
+    }
+
+    pub(crate) fn insert<K, V>(&self, key: K, value: V) -> TxResult<()>
+    where
+        K: AsRef<[u8]> + Into<IVec>,
+        V: Into<IVec>,
+    {
+        self.writes
+            .borrow_mut()
+            .insert(key.into(), Some(value.into()));
+        Ok(())
+    }
+
+    pub(crate) fn remove<K: AsRef<[u8]> + Into<IVec>>(&self, key: K) -> TxResult<()> {
+        self.writes.borrow_mut().insert(key.into(), None);
+        Ok(())
+    }
+
+    fn take(&self) -> BTreeMap<IVec, Option<IVec>> {
+        std::mem::take(&mut *self.writes.borrow_mut())
+    }
+}
+
+/// Write the gathered writes of `trees` (in the order of [`super::Store::trees`]) through the
+/// journal. An error after the marker leaves the store to be opened anew
+/// ([`StoreError::Unsettled`]), which replays the journal.
+pub(crate) fn commit(
+    journal: &sled::Tree,
+    seq: u64,
+    targets: &[&sled::Tree],
+    trees: &[TxTree<'_>],
+) -> super::Result<()> {
+    let writes: Vec<BTreeMap<IVec, Option<IVec>>> = trees.iter().map(TxTree::take).collect();
+    if writes.iter().all(BTreeMap::is_empty) {
+        return Ok(());
+    }
+    let mut chunks = 0u32;
+    let mut buf = Vec::with_capacity(CHUNK.min(64 * 1024));
+    for (t, w) in writes.iter().enumerate() {
+        for (k, v) in w {
+            frame(&mut buf, t as u8, k, v.as_deref());
+            if buf.len() >= CHUNK {
+                journal.insert(key(seq, chunks), std::mem::take(&mut buf))?;
+                chunks += 1;
+            }
+        }
+    }
+    if !buf.is_empty() {
+        journal.insert(key(seq, chunks), buf)?;
+        chunks += 1;
+    }
+    journal.insert(key(seq, MARKER), &chunks.to_be_bytes())?;
+    let unsettled = |e: sled::Error| {
+        StoreError::Unsettled(format!("a change was journaled but not applied: {e}"))
+    };
+    for (t, w) in writes.into_iter().enumerate() {
+        let tree = targets[t];
+        for (k, v) in w {
+            #[cfg(test)]
+            crash_point::tick()?;
+            match v {
+                Some(v) => tree.insert(k, v).map_err(unsettled)?,
+                None => tree.remove(k).map_err(unsettled)?,
+            };
+        }
+    }
+    for c in (0..chunks).chain([MARKER]) {
+        journal.remove(key(seq, c)).map_err(unsettled)?;
+    }
+    Ok(())
+}
+
+/// Finish what a crash interrupted: apply every complete journal entry again, in order, and
+/// drop the incomplete ones (nothing of them reached the trees). Returns how many were
+/// applied and how many dropped.
+pub(crate) fn replay(journal: &sled::Tree, targets: &[&sled::Tree]) -> super::Result<(u32, u32)> {
+    let (mut applied, mut dropped) = (0, 0);
+    while let Some((first, _)) = journal.first()? {
+        let seq = seq_of(&first)?;
+        let marker = journal.get(key(seq, MARKER))?;
+        let chunks = match marker {
+            Some(v) => Some(u32::from_be_bytes(v.as_ref().try_into().map_err(|_| {
+                decode_error(&first, "journal marker is not four bytes".into())
+            })?)),
+            None => None,
+        };
+        let present = journal.scan_prefix(seq.to_be_bytes()).count() as u32;
+        match chunks {
+            Some(n) if present == n + 1 => {
+                for c in 0..n {
+                    let k = key(seq, c);
+                    let chunk = journal
+                        .get(k)?
+                        .ok_or_else(|| decode_error(&k, "journal chunk vanished".into()))?;
+                    apply_chunk(&k, &chunk, targets)?;
+                }
+                applied += 1;
+            }
+            _ => dropped += 1,
+        }
+        for k in journal.scan_prefix(seq.to_be_bytes()).keys() {
+            journal.remove(k?)?;
+        }
+    }
+    Ok((applied, dropped))
+}
+
+/// Tests stop a commit after a number of applied writes, as a crash would.
+#[cfg(test)]
+pub(crate) mod crash_point {
+    use std::cell::Cell;
+    thread_local!(static LEFT: Cell<Option<usize>> = const { Cell::new(None) });
+
+    /// The next commits on this thread stop after `n` applied writes.
+    pub(crate) fn after(n: Option<usize>) {
+        LEFT.with(|l| l.set(n));
+    }
+
+    pub(super) fn tick() -> super::super::Result<()> {
+        LEFT.with(|l| match l.get() {
+            Some(0) => Err(super::StoreError::Unsettled("stopped as by a crash".into())),
+            Some(n) => {
+                l.set(Some(n - 1));
+                Ok(())
+            }
+            None => Ok(()),
+        })
+    }
+}
+
+fn key(seq: u64, chunk: u32) -> [u8; 12] {
+    let mut k = [0u8; 12];
+    k[..8].copy_from_slice(&seq.to_be_bytes());
+    k[8..].copy_from_slice(&chunk.to_be_bytes());
+    k
+}
+
+fn seq_of(k: &[u8]) -> super::Result<u64> {
+    k.get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(|| decode_error(k, "journal key is not twelve bytes".into()))
+}
+
+/// `[tree][1 = put, 0 = remove][key length u32][key][value length u32][value]`.
+fn frame(buf: &mut Vec<u8>, tree: u8, k: &[u8], v: Option<&[u8]>) {
+    buf.push(tree);
+    buf.push(u8::from(v.is_some()));
+    buf.extend_from_slice(&(k.len() as u32).to_be_bytes());
+    buf.extend_from_slice(k);
+    if let Some(v) = v {
+        buf.extend_from_slice(&(v.len() as u32).to_be_bytes());
+        buf.extend_from_slice(v);
+    }
+}
+
+fn apply_chunk(at: &[u8], mut b: &[u8], targets: &[&sled::Tree]) -> super::Result<()> {
+    let bad = |what: &str| decode_error(at, format!("journal chunk: {what}"));
+    let take = |b: &mut &[u8], n: usize| -> super::Result<Vec<u8>> {
+        if b.len() < n {
+            return Err(bad("cut short"));
+        }
+        let (h, t) = b.split_at(n);
+        *b = t;
+        Ok(h.to_vec())
+    };
+    let len = |v: Vec<u8>| u32::from_be_bytes([v[0], v[1], v[2], v[3]]) as usize;
+    while !b.is_empty() {
+        let head = take(&mut b, 2)?;
+        let tree = *targets
+            .get(head[0] as usize)
+            .ok_or_else(|| bad("unknown tree"))?;
+        let n = len(take(&mut b, 4)?);
+        let k = take(&mut b, n)?;
+        match head[1] {
+            1 => {
+                let n = len(take(&mut b, 4)?);
+                tree.insert(k, take(&mut b, n)?)?;
+            }
+            0 => {
+                tree.remove(k)?;
+            }
+            _ => return Err(bad("unknown operation")),
+        }
+    }
+    Ok(())
+}
+
+fn decode_error(key: &[u8], message: String) -> StoreError {
+    StoreError::Decode {
+        key: format!("journal/{}", hex::encode(key)),
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> (tempfile::TempDir, sled::Db) {
+        let d = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(d.path()).open().unwrap();
+        (d, db)
+    }
+
+    #[test]
+    fn reads_see_the_units_own_writes_and_nothing_lands_before_commit() {
+        let (_d, db) = db();
+        let t = db.open_tree("t").unwrap();
+        t.insert("a", "old").unwrap();
+        let o = TxTree::new(&t);
+        o.insert("a", "new").unwrap();
+        o.remove("b").unwrap();
+        o.insert("c", "C").unwrap();
+        assert_eq!(o.get("a").unwrap().unwrap(), "new");
+        assert_eq!(o.get("b").unwrap(), None);
+        assert_eq!(t.get("a").unwrap().unwrap(), "old");
+        assert_eq!(t.get("c").unwrap(), None);
+    }
+
+    #[test]
+    fn commit_applies_and_leaves_no_journal() {
+        let (_d, db) = db();
+        let (j, a, b) = (
+            db.open_tree("j").unwrap(),
+            db.open_tree("a").unwrap(),
+            db.open_tree("b").unwrap(),
+        );
+        b.insert("gone", "x").unwrap();
+        let ta = TxTree::new(&a);
+        let tb = TxTree::new(&b);
+        // Enough to take several chunks.
+        for i in 0u32..3000 {
+            ta.insert(i.to_be_bytes().to_vec(), vec![7u8; 1000])
+                .unwrap();
+        }
+        tb.remove("gone").unwrap();
+        tb.insert("kept", "y").unwrap();
+        commit(&j, 1, &[&a, &b], &[ta, tb]).unwrap();
+        assert_eq!(a.len(), 3000);
+        assert_eq!(b.get("gone").unwrap(), None);
+        assert_eq!(b.get("kept").unwrap().unwrap(), "y");
+        assert!(j.is_empty());
+    }
+
+    #[test]
+    fn replay_applies_a_complete_entry_and_drops_an_incomplete_one() {
+        let (_d, db) = db();
+        let (j, a) = (db.open_tree("j").unwrap(), db.open_tree("a").unwrap());
+        a.insert("stale", "1").unwrap();
+        let mut c0 = Vec::new();
+        frame(&mut c0, 0, b"k1", Some(b"v1"));
+        frame(&mut c0, 0, b"stale", None);
+        let mut c1 = Vec::new();
+        frame(&mut c1, 0, b"k2", Some(b"v2"));
+        j.insert(key(1, 0), c0).unwrap();
+        j.insert(key(1, 1), c1).unwrap();
+        j.insert(key(1, MARKER), &2u32.to_be_bytes()).unwrap();
+        // The next entry was cut off before its marker: none of it may land.
+        let mut c2 = Vec::new();
+        frame(&mut c2, 0, b"k3", Some(b"v3"));
+        j.insert(key(2, 0), c2).unwrap();
+        assert_eq!(replay(&j, &[&a]).unwrap(), (1, 1));
+        assert_eq!(a.get("k1").unwrap().unwrap(), "v1");
+        assert_eq!(a.get("k2").unwrap().unwrap(), "v2");
+        assert_eq!(a.get("stale").unwrap(), None);
+        assert_eq!(a.get("k3").unwrap(), None);
+        assert!(j.is_empty());
+        // Applying again is harmless: every write is a final value.
+        assert_eq!(replay(&j, &[&a]).unwrap(), (0, 0));
+    }
+
+    #[test]
+    fn a_damaged_chunk_is_named_not_guessed() {
+        let (_d, db) = db();
+        let (j, a) = (db.open_tree("j").unwrap(), db.open_tree("a").unwrap());
+        j.insert(key(1, 0), &[0u8, 1, 0, 0, 0, 9, b'x'][..])
+            .unwrap();
+        j.insert(key(1, MARKER), &1u32.to_be_bytes()).unwrap();
+        let e = replay(&j, &[&a]).unwrap_err();
+        assert!(e.is_corruption(), "{e}");
+        assert!(e.to_string().contains("cut short"), "{e}");
+    }
+}

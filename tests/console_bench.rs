@@ -28,7 +28,7 @@ fn console_over_a_million_licenses() {
     std::fs::write(
         &config,
         format!(
-            "inbox = \"{0}/inbox\"\noutbox = \"{0}/outbox\"\ndata = \"{0}/var\"\n[[partner]]\nid = \"ACMEBRK\"\nname = \"Acme\"\nemails = []\n[[staff]]\nuser = \"root\"\nrole = \"supervisor\"\n",
+            "inbox = \"{0}/inbox\"\noutbox = \"{0}/outbox\"\ndata = \"{0}/var\"\n[[partner]]\nid = \"ACMEBRK\"\nname = \"Acme\"\nemails = [\"b@bench.example\"]\n[[staff]]\nuser = \"root\"\nrole = \"supervisor\"\n",
             dir.display()
         ),
     )

@@ -147,3 +147,25 @@ fn wrong_values_say_what_is_expected() {
         }
     }
 }
+
+#[test]
+fn the_console_without_a_terminal_says_what_to_run_instead() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, says) in [(&["console"][..], "aim status"), (&[][..], "aim daemon")] {
+        let out = aim()
+            .current_dir(dir.path())
+            .args(args)
+            .write_stdin("")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("needs a terminal") && err.contains(says),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    // Nothing was started: no data folder appeared.
+    assert!(!dir.path().join("var").exists());
+}

@@ -55,8 +55,25 @@ fn console_exit(r: std::io::Result<()>) -> ExitCode {
     }
 }
 
+/// The console draws on a terminal: without one (a pipe, a service, a script) say what to
+/// run instead rather than fail half-way into raw mode.
+fn need_terminal(what: &str, instead: &str) -> Option<ExitCode> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        return None;
+    }
+    eprintln!("aim: {what} needs a terminal (stdin and stdout); {instead}");
+    Some(ExitCode::from(2))
+}
+
 /// `aim console`: attach to the daemon of `config`.
 pub fn attach(config: &Path) -> ExitCode {
+    if let Some(code) = need_terminal(
+        "the console",
+        "from a script use `aim status`, `aim review list` or `aim license show` (--json)",
+    ) {
+        return code;
+    }
     let cfg = match crate::cli::load_config(config) {
         Ok(c) => c,
         Err(code) => return code,
@@ -68,6 +85,12 @@ pub fn attach(config: &Path) -> ExitCode {
 
 /// `aim` alone: the daemon on a thread of this process and the console here.
 pub fn alone(config: &Path) -> ExitCode {
+    if let Some(code) = need_terminal(
+        "`aim` alone (the daemon with its console)",
+        "without one run `aim daemon`, and `aim console` from a terminal",
+    ) {
+        return code;
+    }
     let mut cfg = match crate::cli::load_config(config) {
         Ok(c) => c,
         Err(code) => return code,

@@ -201,6 +201,13 @@ pub struct Browser {
     pub generation: u64,
     /// A page request in flight (forward, backward).
     pub loading: Option<bool>,
+    /// Rows the selection still has to move (down positive) because the keys went past the
+    /// loaded window while its next page was on the way: applied when the page arrives, so
+    /// no keypress is lost.
+    pub owed: i64,
+    /// The search changed while a page was on its way: the new query goes when that page
+    /// comes back (typing never queues a query a keystroke behind the daemon).
+    pub requery_waiting: bool,
     pub plan: String,
     /// How long the newest page took, for the status line.
     pub last_ms: Option<u128>,

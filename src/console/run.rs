@@ -235,7 +235,7 @@ pub fn run(opts: Options) -> std::io::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let mut terminal = ratatui::init();
+        let mut terminal = ratatui::try_init()?;
         let r = event_loop(
             &mut terminal,
             crossterm::event::EventStream::new(),

@@ -173,19 +173,92 @@ fn scrolling_pages_from_the_daemon_and_keeps_the_position() {
 }
 
 #[test]
+fn keys_past_the_loaded_window_are_kept_until_its_next_page_arrives() {
+    let mut app = connected("viewer");
+    app.screen = Screen::Browser;
+    // Page down to the window's last row: the next page is asked for on the way.
+    let mut asked = 0;
+    for _ in 0..5 {
+        for a in update(&mut app, key(KeyCode::PageDown)) {
+            if let Action::Send(Tag::Browse { kind, .. }, _) = a {
+                assert_eq!(kind, PageKind::Forward);
+                asked += 1;
+            }
+        }
+    }
+    assert_eq!(asked, 1, "one page in flight at a time");
+    assert_eq!(app.browser.position(), "row 66 of 1,000,000");
+    // Further keys while the page is on its way are not lost: the selection owes them.
+    update(&mut app, key(KeyCode::Down));
+    update(&mut app, key(KeyCode::PageDown));
+    assert_eq!(app.browser.position(), "row 66 of 1,000,000");
+    let page_rows = app.page_rows() as u64;
+    let g = app.browser.generation;
+    update(
+        &mut app,
+        Msg::Reply {
+            tag: Tag::Browse {
+                generation: g,
+                kind: PageKind::Forward,
+            },
+            result: Ok(Reply::Page(page(66, 200, None, false))),
+            ms: 2,
+        },
+    );
+    let owed_by_the_keys = 5 * page_rows + 1 + page_rows;
+    let expected = (1 + owed_by_the_keys).min(266);
+    assert_eq!(
+        app.browser.position(),
+        format!("row {expected} of 1,000,000")
+    );
+    // At the true end nothing is owed: the key does nothing, as at the last row of a list.
+    let mut app = connected("viewer");
+    app.screen = Screen::Browser;
+    app.browser.at_bottom = true;
+    for _ in 0..10 {
+        update(&mut app, key(KeyCode::PageDown));
+    }
+    assert_eq!(app.browser.owed, 0);
+    assert_eq!(app.browser.position(), "row 66 of 1,000,000");
+}
+
+#[test]
 fn incremental_search_requeries_and_reports_bad_filters() {
     let mut app = connected("viewer");
     update(&mut app, key(KeyCode::Char('/')));
     assert!(app.browser.editing && app.screen == Screen::Browser);
-    let mut last = None;
+    let mut sent = Vec::new();
     for c in "sender=ACMEBRK".chars() {
         for a in update(&mut app, key(KeyCode::Char(c))) {
-            if let Action::Send(_, Request::Browse(q)) = a {
-                last = Some(q);
+            if let Action::Send(Tag::Browse { generation, .. }, Request::Browse(q)) = a {
+                sent.push((generation, q));
             }
         }
     }
-    let q = last.expect("each change queries again");
+    // The first keystroke queries; the rest wait for that answer instead of queueing
+    // a query each behind the daemon.
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let (g, first) = sent.pop().unwrap();
+    assert_eq!(first.filter.text.as_deref(), Some("s"));
+    let acts = update(
+        &mut app,
+        Msg::Reply {
+            tag: Tag::Browse {
+                generation: g,
+                kind: PageKind::First,
+            },
+            result: Ok(Reply::Page(page(0, 3, Some(3), true))),
+            ms: 40,
+        },
+    );
+    assert_eq!(app.browser.rows.len(), 66, "the stale answer is dropped");
+    let q = acts
+        .into_iter()
+        .find_map(|a| match a {
+            Action::Send(_, Request::Browse(q)) => Some(q),
+            _ => None,
+        })
+        .expect("the newest text is asked for once the answer is back");
     assert_eq!(q.filter.sender.as_deref(), Some("ACMEBRK"));
     assert!(q.count);
     for c in " day=2026-13-01".chars() {
@@ -198,6 +271,18 @@ fn incremental_search_requeries_and_reports_bad_filters() {
             .unwrap()
             .contains("YYYY-MM-DD")
     );
+    // The shell's line keys: Ctrl+W drops the last word, Ctrl+U the line; other Ctrl and
+    // Alt keys type nothing.
+    let with = |c, m| Msg::Key(KeyEvent::new(KeyCode::Char(c), m));
+    update(&mut app, with('w', KeyModifiers::CONTROL));
+    assert_eq!(app.browser.query, "sender=ACMEBRK ");
+    assert!(app.browser.query_error.is_none());
+    update(&mut app, with('x', KeyModifiers::ALT));
+    update(&mut app, with('b', KeyModifiers::CONTROL));
+    assert_eq!(app.browser.query, "sender=ACMEBRK ");
+    update(&mut app, with('u', KeyModifiers::CONTROL));
+    assert_eq!(app.browser.query, "");
+    assert!(app.browser.filter.is_empty());
     update(&mut app, key(KeyCode::Enter));
     assert!(!app.browser.editing);
 }

@@ -298,17 +298,8 @@ fn modal_key(app: &mut App, m: Modal, k: KeyEvent) -> Vec<Action> {
                 }
                 Vec::new()
             }
-            KeyCode::Backspace => {
-                text.pop();
-                app.modal = Some(Modal::Reason { action, text });
-                Vec::new()
-            }
-            KeyCode::Char(c) if !c.is_control() && text.chars().count() < 200 => {
-                text.push(c);
-                app.modal = Some(Modal::Reason { action, text });
-                Vec::new()
-            }
             _ => {
+                edit_line(&mut text, k);
                 app.modal = Some(Modal::Reason { action, text });
                 Vec::new()
             }
@@ -435,6 +426,8 @@ fn window_rows(app: &App) -> usize {
 /// A new query from the top (a changed search, sort or order).
 pub fn first_page(app: &mut App) -> Action {
     app.browser.generation += 1;
+    app.browser.owed = 0;
+    app.browser.requery_waiting = false;
     app.browser.loading = Some(true);
     query(app, PageKind::First, None, window_rows(app))
 }
@@ -450,19 +443,45 @@ fn search_key(app: &mut App, k: KeyEvent) -> Vec<Action> {
             let n = app.screen.next();
             go(app, n)
         }
-        KeyCode::Backspace => {
-            app.browser.query.pop();
-            requery(app)
-        }
-        KeyCode::Char(c) if !c.is_control() && app.browser.query.chars().count() < 200 => {
-            app.browser.query.push(c);
-            requery(app)
-        }
+        _ if edit_line(&mut app.browser.query, k) => requery(app),
         _ => Vec::new(),
     }
 }
 
-/// Incremental search: every change of the text is a new query (a stale answer is dropped).
+/// One key in a line of text (the search box, a reason): characters, Backspace, and the
+/// shell's Ctrl+U (clear) and Ctrl+W (the last word). Other Ctrl and Alt keys type nothing.
+/// Whether the text changed.
+fn edit_line(text: &mut String, k: KeyEvent) -> bool {
+    let before = text.len();
+    let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+    let alt = k.modifiers.contains(KeyModifiers::ALT);
+    match k.code {
+        KeyCode::Backspace => {
+            text.pop();
+        }
+        KeyCode::Char('u') if ctrl => text.clear(),
+        KeyCode::Char('w') if ctrl => {
+            let kept = text.trim_end().rfind(' ').map_or(0, |i| i + 1);
+            text.truncate(kept);
+        }
+        KeyCode::Char(c) if !ctrl && !alt && !c.is_control() && text.chars().count() < 200 => {
+            text.push(c)
+        }
+        _ => {}
+    }
+    text.len() != before
+}
+
+/// An answer to an older query: dropped; the query typed meanwhile goes now.
+fn stale_browse_reply(app: &mut App) -> Vec<Action> {
+    if app.browser.requery_waiting && app.link == Link::Up {
+        return vec![first_page(app)];
+    }
+    Vec::new()
+}
+
+/// Incremental search: every change of the text is a new query (a stale answer is dropped;
+/// while one is on its way, only the newest text is asked for when it is back).
 fn requery(app: &mut App) -> Vec<Action> {
     match parse_query(&app.browser.query) {
         Ok(f) => {
@@ -472,6 +491,12 @@ fn requery(app: &mut App) -> Vec<Action> {
             }
             app.browser.filter = f;
             if app.link != Link::Up {
+                return Vec::new();
+            }
+            if app.browser.loading.is_some() {
+                // The answer on its way is stale now; ask when it is back.
+                app.browser.generation += 1;
+                app.browser.requery_waiting = true;
                 return Vec::new();
             }
             vec![first_page(app)]
@@ -522,25 +547,63 @@ fn browser_key(app: &mut App, k: KeyEvent) -> Vec<Action> {
         KeyCode::Home if !app.browser.at_top => return vec![first_page(app)],
         KeyCode::End if !app.browser.at_bottom => {
             app.browser.generation += 1;
+            app.browser.owed = 0;
             app.browser.loading = Some(false);
             return vec![query(app, PageKind::Last, None, window_rows(app))];
         }
         _ => {}
     }
+    let step = match k.code {
+        KeyCode::Down | KeyCode::Char('j') => 1,
+        KeyCode::PageDown => page as i64,
+        KeyCode::Up | KeyCode::Char('k') => -1,
+        KeyCode::PageUp => -(page as i64),
+        _ => 0,
+    };
     let len = app.browser.rows.len();
-    let mut sel = app.browser.selected;
-    if move_in(&mut sel, len, k.code, page) {
-        app.browser.selected = sel;
+    let before = app.browser.selected;
+    let mut sel = before;
+    let moved = move_in(&mut sel, len, k.code, page);
+    // What the window could not give yet is owed, unless the data itself ends there.
+    let short = step - (sel as i64 - before as i64);
+    let b = &mut app.browser;
+    let owes = (short > 0 && !b.at_bottom) || (short < 0 && !b.at_top);
+    if owes {
+        let cap = 4 * page as i64;
+        b.owed = (b.owed + short).clamp(-cap, cap);
+    }
+    if moved || owes {
+        b.selected = sel;
         keep_visible(app);
         return extend(app);
     }
     Vec::new()
 }
 
+/// Move the selection by what the keys owed, now that a page arrived.
+fn pay_owed(b: &mut crate::console::app::Browser) {
+    if b.owed == 0 {
+        return;
+    }
+    let last = b.rows.len().saturating_sub(1) as i64;
+    let want = b.selected as i64 + b.owed;
+    let got = want.clamp(0, last);
+    let left = want - got;
+    b.selected = got as usize;
+    b.owed = if (left > 0 && !b.at_bottom) || (left < 0 && !b.at_top) {
+        left
+    } else {
+        0
+    };
+}
+
 /// Keep the selection on the screen.
 fn keep_visible(app: &mut App) {
     let vis = app.page_rows();
-    let b = &mut app.browser;
+    keep_visible_in(&mut app.browser, vis);
+}
+
+fn keep_visible_in(b: &mut crate::console::app::Browser, vis: usize) {
     if b.selected < b.offset {
         b.offset = b.selected;
     } else if b.selected >= b.offset + vis {
@@ -614,11 +677,14 @@ fn browse_reply(app: &mut App, kind: PageKind, p: BrowsePage, ms: u128) -> Vec<A
             b.rows.extend(p.rows);
             b.at_bottom = p.at_end;
             b.next_after = p.resume.clone();
+            pay_owed(b);
+            keep_visible_in(b, page);
             if b.rows.len() > keep {
-                let cut = b.rows.len() - page * 6;
+                // Drop rows far above, never the visible ones.
+                let cut = (b.rows.len() - page * 6).min(b.offset);
                 b.rows.drain(..cut);
-                b.selected = b.selected.saturating_sub(cut);
-                b.offset = b.offset.saturating_sub(cut);
+                b.selected -= cut;
+                b.offset -= cut;
                 b.start = b.start.map(|s| s + cut as u64);
                 b.at_top = false;
                 b.prev_before = None;
@@ -636,13 +702,19 @@ fn browse_reply(app: &mut App, kind: PageKind, p: BrowsePage, ms: u128) -> Vec<A
             if b.start.is_none() && b.at_top {
                 b.start = Some(0);
             }
+            pay_owed(b);
+            keep_visible_in(b, page);
             if b.rows.len() > keep {
-                b.rows.truncate(page * 6);
+                // Drop rows far below, never the visible ones.
+                b.rows.truncate((page * 6).max(b.offset + page));
                 b.at_bottom = false;
                 b.next_after = None;
                 b.selected = b.selected.min(b.rows.len().saturating_sub(1));
             }
         }
+    }
+    if !matches!(kind, PageKind::Forward | PageKind::Backward) {
+        app.browser.owed = 0;
     }
     keep_visible(app);
     // A sparse filter: go on until the window is full or the walk is done.
@@ -1047,6 +1119,7 @@ fn reply(app: &mut App, tag: Tag, result: Result<Reply, String>, ms: u128) -> Ve
             if generation == app.browser.generation {
                 return browse_reply(app, kind, p, ms);
             }
+            return stale_browse_reply(app);
         }
         (Tag::License, Reply::License(l)) => {
             let issuing = l
@@ -1135,6 +1208,8 @@ fn failed(app: &mut App, tag: Tag, e: String) -> Vec<Action> {
             if generation == app.browser.generation {
                 app.browser.loading = None;
                 app.browser.query_error = Some(e);
+            } else {
+                return stale_browse_reply(app);
             }
         }
         _ => app.flash = Some(e),

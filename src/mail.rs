@@ -1,6 +1,6 @@
 //! The mail worker: every ack becomes one message to the partner's registered addresses, a
 //! plain-text summary with the ack XML attached. The queue lives in the store (written in the
-//! same transaction as the receipt), so an SMTP outage never stops intake and a crash loses
+//! same unit of change as the receipt), so an SMTP outage never stops intake and a crash loses
 //! nothing. Failures back off exponentially up to a ceiling; permanent rejections (5xx) and
 //! messages older than the give-up time become dead letters with the last error kept.
 

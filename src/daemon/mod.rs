@@ -3,7 +3,7 @@
 //! nothing and duplicate nothing (docs/architecture.md):
 //!
 //! 1. read the file (never following links), SHA-256; 2. judge it in memory;
-//! 3. one store transaction per file, one flush per batch (group commit);
+//! 3. one store unit of change per file (the journal), one flush per batch (group commit);
 //! 4. write the ack atomically; 5. move the input into the archive; 6. mark the receipt done.
 //!
 //! At start, unfinished receipts are completed from their stored ack bytes before any new file.

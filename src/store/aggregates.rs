@@ -1,4 +1,4 @@
-//! The monitor's aggregate cells, kept in the same transaction as the license change they
+//! The monitor's aggregate cells, kept in the same unit of change as the license change they
 //! reflect (spec section 7): never computed by scanning filings.
 
 use super::change::{TxResult, tx_dec};
@@ -46,7 +46,7 @@ pub fn cells_of(data: &LicenseData) -> BTreeMap<CellKey, (Decimal, Decimal)> {
     cells
 }
 
-/// Aggregate changes of one transaction, summed per cell before the cells are touched.
+/// Aggregate changes of one unit of change, summed per cell before the cells are touched.
 #[derive(Default)]
 pub(crate) struct CellDeltas(BTreeMap<CellKey, Cell>);
 

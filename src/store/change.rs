@@ -1,6 +1,6 @@
-//! The one unit of change. Intake's commits and every staff action run as a [`Tx`] inside one
-//! sled transaction over every tree: issue, correct, cancel, hold, decide, enqueue mail, audit,
-//! count. Aggregate deltas are summed per cell and written once at the end, with the license
+//! The one unit of change. Intake's commits and every staff action run as a [`Tx`] over
+//! every tree, written whole through the journal (`journal`): issue, correct, cancel, hold,
+//! decide, enqueue mail, audit, count. Aggregate deltas are summed per cell and written once at the end, with the license
 //! counter and the day's statistics, so a file of 1,000 applications touches each cell once.
 
 use super::aggregates::CellDeltas;
@@ -33,7 +33,7 @@ pub(crate) enum Touch {
     Stale(String),
 }
 
-/// The trees of one transaction and the effects gathered so far.
+/// The trees of one unit of change and the effects gathered so far.
 pub(crate) struct Tx<'t> {
     pub meta: &'t TxTree<'t>,
     pub receipts: &'t TxTree<'t>,

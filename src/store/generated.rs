@@ -1,5 +1,5 @@
 //! Generated filings committed straight through the store's own commit path (the rules and
-//! one transaction per file, one flush per batch): the 1,000,000-license store of the
+//! one unit of change per file, one flush per batch): the 1,000,000-license store of the
 //! console benchmark and the stores of tests, without a daemon or an inbox.
 
 use super::{NewFiling, Result, Store, StoreLedger};

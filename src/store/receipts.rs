@@ -131,7 +131,7 @@ impl Store {
         })
     }
 
-    /// Commit a judged file in one transaction: license numbers, licenses and indexes,
+    /// Commit a judged file in one unit of change: license numbers, licenses and indexes,
     /// aggregates, unit-value history, holds, control number, receipt with the ack bytes,
     /// mail job and audit events. Not yet durable: call [`Store::flush`].
     pub fn commit(&self, f: &NewFiling<'_>) -> Result<Committed> {

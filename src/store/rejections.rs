@@ -1,6 +1,6 @@
 //! The filers' scorecard: per sender and UTC day, files and applications received and
 //! rejected, and how often each error code was the cause; and a mark per file with a
-//! rejection, to drill down to the files. Both are kept inside the commit's transaction
+//! rejection, to drill down to the files. Both are kept inside the commit's unit of change
 //! (`Tx::note_rejections`), so they never disagree with what was committed. Counting starts
 //! with the version that keeps them: files committed before are not in the scorecard.
 

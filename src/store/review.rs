@@ -1,5 +1,5 @@
 //! Review holds and decisions (spec section 6), and the follow-up acknowledgements that answer
-//! staff actions. Checks are made before the transaction: the pipeline's single writer is the
+//! staff actions. Checks are made before the unit of change: the pipeline's single writer is the
 //! only one changing the store, so what was checked still holds when it commits.
 
 use super::change::{Tx, abort};
@@ -146,7 +146,7 @@ impl Store {
     }
 
     /// Decide held applications (already looked up and checked): issue or reject each, one
-    /// follow-up ack per file with the next `AckSequence`, mail, audit; one transaction.
+    /// follow-up ack per file with the next `AckSequence`, mail, audit; one unit of change.
     pub fn decide(
         &self,
         items: &[(Vec<u8>, PendingApp)],

@@ -62,6 +62,12 @@ pub fn of(screen: Screen) -> &'static [Binding] {
                         Viewer,
                         false,
                     ),
+                    b(
+                        "Ctrl+U Ctrl+W",
+                        "in the search: clear it / delete its last word",
+                        Viewer,
+                        false,
+                    ),
                     b("Up/Down PgUp/PgDn", "scroll", Viewer, true),
                     b("Home/End", "first / last row", Viewer, false),
                     b("s", "sort: number, importer, sender, day", Viewer, true),

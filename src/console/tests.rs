@@ -95,16 +95,11 @@ fn connected(role: &str) -> App {
             .any(|a| matches!(a, Action::Send(Tag::Status, Request::Status)))
     );
     let g = app.browser.generation;
-    update(
+    page_arrives(
         &mut app,
-        Msg::Reply {
-            tag: Tag::Browse {
-                generation: g,
-                kind: PageKind::First,
-            },
-            result: Ok(Reply::Page(page(0, 66, Some(1_000_000), false))),
-            ms: 3,
-        },
+        g,
+        PageKind::First,
+        page(0, 66, Some(1_000_000), false),
     );
     update(
         &mut app,
@@ -115,6 +110,18 @@ fn connected(role: &str) -> App {
         },
     );
     app
+}
+
+/// The daemon's answer to a browse request of `generation`.
+fn page_arrives(app: &mut App, generation: u64, kind: PageKind, p: BrowsePage) -> Vec<Action> {
+    update(
+        app,
+        Msg::Reply {
+            tag: Tag::Browse { generation, kind },
+            result: Ok(Reply::Page(p)),
+            ms: 2,
+        },
+    )
 }
 
 fn draw(app: &App) -> String {
@@ -144,30 +151,15 @@ fn scrolling_pages_from_the_daemon_and_keeps_the_position() {
     // A second key while the page is on its way asks for nothing more.
     assert!(update(&mut app, key(KeyCode::Down)).is_empty());
     let g = app.browser.generation;
-    update(
-        &mut app,
-        Msg::Reply {
-            tag: Tag::Browse {
-                generation: g,
-                kind: PageKind::Forward,
-            },
-            result: Ok(Reply::Page(page(66, 44, None, false))),
-            ms: 2,
-        },
-    );
+    page_arrives(&mut app, g, PageKind::Forward, page(66, 44, None, false));
     assert_eq!(app.browser.rows.len(), 110);
     assert_eq!(app.browser.position(), "row 32 of 1,000,000");
     // A stale answer (an older query) is dropped.
-    update(
+    page_arrives(
         &mut app,
-        Msg::Reply {
-            tag: Tag::Browse {
-                generation: g - 1,
-                kind: PageKind::First,
-            },
-            result: Ok(Reply::Page(page(500, 3, Some(3), true))),
-            ms: 2,
-        },
+        g - 1,
+        PageKind::First,
+        page(500, 3, Some(3), true),
     );
     assert_eq!(app.browser.rows.len(), 110);
 }
@@ -194,17 +186,7 @@ fn keys_past_the_loaded_window_are_kept_until_its_next_page_arrives() {
     assert_eq!(app.browser.position(), "row 66 of 1,000,000");
     let page_rows = app.page_rows() as u64;
     let g = app.browser.generation;
-    update(
-        &mut app,
-        Msg::Reply {
-            tag: Tag::Browse {
-                generation: g,
-                kind: PageKind::Forward,
-            },
-            result: Ok(Reply::Page(page(66, 200, None, false))),
-            ms: 2,
-        },
-    );
+    page_arrives(&mut app, g, PageKind::Forward, page(66, 200, None, false));
     let owed_by_the_keys = 5 * page_rows + 1 + page_rows;
     let expected = (1 + owed_by_the_keys).min(266);
     assert_eq!(
@@ -240,17 +222,7 @@ fn incremental_search_requeries_and_reports_bad_filters() {
     assert_eq!(sent.len(), 1, "{sent:?}");
     let (g, first) = sent.pop().unwrap();
     assert_eq!(first.filter.text.as_deref(), Some("s"));
-    let acts = update(
-        &mut app,
-        Msg::Reply {
-            tag: Tag::Browse {
-                generation: g,
-                kind: PageKind::First,
-            },
-            result: Ok(Reply::Page(page(0, 3, Some(3), true))),
-            ms: 40,
-        },
-    );
+    let acts = page_arrives(&mut app, g, PageKind::First, page(0, 3, Some(3), true));
     assert_eq!(app.browser.rows.len(), 66, "the stale answer is dropped");
     let q = acts
         .into_iter()

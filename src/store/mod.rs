@@ -112,6 +112,9 @@ pub struct Store {
     /// Set when a unit was journaled but not applied: nothing more is written until the
     /// store is opened anew.
     unsettled: AtomicBool,
+    /// Units of change one at a time even if a second thread ever writes: the overlays read
+    /// the trees, so two units at once could each miss the other's writes.
+    one_at_a_time: Mutex<()>,
     windows: Mutex<HashMap<String, unit_values::Window>>,
 }
 
@@ -163,6 +166,7 @@ impl Store {
             journal: db.open_tree("journal")?,
             journal_seq: AtomicU64::new(0),
             unsettled: AtomicBool::new(false),
+            one_at_a_time: Mutex::new(()),
             windows: Mutex::new(HashMap::new()),
             db,
         };
@@ -209,6 +213,7 @@ impl Store {
     /// `journal`). Not yet durable: the caller flushes (intake once per group commit, staff
     /// actions at once). Only the daemon's writer calls this, one unit at a time.
     pub(crate) fn transact<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> TxResult<T>) -> Result<T> {
+        let _one = self.one_at_a_time.lock().unwrap_or_else(|p| p.into_inner());
         if self.unsettled.load(Ordering::Acquire) {
             return Err(StoreError::Unsettled(
                 "an earlier change was journaled but not applied".into(),

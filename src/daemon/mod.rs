@@ -522,9 +522,16 @@ impl Daemon {
                 tracing::error!(folder = %dir.display(), "cannot sync: {e}");
             }
         }
+        let done: Vec<(&str, [u8; 32], usize)> = archived
+            .iter()
+            .map(|s| {
+                let p = self.intake.inboxes[s.ready.inbox].partner.as_str();
+                (p, s.sha, s.delivery)
+            })
+            .collect();
+        self.db()?.mark_all_done(&done)?;
         for s in archived {
             let inbox = &self.intake.inboxes[s.ready.inbox];
-            self.db()?.mark_done(&inbox.partner, &s.sha, s.delivery)?;
             self.stats.files.fetch_add(1, Ordering::Relaxed);
             self.stats
                 .applications

@@ -59,10 +59,24 @@ impl Store {
 
     /// Record that a delivery is finished: its ack is written and its input archived.
     pub fn mark_done(&self, sender: &str, sha: &[u8; 32], delivery: usize) -> Result<()> {
-        self.finish_step(sender, sha, |r| {
-            if let Some(d) = r.deliveries.get_mut(delivery) {
-                d.done = true;
+        self.mark_all_done(&[(sender, *sha, delivery)])
+    }
+
+    /// [`Store::mark_done`] for every delivery of a group commit in one unit of change: one
+    /// journal entry for the batch instead of one a file.
+    pub fn mark_all_done(&self, done: &[(&str, [u8; 32], usize)]) -> Result<()> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        self.transact(|tx| {
+            for (sender, sha, delivery) in done {
+                finish_in(tx, &keys::receipt(sender, sha), |r| {
+                    if let Some(d) = r.deliveries.get_mut(*delivery) {
+                        d.done = true;
+                    }
+                })?;
             }
+            Ok(())
         })
     }
 
@@ -77,16 +91,7 @@ impl Store {
 
     fn finish_step(&self, sender: &str, sha: &[u8; 32], f: impl Fn(&mut Receipt)) -> Result<()> {
         let k = keys::receipt(sender, sha);
-        self.transact(|tx| {
-            if let Some(mut r) = Tx::get::<Receipt>(tx.receipts, &k)? {
-                f(&mut r);
-                if r.finished() {
-                    tx.index.remove(keys::undone(&k))?;
-                }
-                tx.receipts.insert(k.as_slice(), enc(&r))?;
-            }
-            Ok(())
-        })
+        self.transact(|tx| finish_in(tx, &k, f))
     }
 
     /// Record another delivery of an already received file (identical bytes): it gets the
@@ -323,4 +328,16 @@ impl Store {
             })
         })
     }
+}
+
+/// One step of a receipt finished (`f`); when nothing of it is left, its unfinished mark goes.
+fn finish_in(tx: &mut Tx<'_>, k: &[u8], f: impl Fn(&mut Receipt)) -> super::change::TxResult<()> {
+    if let Some(mut r) = Tx::get::<Receipt>(tx.receipts, k)? {
+        f(&mut r);
+        if r.finished() {
+            tx.index.remove(keys::undone(k))?;
+        }
+        tx.receipts.insert(k, enc(&r))?;
+    }
+    Ok(())
 }

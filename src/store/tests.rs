@@ -232,6 +232,21 @@ fn unfinished_deliveries_until_marked_done() {
         .unwrap();
     assert_eq!((i, r.deliveries.len()), (1, 2));
     assert_eq!(store.unfinished().unwrap().len(), 1);
+    // A group commit's deliveries are marked done together: another file and the second
+    // delivery of the first, in one unit of change.
+    let other = with_control(10);
+    commit(&store, &other, day());
+    let other_sha: [u8; 32] = sha2::Digest::finalize(sha2::Digest::chain_update(
+        sha2::Sha256::default(),
+        other.as_bytes(),
+    ))
+    .into();
+    assert_eq!(store.unfinished().unwrap().len(), 2);
+    store
+        .mark_all_done(&[("ACMEBRK", sha, 1), ("ACMEBRK", other_sha, 0)])
+        .unwrap();
+    assert!(store.unfinished().unwrap().is_empty());
+    assert!(store.journal.is_empty());
 }
 
 #[test]

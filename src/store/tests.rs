@@ -23,11 +23,7 @@ fn judge_watching(store: &Store, xml: &str, day: NaiveDate, watch: &[&str]) -> V
         .map(|c| crate::filing::model::Country::parse(c).unwrap())
         .collect();
     let registered = |id: &str| cfg.partner(id).is_some();
-    let sha: [u8; 32] = sha2::Digest::finalize(sha2::Digest::chain_update(
-        sha2::Sha256::default(),
-        xml.as_bytes(),
-    ))
-    .into();
+    let sha = sha_of(xml);
     let cx = FileContext {
         inbox_sender: "ACMEBRK",
         is_registered: &registered,
@@ -46,11 +42,7 @@ fn commit(store: &Store, xml: &str, day: NaiveDate) -> (Verdict, Committed) {
 }
 
 fn commit_verdict(store: &Store, xml: &str, v: &Verdict, day: NaiveDate) -> Committed {
-    let sha: [u8; 32] = sha2::Digest::finalize(sha2::Digest::chain_update(
-        sha2::Sha256::default(),
-        xml.as_bytes(),
-    ))
-    .into();
+    let sha = sha_of(xml);
     let at = day.and_hms_opt(12, 0, 0).unwrap().and_utc();
     store
         .commit(&NewFiling {
@@ -212,11 +204,7 @@ fn unfinished_deliveries_until_marked_done() {
     let store = Store::open(d.path()).unwrap();
     let xml = with_control(9);
     commit(&store, &xml, day());
-    let sha: [u8; 32] = sha2::Digest::finalize(sha2::Digest::chain_update(
-        sha2::Sha256::default(),
-        xml.as_bytes(),
-    ))
-    .into();
+    let sha = sha_of(&xml);
     assert_eq!(store.unfinished().unwrap().len(), 1);
     store.mark_done("ACMEBRK", &sha, 0).unwrap();
     assert!(store.unfinished().unwrap().is_empty());
@@ -236,11 +224,7 @@ fn unfinished_deliveries_until_marked_done() {
     // delivery of the first, in one unit of change.
     let other = with_control(10);
     commit(&store, &other, day());
-    let other_sha: [u8; 32] = sha2::Digest::finalize(sha2::Digest::chain_update(
-        sha2::Sha256::default(),
-        other.as_bytes(),
-    ))
-    .into();
+    let other_sha = sha_of(&other);
     assert_eq!(store.unfinished().unwrap().len(), 2);
     store
         .mark_all_done(&[("ACMEBRK", sha, 1), ("ACMEBRK", other_sha, 0)])

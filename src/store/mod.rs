@@ -145,11 +145,26 @@ impl Store {
     /// Open (or create) the database in `dir`.
     pub fn open(dir: &Path) -> Result<Store> {
         remove_partial_snapshots(dir);
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(dir)
             .cache_capacity(16 * 1024 * 1024)
-            .flush_every_ms(None)
-            .open()?;
+            .flush_every_ms(None);
+        // sled's I/O threads may hold the database file's lock for a moment after the last
+        // handle is dropped (a write still on its way): opening again at once, as a reopen
+        // after a full disk does, waits for that rather than failing. Another process holding
+        // it is told apart by the data folder's own lock long before this.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        let db = loop {
+            match config.open() {
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("could not acquire lock")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                r => break r?,
+            }
+        };
         let store = Store {
             meta: db.open_tree("meta")?,
             receipts: db.open_tree("receipts")?,

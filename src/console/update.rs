@@ -567,7 +567,7 @@ fn browser_key(app: &mut App, k: KeyEvent) -> Vec<Action> {
     // What the window could not give yet is owed, unless the data itself ends there.
     let short = step - (sel as i64 - before as i64);
     let b = &mut app.browser;
-    let owes = (short > 0 && !b.at_bottom) || (short < 0 && !b.at_top);
+    let owes = more_beyond(b, short);
     if owes {
         let cap = 4 * page as i64;
         b.owed = (b.owed + short).clamp(-cap, cap);
@@ -590,11 +590,13 @@ fn pay_owed(b: &mut crate::console::app::Browser) {
     let got = want.clamp(0, last);
     let left = want - got;
     b.selected = got as usize;
-    b.owed = if (left > 0 && !b.at_bottom) || (left < 0 && !b.at_top) {
-        left
-    } else {
-        0
-    };
+    b.owed = if more_beyond(b, left) { left } else { 0 };
+}
+
+/// Whether rows lie beyond the window in the direction of `rows` (down positive) that a
+/// page could still bring.
+fn more_beyond(b: &crate::console::app::Browser, rows: i64) -> bool {
+    (rows > 0 && !b.at_bottom) || (rows < 0 && !b.at_top)
 }
 
 /// Keep the selection on the screen.

@@ -1,7 +1,7 @@
 //! The monitor's aggregate cells, kept in the same unit of change as the license change they
 //! reflect (spec section 7): never computed by scanning filings.
 
-use super::change::{TxResult, tx_dec};
+use super::change::TxResult;
 use super::codec::{dec, enc};
 use super::journal::TxTree;
 use super::records::Cell;
@@ -67,7 +67,7 @@ impl CellDeltas {
         for ((month, dim, key), d) in self.0 {
             let k = keys::cell(&month, dim, &key);
             let mut cell: Cell = match agg.get(&k)? {
-                Some(v) => tx_dec(&k, &v)?,
+                Some(v) => dec(&k, &v)?,
                 None => Cell::default(),
             };
             cell.licenses += d.licenses;

@@ -1,7 +1,8 @@
 //! The one unit of change. Intake's commits and every staff action run as a [`Tx`] over
 //! every tree, written whole through the journal (`journal`): issue, correct, cancel, hold,
-//! decide, enqueue mail, audit, count. Aggregate deltas are summed per cell and written once at the end, with the license
-//! counter and the day's statistics, so a file of 1,000 applications touches each cell once.
+//! decide, enqueue mail, audit, count. Aggregate deltas are summed per cell and written once
+//! at the end, with the license counter and the day's statistics, so a file of 1,000
+//! applications touches each cell once.
 
 use super::aggregates::CellDeltas;
 use super::codec::{dec, dec_u64, enc};
@@ -14,17 +15,8 @@ use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 
-pub(crate) type TxError = StoreError;
-pub(crate) type TxResult<T> = std::result::Result<T, TxError>;
-
-/// End the unit of change with `e`: nothing of it is written.
-pub(crate) fn abort(e: StoreError) -> TxError {
-    e
-}
-
-pub(crate) fn tx_dec<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> TxResult<T> {
-    dec(key, bytes).map_err(abort)
-}
+/// What a unit of change answers: an error ends it, and nothing of it is written.
+pub(crate) type TxResult<T> = super::Result<T>;
 
 /// A unit value touched for W310: a new license's value joins the window of its day;
 /// anything else makes the window stale.
@@ -103,7 +95,7 @@ impl<'t> Tx<'t> {
 
     pub(crate) fn get<T: DeserializeOwned>(tree: &TxTree<'_>, key: &[u8]) -> TxResult<Option<T>> {
         match tree.get(key)? {
-            Some(v) => Ok(Some(tx_dec(key, &v)?)),
+            Some(v) => Ok(Some(dec(key, &v)?)),
             None => Ok(None),
         }
     }
@@ -117,13 +109,13 @@ impl<'t> Tx<'t> {
         let seq = match self.seq {
             Some(s) => s,
             None => match self.meta.get(keys::LICENSE_SEQ)? {
-                Some(v) => dec_u64(keys::LICENSE_SEQ, &v).map_err(abort)?,
+                Some(v) => dec_u64(keys::LICENSE_SEQ, &v)?,
                 None => 0,
             },
         };
         let next = seq + 1;
         if next > u64::from(LicenseNumber::MAX_SEQ) {
-            return Err(abort(StoreError::SequenceExhausted(year)));
+            return Err(StoreError::SequenceExhausted(year));
         }
         self.seq = Some(next);
         Ok(LicenseNumber::new(year, next as u32))
@@ -182,12 +174,8 @@ impl<'t> Tx<'t> {
         day: NaiveDate,
         event: LicenseEvent,
     ) -> TxResult<License> {
-        let year = u16::try_from(day.year()).map_err(|_| {
-            abort(StoreError::Invalid(format!(
-                "year {} out of range",
-                day.year()
-            )))
-        })?;
+        let year = u16::try_from(day.year())
+            .map_err(|_| StoreError::Invalid(format!("year {} out of range", day.year())))?;
         let n = self.next_number(year)?;
         let (valid_from, valid_through) = validity(day);
         let lic = License {
@@ -210,7 +198,7 @@ impl<'t> Tx<'t> {
     fn existing(&self, n: LicenseNumber) -> TxResult<License> {
         let k = keys::license(n);
         Self::get(self.licenses, &k)?
-            .ok_or_else(|| abort(StoreError::Invalid(format!("license {n} is not on record"))))
+            .ok_or_else(|| StoreError::Invalid(format!("license {n} is not on record")))
     }
 
     /// Replace a license's data (number and validity kept); the monitor moves at once.
@@ -222,9 +210,9 @@ impl<'t> Tx<'t> {
     ) -> TxResult<License> {
         let mut lic = self.existing(n)?;
         if lic.status == LicenseStatus::Cancelled {
-            return Err(abort(StoreError::Invalid(format!(
+            return Err(StoreError::Invalid(format!(
                 "license {n} is cancelled and cannot be corrected"
-            ))));
+            )));
         }
         self.unindex(&lic)?;
         self.remove_unit_values(&lic)?;
@@ -319,14 +307,14 @@ impl<'t> Tx<'t> {
         if self.on_record != 0 {
             let k = keys::LICENSES_ON_RECORD;
             let now = match self.meta.get(k)? {
-                Some(v) => dec_u64(k, &v).map_err(abort)?,
+                Some(v) => dec_u64(k, &v)?,
                 None => 0,
             };
             let next = now.checked_add_signed(self.on_record).ok_or_else(|| {
-                abort(StoreError::Invalid(format!(
+                StoreError::Invalid(format!(
                     "licenses on record would fall below zero ({now} {:+})",
                     self.on_record
-                )))
+                ))
             })?;
             self.meta.insert(k, &next.to_be_bytes())?;
         }

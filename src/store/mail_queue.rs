@@ -100,11 +100,8 @@ impl Store {
     pub fn retry_dead(&self, id: u64, by: &Actor, at: DateTime<Utc>) -> Result<MailJob> {
         let dk = keys::mail_done(keys::DEAD, id);
         self.transact(|tx| {
-            let mut job: MailJob = Tx::get(tx.mail_done, &dk)?.ok_or_else(|| {
-                super::change::abort(StoreError::Invalid(format!(
-                    "mail {id} is not a dead letter"
-                )))
-            })?;
+            let mut job: MailJob = Tx::get(tx.mail_done, &dk)?
+                .ok_or_else(|| StoreError::Invalid(format!("mail {id} is not a dead letter")))?;
             tx.mail_done.remove(&dk)?;
             job.state = MailState::Queued;
             job.attempts = 0;

@@ -44,7 +44,6 @@ use change::{Tx, TxResult};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -92,6 +91,17 @@ impl StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// The writer's state of the journal.
+#[derive(Default)]
+struct Writing {
+    /// The next journal entry's number (entries are removed once applied, and the journal is
+    /// empty after opening, so numbering starts again at 0).
+    next_entry: u64,
+    /// A unit was journaled but not applied: nothing more is written until the store is
+    /// opened anew.
+    unsettled: bool,
+}
+
 pub struct Store {
     db: sled::Db,
     meta: sled::Tree,
@@ -107,14 +117,9 @@ pub struct Store {
     holds: sled::Tree,
     decisions: sled::Tree,
     journal: sled::Tree,
-    /// The next journal entry's number (entries are removed once applied).
-    journal_seq: AtomicU64,
-    /// Set when a unit was journaled but not applied: nothing more is written until the
-    /// store is opened anew.
-    unsettled: AtomicBool,
-    /// Units of change one at a time even if a second thread ever writes: the overlays read
-    /// the trees, so two units at once could each miss the other's writes.
-    one_at_a_time: Mutex<()>,
+    /// Held for each unit of change, so units run one at a time even if a second thread ever
+    /// writes: the overlays read the trees, so two units at once could each miss the other's.
+    writing: Mutex<Writing>,
     windows: Mutex<HashMap<String, unit_values::Window>>,
 }
 
@@ -179,9 +184,7 @@ impl Store {
             holds: db.open_tree("holds")?,
             decisions: db.open_tree("decisions")?,
             journal: db.open_tree("journal")?,
-            journal_seq: AtomicU64::new(0),
-            unsettled: AtomicBool::new(false),
-            one_at_a_time: Mutex::new(()),
+            writing: Mutex::new(Writing::default()),
             windows: Mutex::new(HashMap::new()),
             db,
         };
@@ -228,8 +231,8 @@ impl Store {
     /// `journal`). Not yet durable: the caller flushes (intake once per group commit, staff
     /// actions at once). Only the daemon's writer calls this, one unit at a time.
     pub(crate) fn transact<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> TxResult<T>) -> Result<T> {
-        let _one = self.one_at_a_time.lock().unwrap_or_else(|p| p.into_inner());
-        if self.unsettled.load(Ordering::Acquire) {
+        let mut writing = self.writing.lock().unwrap_or_else(|p| p.into_inner());
+        if writing.unsettled {
             return Err(StoreError::Unsettled(
                 "an earlier change was journaled but not applied".into(),
             ));
@@ -241,11 +244,10 @@ impl Store {
             let out = f(&mut tx)?;
             (out, tx.finish()?)
         };
-        let seq = self.journal_seq.fetch_add(1, Ordering::AcqRel);
-        if let Err(e) = journal::commit(&self.journal, seq, &targets, &overlays) {
-            if matches!(e, StoreError::Unsettled(_)) {
-                self.unsettled.store(true, Ordering::Release);
-            }
+        let entry = writing.next_entry;
+        writing.next_entry += 1;
+        if let Err(e) = journal::commit(&self.journal, entry, &targets, &overlays) {
+            writing.unsettled = matches!(e, StoreError::Unsettled(_));
             return Err(e);
         }
         self.update_windows(&touched);

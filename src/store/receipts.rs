@@ -1,7 +1,7 @@
 //! Receipts and deliveries: what intake commits for each file, and the crash-recovery view of
 //! what is not finished yet.
 
-use super::change::{Tx, abort, tx_dec};
+use super::change::Tx;
 use super::codec::{dec, dec_sha, enc};
 use super::records::*;
 use super::{Result, Store, StoreError, keys};
@@ -105,13 +105,11 @@ impl Store {
     ) -> Result<(Receipt, usize)> {
         let k = keys::receipt(sender, sha);
         self.transact(|tx| {
-            let v = tx.receipts.get(&k)?.ok_or_else(|| {
-                abort(StoreError::Decode {
-                    key: keys::show(&k),
-                    message: "receipt vanished".into(),
-                })
+            let v = tx.receipts.get(&k)?.ok_or_else(|| StoreError::Decode {
+                key: keys::show(&k),
+                message: "receipt vanished".into(),
             })?;
-            let mut r: Receipt = tx_dec(&k, &v)?;
+            let mut r: Receipt = dec(&k, &v)?;
             r.deliveries.push(d.clone());
             tx.receipts.insert(k.as_slice(), enc(&r))?;
             tx.index.insert(keys::undone(&k), &[])?;
@@ -220,11 +218,11 @@ impl Store {
                     // A verdict without the data its status needs is the rules' bug: refuse
                     // to commit it rather than answer the filer wrongly.
                     (status, _, _) => {
-                        return Err(abort(StoreError::Invalid(format!(
+                        return Err(StoreError::Invalid(format!(
                             "application {:?} is {} without the data it needs",
                             app.id,
                             status.as_str()
-                        ))));
+                        )));
                     }
                 };
                 issuance.push(iss);

@@ -2,7 +2,7 @@
 //! staff actions. Checks are made before the unit of change: the pipeline's single writer is the
 //! only one changing the store, so what was checked still holds when it commits.
 
-use super::change::{Tx, abort};
+use super::change::Tx;
 use super::codec::{dec, enc, sha_from_hex};
 use super::records::*;
 use super::{Result, Store, StoreError, keys};
@@ -169,12 +169,12 @@ impl Store {
             let mut decided = Vec::new();
             let mut acks = Vec::new();
             for (sender, receipt_hex) in &files {
-                let sha = sha_from_hex(receipt_hex).map_err(abort)?;
+                let sha = sha_from_hex(receipt_hex)?;
                 let rk = keys::receipt(sender, &sha);
                 let mut receipt: Receipt = Tx::get(tx.receipts, &rk)?.ok_or_else(|| {
-                    abort(StoreError::Invalid(format!(
+                    StoreError::Invalid(format!(
                         "held application's file {receipt_hex} of {sender} is not on record"
-                    )))
+                    ))
                 })?;
                 let mut apps = Vec::new();
                 for (key, held) in items
@@ -186,7 +186,7 @@ impl Store {
                     let (entry, decision, license) = match ruling {
                         Ruling::Approve => {
                             let data = v.data.as_ref().ok_or_else(|| {
-                                abort(StoreError::Invalid(format!("{handle} has no data")))
+                                StoreError::Invalid(format!("{handle} has no data"))
                             })?;
                             let event = LicenseEvent {
                                 at,
@@ -316,9 +316,7 @@ impl Store {
         let rk = keys::receipt(&lic.sender, &sha);
         self.transact(|tx| {
             let mut receipt: Receipt = Tx::get(tx.receipts, &rk)?.ok_or_else(|| {
-                abort(StoreError::Invalid(format!(
-                    "the file that issued {n} is not on record"
-                )))
+                StoreError::Invalid(format!("the file that issued {n} is not on record"))
             })?;
             let lic = tx.cancel(
                 n,
@@ -369,13 +367,10 @@ fn push_followup(
     by: &Actor,
     at: DateTime<Utc>,
     name_taken: &dyn Fn(&str, &str) -> bool,
-) -> std::result::Result<FollowUpAck, super::change::TxError> {
+) -> std::result::Result<FollowUpAck, StoreError> {
     let seq = receipt.next_ack_sequence();
     let first = receipt.deliveries.first().ok_or_else(|| {
-        abort(StoreError::Invalid(format!(
-            "receipt {} has no delivery",
-            receipt.sha256
-        )))
+        StoreError::Invalid(format!("receipt {} has no delivery", receipt.sha256))
     })?;
     let mut ack_name = followup_name(&first.ack_name, seq);
     // Never overwrite: a name left by an earlier file of the same name gets a counter.
@@ -414,7 +409,7 @@ fn push_followup(
     tx.index.insert(keys::undone(rk), &[])?;
     Ok(FollowUpAck {
         sender: receipt.sender.clone(),
-        sha: sha_from_hex(&receipt.sha256).map_err(abort)?,
+        sha: sha_from_hex(&receipt.sha256)?,
         seq,
         ack_name,
         ack,

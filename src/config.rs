@@ -46,6 +46,10 @@ pub struct Config {
     pub review: Review,
     #[serde(default)]
     pub mail: Mail,
+    #[serde(default)]
+    pub monitor: Monitor,
+    #[serde(default)]
+    pub metrics: Metrics,
     #[serde(default, rename = "partner")]
     pub partners: Vec<Partner>,
     #[serde(default, rename = "staff")]
@@ -159,6 +163,62 @@ impl Default for Mail {
             retry_initial_secs: 30,
             retry_max_secs: 3600,
             give_up_secs: 2 * 24 * 3600,
+        }
+    }
+}
+
+/// The published monitor (spec 7.2).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Monitor {
+    /// Publications: `<publish_dir>/<vintage>/` and the `<publish_dir>/current` link.
+    pub publish_dir: PathBuf,
+    /// Day of the daemon's weekly publication (UTC), `monday` … `sunday`; "" = never on its own.
+    pub publish_weekday: String,
+    /// Time of day of the weekly publication, `HH:MM` UTC.
+    pub publish_time_utc: String,
+    /// How many publications are kept (the oldest beyond are removed).
+    pub keep_publications: usize,
+}
+
+impl Default for Monitor {
+    fn default() -> Self {
+        Monitor {
+            publish_dir: "var/public".into(),
+            publish_weekday: "monday".into(),
+            publish_time_utc: "06:00".into(),
+            keep_publications: 104,
+        }
+    }
+}
+
+impl Monitor {
+    /// The weekly schedule: `None` when the daemon never publishes on its own.
+    pub fn schedule(&self) -> Option<(chrono::Weekday, chrono::NaiveTime)> {
+        if self.publish_weekday.is_empty() {
+            return None;
+        }
+        let day = self.publish_weekday.parse::<chrono::Weekday>().ok()?;
+        let time = chrono::NaiveTime::parse_from_str(&self.publish_time_utc, "%H:%M").ok()?;
+        Some((day, time))
+    }
+}
+
+/// Prometheus metrics and the health probe (spec 8, "Running as a service").
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Metrics {
+    /// `host:port` to serve `GET /metrics` and `GET /healthz` on; "" = off.
+    pub listen: String,
+}
+
+impl Metrics {
+    /// The address to listen on, `None` when metrics are off.
+    pub fn address(&self) -> Option<std::net::SocketAddr> {
+        if self.listen.is_empty() {
+            None
+        } else {
+            self.listen.parse().ok()
         }
     }
 }
@@ -312,6 +372,41 @@ impl Config {
         if self.intake.rescan_secs == 0 {
             return Err("intake.rescan_secs must be at least 1".into());
         }
+        const WEEKDAYS: [&str; 7] = [
+            "monday",
+            "tuesday",
+            "wednesday",
+            "thursday",
+            "friday",
+            "saturday",
+            "sunday",
+        ];
+        let day = self.monitor.publish_weekday.as_str();
+        if !day.is_empty() && !WEEKDAYS.contains(&day) {
+            return Err(format!(
+                "monitor.publish_weekday {day:?} is not a day: use monday … sunday in lower case, or \"\" for never"
+            ));
+        }
+        let time = self.monitor.publish_time_utc.as_str();
+        if time.len() != 5 || chrono::NaiveTime::parse_from_str(time, "%H:%M").is_err() {
+            return Err(format!(
+                "monitor.publish_time_utc {time:?} is not a time of day: use HH:MM (UTC), such as \"06:00\""
+            ));
+        }
+        if self.monitor.keep_publications == 0 {
+            return Err("monitor.keep_publications must be at least 1".into());
+        }
+        if self.monitor.publish_dir.as_os_str().is_empty() {
+            return Err("monitor.publish_dir is empty; name a folder such as \"var/public\"".into());
+        }
+        if !self.metrics.listen.is_empty()
+            && self.metrics.listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(format!(
+                "metrics.listen {:?} is not an address: use host:port such as \"127.0.0.1:9464\", or \"\" for off",
+                self.metrics.listen
+            ));
+        }
         if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(format!(
                 "mail.from {:?} is not a mailbox such as \"AIM <aim@example.gov>\"",
@@ -363,6 +458,12 @@ mod tests {
         assert!(c.partner("DEMO").is_some());
         assert!(c.partner("ACMEBRK").is_some());
         assert_eq!(c.mail.transport, Transport::File);
+        assert_eq!(c.monitor.keep_publications, 104);
+        assert_eq!(
+            c.monitor.schedule(),
+            Some((chrono::Weekday::Mon, chrono::NaiveTime::from_hms_opt(6, 0, 0).unwrap()))
+        );
+        assert_eq!(c.metrics.address(), None);
         assert_eq!(
             c.partner_inbox(c.partner("DEMO").unwrap()),
             PathBuf::from("inbox/DEMO")
@@ -406,6 +507,10 @@ mod tests {
             ("[mail]\ntransport='pigeon'\n", "pigeon"),
             ("[[staff]]\nuser='bob'\nrole='boss'\n", "boss"),
             ("[intake]\nsettle_ms=-1\n", "settle_ms"),
+            ("[monitor]\npublish_weekday='Mon'\n", "publish_weekday"),
+            ("[monitor]\npublish_time_utc='6am'\n", "publish_time_utc"),
+            ("[monitor]\nkeep_publications=0\n", "keep_publications"),
+            ("[metrics]\nlisten='localhost'\n", "metrics.listen"),
             (
                 "[[partner]]\nid='AB'\nname='A'\nemails=['a@b.cd']\noutbox='x'\n[[partner]]\nid='CD'\nname='C'\nemails=['c@d.ef']\noutbox='x'\n",
                 "share the folder x (outbox)",

@@ -535,3 +535,34 @@ fn status_check_warns_while_mail_is_retried_and_is_critical_without_a_daemon() {
     let v = json_of(&o);
     assert_eq!(v["level"], "warning");
 }
+
+#[test]
+fn a_mail_worker_that_cannot_run_is_critical_in_healthz_and_status_check() {
+    let env = Env::new();
+    env.add_staff("viewer");
+    with_metrics(&env);
+    // A user without a password: the worker cannot start, intake runs on.
+    env.append_config(
+        "[mail]\ntransport = \"smtp\"\nsmtp_user = \"aim\"\nsmtp_password_env = \"AIM_TEST_NO_SUCH_PASSWORD\"\n",
+    );
+    let mut d = env.start_ready();
+    let addr = metrics_address(&mut d);
+    let (code, body) = d.wait_for("healthz 503", WAIT, || {
+        let r = get(&addr, "/healthz");
+        (r.0 == 503).then_some(r)
+    });
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((code, &v["status"]), (503, &serde_json::json!("degraded")));
+    assert!(
+        v["problems"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("mail is not sent"),
+        "{v}"
+    );
+    let (code, text) = check(&env);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.starts_with("AIM CRITICAL: mail is not sent"), "{text}");
+    let (_, m) = get(&addr, "/metrics");
+    assert_eq!(sample(&m, "aim_intake_paused"), 0.0);
+}

@@ -90,12 +90,17 @@ emails = ["x@other.example"]
 
     /// Start `aim daemon` (stderr kept in a file of the temporary folder).
     pub fn start(&self) -> Daemon {
+        self.start_with(|_| {})
+    }
+
+    /// Start `aim daemon` with `adjust` applied to its command first (environment, a wrapper).
+    pub fn start_with(&self, adjust: impl FnOnce(&mut Command)) -> Daemon {
         let n = self.starts.get() + 1;
         self.starts.set(n);
         let stderr_path = self.dir.path().join(format!("daemon-{n}.stderr"));
         let stderr = fs::File::create(&stderr_path).expect("stderr file");
-        let child = Command::new(aim_bin())
-            .arg("daemon")
+        let mut cmd = Command::new(aim_bin());
+        cmd.arg("daemon")
             .arg("--config")
             .arg(&self.config)
             .current_dir(self.dir.path())
@@ -103,9 +108,9 @@ emails = ["x@other.example"]
             .env_remove("AIM_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("start aim daemon");
+            .stderr(stderr);
+        adjust(&mut cmd);
+        let child = cmd.spawn().expect("start aim daemon");
         Daemon {
             child: Some(child),
             stderr_path,

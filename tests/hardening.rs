@@ -398,8 +398,9 @@ fn four_users_off_the_staff_list_cannot_lock_a_supervisor_out() {
 // ---------------------------------------------------------------------------------------
 // 6 and 7. A full data disk, grown under the daemon; SIGTERM in every state.
 
-/// A daemon on a 16 MiB data disk, one license issued, then the disk filled and 30 files of
-/// 20 applications dropped: returns once intake says it is paused.
+/// A daemon on a 16 MiB data disk, one license issued, then the disk filled to the last byte
+/// and 3 files of 2,000 applications dropped: returns once intake says it is paused. (The
+/// daemon before the fix hung for ever here once the disk was grown, and ignored SIGTERM.)
 fn full_data_disk(env: &Env) -> (Tmpfs, Daemon, String) {
     env.add_staff("viewer");
     let disk = Tmpfs::mount(&env.data, "16m");
@@ -411,32 +412,32 @@ fn full_data_disk(env: &Env) -> (Tmpfs, Daemon, String) {
     );
     let first = read_ack(&d.wait_ack(&env.outbox_of(ACME), "before.ack.xml"));
     let license = first.apps[0].license.clone().unwrap();
-    disk.fill(64);
+    disk.fill(0);
     let staging = env.dir.path().join("staging");
-    generate(env, 30, 20, 8, &staging);
+    generate(env, 3, 2000, 8, &staging);
     move_into_inbox(env, &staging);
     wait_log(&mut d, "intake paused", Duration::from_secs(60));
     (disk, d, license)
 }
 
-/// Every file answered once: 31 acks, 601 licenses, none twice, status healthy.
+/// Every file answered once: 4 acks, 6,001 licenses, none twice, status healthy.
 fn all_answered(env: &Env, d: &mut Daemon) {
     let outbox = env.outbox_of(ACME);
     d.wait_for(
         "every file to be answered",
         Duration::from_secs(240),
         || {
-            (acks(&outbox).len() == 31 && fs::read_dir(env.inbox_of(ACME)).unwrap().count() == 0)
+            (acks(&outbox).len() == 4 && fs::read_dir(env.inbox_of(ACME)).unwrap().count() == 0)
                 .then_some(())
         },
     );
     assert_eq!(
         licenses_in(&outbox),
-        (601, 601),
+        (6001, 6001),
         "nothing lost, nothing doubled"
     );
     let s = status(env);
-    assert_eq!(s["licenses_on_record"], 601);
+    assert_eq!(s["licenses_on_record"], 6001);
     assert!(s["problems"].as_array().unwrap().is_empty(), "{s}");
 }
 
@@ -453,7 +454,7 @@ fn a_data_disk_grown_under_the_daemon_lets_it_resume_by_itself() {
     let o = env.aim(&["license", "show", &license, "--json"]);
     assert!(o.status.success(), "{:?}", out_text(&o));
     // The volume is grown; nothing is deleted.
-    disk.resize("64m");
+    disk.resize("256m");
     all_answered(&env, &mut d);
     // The same process (it started afresh in place, as under systemd).
     assert_eq!(d.pid(), pid);
@@ -474,7 +475,7 @@ fn sigterm_on_a_full_data_disk_stops_within_10_s_and_the_next_start_finishes() {
     std::thread::sleep(Duration::from_secs(3));
     let took = sigterm_within_10_s(&mut d, "a full data disk");
     eprintln!("stopped on a full disk in {took:?}");
-    disk.resize("64m");
+    disk.resize("256m");
     let mut d = env.start_ready();
     all_answered(&env, &mut d);
 }

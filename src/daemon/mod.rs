@@ -50,7 +50,7 @@ pub enum DaemonError {
     Io(#[from] std::io::Error),
     /// The store failed under the daemon and the disk has room again: start afresh (the
     /// process executes itself anew; recovery at start finishes what was unfinished).
-    #[error("restarting: {0}")]
+    #[error("{0}: start aim again (it finishes what is unfinished)")]
     Restart(String),
 }
 

@@ -571,6 +571,23 @@ fn staff_commands_end_quietly_when_their_reader_goes_away() {
     // Without a daemon, the export reads the store itself: the same.
     sigterm_within_10_s(&mut d, "idle");
     check(&["monitor", "export"]);
+    // `aim validate` in both formats: no panic, no complaint, the verdict as the exit code.
+    let file = env.dir.path().join("v.xml");
+    fs::write(&file, valid_with_control("7002")).unwrap();
+    let file = file.to_str().unwrap();
+    for format in ["text", "xml"] {
+        let o = aim_into_closed_pipe(&env, &["validate", "--format", format, file, file]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "validate --format {format}: {err}"
+        );
+        assert!(
+            !err.contains("panicked") && !err.contains("cannot write"),
+            "validate --format {format}: {err}"
+        );
+    }
 }
 
 #[test]

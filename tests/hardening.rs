@@ -198,9 +198,10 @@ fn a_flood_of_refused_requests_is_capped_counted_and_does_not_hold_up_intake() {
     d.wait_ack(&env.outbox_of(ACME), "before.ack.xml");
     let before = bytes_under(&env.data);
 
-    // 16 connections for 5 s: half send 60 KB license fields, half small refused requests.
+    // 16 connections for 5 s: half send cancellations with 60 KB license fields (once audited
+    // whole), half small refused requests.
     let big = format!(
-        "{{\"v\":1,\"id\":1,\"op\":\"license_show\",\"license\":\"{}\"}}\n",
+        "{{\"v\":1,\"id\":1,\"op\":\"license_cancel\",\"reason\":\"x\",\"license\":\"{}\"}}\n",
         "7".repeat(60 * 1024)
     );
     let small = "{\"v\":1,\"id\":2,\"op\":\"status\"}\n".to_owned();

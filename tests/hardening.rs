@@ -520,6 +520,36 @@ fn sigterm_with_a_huge_file_in_hand_stops_within_10_s_and_the_next_start_answers
     assert_eq!(status(&env)["licenses_on_record"], issued as u64);
 }
 
+#[test]
+fn sigterm_while_the_store_hangs_stops_within_10_s_and_the_next_start_finishes() {
+    let env = Env::new();
+    let mut d = env.start_ready();
+    sigterm_within_10_s(&mut d, "idle");
+    // A read of the database that never returns, as on a hung disk: its configuration file
+    // replaced by a FIFO that nobody writes.
+    let conf = env.data.join("db").join("conf");
+    let saved = fs::read(&conf).expect("sled's conf file");
+    fs::remove_file(&conf).unwrap();
+    let st = Command::new("mkfifo").arg(&conf).status().unwrap();
+    assert!(st.success());
+    drop_file(
+        &env.inbox_of(ACME),
+        "waiting.xml",
+        valid_with_control("4501"),
+    );
+    let mut d = env.start();
+    std::thread::sleep(Duration::from_secs(2));
+    d.assert_alive();
+    assert!(!d.stderr().contains("intake started"), "the store hangs");
+    let took = sigterm_within_10_s(&mut d, "a hung store");
+    eprintln!("stopped with a hung store in {took:?}");
+    // The disk is back: the next start answers what waited.
+    fs::remove_file(&conf).unwrap();
+    fs::write(&conf, saved).unwrap();
+    let mut d = env.start_ready();
+    d.wait_ack(&env.outbox_of(ACME), "waiting.ack.xml");
+}
+
 // ---------------------------------------------------------------------------------------
 // 8. Small things a careful agency would not ship.
 

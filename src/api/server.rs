@@ -855,6 +855,65 @@ mod tests {
     }
 
     #[test]
+    fn slots_keep_room_for_supervisors() {
+        let mut s = Slots::default();
+        // Four users off the staff list share one pool.
+        let off: usize = (1..=4)
+            .map(|uid| (0..40).filter(|_| s.admit(uid, None).is_ok()).count())
+            .sum();
+        assert_eq!(off, MAX_OFF_LIST);
+        // Viewers stop short of the supervisors' reserve.
+        let viewers: usize = (10..=20)
+            .map(|uid| {
+                (0..40)
+                    .filter(|_| s.admit(uid, Some(Role::Viewer)).is_ok())
+                    .count()
+            })
+            .sum();
+        assert_eq!(viewers, MAX_CONNECTIONS - SUPERVISOR_RESERVE);
+        let e = s.admit(30, Some(Role::Reviewer)).unwrap_err();
+        assert!(e.contains("kept for supervisors"), "{e}");
+        assert!(s.admit(40, Some(Role::Supervisor)).is_ok());
+        // Released slots are free again.
+        s.release(10, Some(Role::Viewer));
+        assert!(
+            s.admit(30, Some(Role::Reviewer)).is_err(),
+            "a supervisor holds one"
+        );
+        s.release(40, Some(Role::Supervisor));
+        assert!(s.admit(30, Some(Role::Reviewer)).is_ok());
+        assert!(s.admit(5, None).is_err());
+    }
+
+    #[test]
+    fn request_fields_are_capped_and_the_refusal_says_so() {
+        let long = format!(
+            r#"{{"v":1,"id":1,"op":"license_cancel","license":"{}","reason":"x"}}"#,
+            "7".repeat(60_000)
+        );
+        let e = parse_request(long.as_bytes()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Invalid);
+        assert!(
+            e.message
+                .contains("the field license has 60000 bytes, more than the 32"),
+            "{}",
+            e.message
+        );
+        let many = format!(
+            r#"{{"v":1,"id":1,"op":"review_approve","handles":[{}]}}"#,
+            vec!["\"A:1:B\""; 1001].join(",")
+        );
+        assert!(
+            parse_request(many.as_bytes())
+                .unwrap_err()
+                .message
+                .contains("1001 items")
+        );
+        let ok = r#"{"v":1,"id":1,"op":"license_show","license":"AIM-2026-0000017-4"}"#;
+        assert!(parse_request(ok.as_bytes()).is_ok());
+    }
+
+    #[test]
     fn bucket_limits_bursts() {
         let mut b = Bucket {
             tokens: 3.0,

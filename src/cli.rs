@@ -282,11 +282,31 @@ fn run_validate(
     // XML on stdout only when asked for and not written to --out; the text report goes to
     // stdout unless the XML takes it.
     let xml_to_stdout = out.is_none() && format == Format::Xml;
+    // A reader that goes away (`aim validate … | head -1`) ends the output quietly; the exit
+    // code still says what the files would get.
+    let stdout_gone = std::cell::Cell::new(false);
+    let to_stdout = |bytes: &[u8]| -> Result<(), String> {
+        if stdout_gone.get() {
+            return Ok(());
+        }
+        let mut w = std::io::stdout().lock();
+        match w.write_all(bytes).and_then(|()| w.flush()) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                stdout_gone.set(true);
+                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    Ok(())
+                } else {
+                    Err(format!("cannot write to standard output: {e}"))
+                }
+            }
+        }
+    };
     let report = |line: &str| {
         if xml_to_stdout {
             eprintln!("{line}");
-        } else {
-            println!("{line}");
+        } else if let Err(e) = to_stdout(format!("{line}\n").as_bytes()) {
+            eprintln!("aim: {e}");
         }
     };
     let opts = validate::Options {
@@ -324,10 +344,7 @@ fn run_validate(
                             format!("cannot write {}: {e}", sanitize(&p.display().to_string()))
                         })
                     }
-                    None if xml_to_stdout => std::io::stdout()
-                        .lock()
-                        .write_all(&xml)
-                        .map_err(|e| format!("cannot write to standard output: {e}")),
+                    None if xml_to_stdout => to_stdout(&xml),
                     None => Ok(()),
                 };
                 for line in validate::problem_lines(&shown, &ack) {

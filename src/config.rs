@@ -274,8 +274,7 @@ impl Config {
             path: origin.to_owned(),
             message,
         };
-        let cfg: Config =
-            toml::from_str(text).map_err(|e| invalid(e.to_string().trim_end().to_owned()))?;
+        let cfg: Config = toml::from_str(text).map_err(|e| invalid(toml_error(text, &e)))?;
         cfg.validate().map_err(invalid)?;
         Ok(cfg)
     }
@@ -445,6 +444,75 @@ impl Config {
             apply_review: true,
         }
     }
+}
+
+/// Whether a key names a secret (its value must never be echoed). `smtp_password_env` names an
+/// environment variable, not a password.
+fn is_secret_key(key: &str) -> bool {
+    let k = key.trim().trim_matches(['"', '\'']).to_ascii_lowercase();
+    k != "smtp_password_env"
+        && [
+            "pass",
+            "secret",
+            "token",
+            "credential",
+            "private",
+            "apikey",
+            "api_key",
+        ]
+        .iter()
+        .any(|w| k.contains(w))
+}
+
+/// The key a TOML line sets, if it sets one.
+fn line_key(line: &str) -> Option<&str> {
+    line.split_once('=').map(|(k, _)| k.trim())
+}
+
+/// A TOML error as a person reads it: where, what, and the line, except that the value of a
+/// key that looks like a secret is never shown (toml's own message quotes the whole line).
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let mut msg = e.message().trim_end().to_owned();
+    let mut out = String::new();
+    if let Some(span) = e.span() {
+        let at = span.start.min(text.len());
+        let before = &text[..at];
+        let line_no = before.matches('\n').count() + 1;
+        let start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = text[start..at].chars().count() + 1;
+        let line = text[start..].lines().next().unwrap_or("");
+        let shown = match line_key(line) {
+            Some(k) if is_secret_key(k) => {
+                // The message may quote the value too.
+                if let Some((_, v)) = line.split_once('=') {
+                    let v = v.trim();
+                    for candidate in [v, v.trim_matches(['"', '\''])] {
+                        if !candidate.is_empty() {
+                            msg = msg.replace(candidate, "<hidden>");
+                        }
+                    }
+                }
+                format!("{k} = <hidden>")
+            }
+            _ if is_secret_key(line) => "<hidden>".to_owned(),
+            _ => line.to_owned(),
+        };
+        out.push_str(&format!(
+            "line {line_no}, column {column}: {msg}\n  {line_no:>4} | {shown}"
+        ));
+    } else {
+        out.push_str(&msg);
+    }
+    let secret_line = text.lines().filter_map(line_key).find(|k| is_secret_key(k));
+    if let Some(k) = secret_line {
+        out.push_str(&format!(
+            "\n`{k}` looks like a password: a password never goes into the configuration file. \
+             Put the SMTP password into the environment variable named by mail.smtp_password_env \
+             (default AIM_SMTP_PASSWORD), e.g. a line AIM_SMTP_PASSWORD=\u{2026} in /etc/aim/aim.env \
+             (mode 0600, read by systemd: docs/deploy.md), and remove `{k}` from this file"
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -262,8 +262,60 @@ pub fn build(cfg: &MailConfig, job: &MailJob) -> Result<Message, MailError> {
 }
 
 enum Sender {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// The transport, and what of ours must never appear in a stored error text (see `scrub`).
+    Smtp(AsyncSmtpTransport<Tokio1Executor>, Vec<String>),
     File(AsyncFileTransport<Tokio1Executor>),
+}
+
+/// Standard base64 with padding: how SMTP AUTH sends credentials (only to find them again).
+fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for c in bytes.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(A[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// What of the credentials we sent a server could echo back, in every form we sent it.
+fn secrets_of(user: &str, password: &str) -> Vec<String> {
+    let mut v: Vec<String> = [
+        password.to_owned(),
+        base64(password.as_bytes()),
+        base64(format!("\0{user}\0{password}").as_bytes()),
+        base64(format!("{user}\0{user}\0{password}").as_bytes()),
+    ]
+    .into_iter()
+    // Unpadded too: the padded form is the unpadded one and `=`.
+    .map(|s| s.trim_end_matches('=').to_owned())
+    .filter(|s| s.len() >= 4)
+    .collect();
+    // Longest first, so a longer form is not left half replaced by a shorter one.
+    v.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    v
+}
+
+/// An SMTP error as it is stored for staff and logged: a server's reply may quote what we
+/// sent (an `AUTH` line with our credentials); none of that is kept. Control characters go,
+/// and the text is cut to 300 characters.
+pub fn scrub(text: &str, secrets: &[String]) -> String {
+    let mut t = sanitize(text);
+    for s in secrets {
+        t = t.replace(s.as_str(), "[redacted]");
+    }
+    if t.chars().count() > 300 {
+        t = t.chars().take(300).collect::<String>() + "…";
+    }
+    t
 }
 
 impl Sender {
@@ -283,6 +335,7 @@ impl Sender {
                     SmtpTls::Tls => b.tls(Tls::Wrapper(tls_parameters(cfg)?)),
                 };
                 let mut b = b.port(cfg.smtp_port).timeout(Some(Duration::from_secs(30)));
+                let mut secrets = Vec::new();
                 if !cfg.smtp_user.is_empty() {
                     let password = std::env::var(&cfg.smtp_password_env).map_err(|_| {
                         format!(
@@ -290,20 +343,31 @@ impl Sender {
                             cfg.smtp_password_env
                         )
                     })?;
+                    if cfg.smtp_tls == SmtpTls::None {
+                        let warning = format!(
+                            "PLAINTEXT SMTP LOGIN: mail.smtp_tls = \"none\" with mail.smtp_user {:?} sends the password unencrypted to {}:{}, readable by anyone on the way; set mail.smtp_tls = \"starttls\" or \"tls\"",
+                            sanitize(&cfg.smtp_user),
+                            sanitize(&cfg.smtp_host),
+                            cfg.smtp_port
+                        );
+                        tracing::warn!("{warning}");
+                    }
+                    secrets = secrets_of(&cfg.smtp_user, &password);
                     b = b.credentials(Credentials::new(cfg.smtp_user.clone(), password));
                 }
-                Ok(Sender::Smtp(b.build()))
+                Ok(Sender::Smtp(b.build(), secrets))
             }
         }
     }
 
     async fn send(&self, m: Message) -> Result<(), MailError> {
         match self {
-            Sender::Smtp(t) => t.send(m).await.map(|_| ()).map_err(|e| {
+            Sender::Smtp(t, secrets) => t.send(m).await.map(|_| ()).map_err(|e| {
+                let text = scrub(&e.to_string(), secrets);
                 if e.is_permanent() {
-                    MailError::Permanent(e.to_string())
+                    MailError::Permanent(text)
                 } else {
-                    MailError::Transient(e.to_string())
+                    MailError::Transient(text)
                 }
             }),
             Sender::File(t) => t
@@ -514,6 +578,18 @@ mod tests {
             subject(&s),
             "AIM acknowledgement: control number 000000105 partial"
         );
+    }
+
+    #[test]
+    fn base64_as_smtp_auth_sends_it() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"\0user\0pass"), "AHVzZXIAcGFzcw==");
+        let s = secrets_of("user", "pass");
+        let t = scrub("535 5.7.8 bad AUTH PLAIN AHVzZXIAcGFzcw== (pass)", &s);
+        assert!(!t.contains("AHVzZXIAcGFzcw") && !t.contains("pass)"), "{t}");
     }
 
     #[test]

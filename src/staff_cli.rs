@@ -8,7 +8,9 @@ use crate::api::views::{self, Reply};
 use crate::api::{ApiError, Request};
 use crate::cli::load_config;
 use crate::config::Config;
-use crate::filing::codes::sanitize;
+// The console's gate: control characters and bidirectional controls (a U+202E in an
+// importer's name would make a line read backwards) never reach the terminal raw.
+use crate::console::sanitize::clean as sanitize;
 use clap::Subcommand;
 use std::path::Path;
 use std::process::ExitCode;
@@ -120,12 +122,35 @@ fn fail(e: &ClientError) -> ExitCode {
     ExitCode::from(e.exit_code())
 }
 
+/// A line of a command's output, gathered before it is written (see [`emit`]).
+macro_rules! out {
+    ($o:expr) => {{
+        $o.push('\n');
+    }};
+    ($o:expr, $($t:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($o, $($t)*);
+    }};
+}
+
+/// Write a command's whole output. A reader that went away (`aim status | head -1`, `| true`)
+/// is not an error: the command ends quietly, exit 0, instead of panicking.
+fn emit(text: &str) -> ExitCode {
+    use std::io::Write;
+    let mut w = std::io::stdout().lock();
+    match w.write_all(text.as_bytes()).and_then(|()| w.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("aim: cannot write to standard output: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn print_json<T: serde::Serialize>(v: &T) -> ExitCode {
     match serde_json::to_string_pretty(v) {
-        Ok(s) => {
-            println!("{s}");
-            ExitCode::SUCCESS
-        }
+        Ok(s) => emit(&format!("{s}\n")),
         Err(e) => {
             eprintln!("aim: cannot print JSON: {e}");
             ExitCode::from(2)
@@ -154,23 +179,28 @@ pub fn status(config: &Path, json: bool, check: bool) -> ExitCode {
     if json {
         return print_json(&s);
     }
-    println!(
+    let mut o = String::new();
+    out!(
+        o,
         "AIM daemon {} running since {}",
         s.version,
         s.started_at.format("%Y-%m-%d %H:%M:%SZ")
     );
-    println!("Today ({}, UTC)", s.day);
-    println!(
+    out!(o, "Today ({}, UTC)", s.day);
+    out!(
+        o,
         "  files received       {:>8}   rejected whole {:>6}",
-        s.files_today, s.files_rejected_today
+        s.files_today,
+        s.files_rejected_today
     );
-    println!("  applications         {:>8}", s.applications_today);
-    println!("  licenses issued      {:>8}", s.licenses_issued_today);
-    println!("  applications rejected{:>8}", s.rejected_today);
-    println!("  held for review      {:>8}", s.held_today);
-    println!("Pending review         {:>8}", s.pending_review);
-    println!("Licenses on record     {:>8}", s.licenses_on_record);
-    println!(
+    out!(o, "  applications         {:>8}", s.applications_today);
+    out!(o, "  licenses issued      {:>8}", s.licenses_issued_today);
+    out!(o, "  applications rejected{:>8}", s.rejected_today);
+    out!(o, "  held for review      {:>8}", s.held_today);
+    out!(o, "Pending review         {:>8}", s.pending_review);
+    out!(o, "Licenses on record     {:>8}", s.licenses_on_record);
+    out!(
+        o,
         "Intake                 {}",
         if s.problems.iter().any(|p| p.starts_with("intake paused")) {
             "paused"
@@ -178,24 +208,27 @@ pub fn status(config: &Path, json: bool, check: bool) -> ExitCode {
             "running"
         }
     );
-    println!(
+    out!(
+        o,
         "Mail                   {:>8} queued, {} retrying, {} dead",
-        s.mail_queued, s.mail_retrying, s.mail_dead
+        s.mail_queued,
+        s.mail_retrying,
+        s.mail_dead
     );
     if s.problems.is_empty() {
-        println!("Health                 ok");
+        out!(o, "Health                 ok");
     } else {
         for p in &s.problems {
-            println!("Problem: {}", sanitize(p));
+            out!(o, "Problem: {}", sanitize(p));
         }
     }
     if !s.last_errors.is_empty() {
-        println!("Last errors:");
+        out!(o, "Last errors:");
         for e in s.last_errors.iter().take(5) {
-            println!("  {}", sanitize(e));
+            out!(o, "  {}", sanitize(e));
         }
     }
-    ExitCode::SUCCESS
+    emit(&o)
 }
 
 /// `aim status --check`: one line for a monitoring system and the exit code of its level
@@ -221,18 +254,20 @@ fn status_check(config: &Path, json: bool) -> ExitCode {
         ),
         Err(why) => (Level::Critical, vec![why]),
     };
-    if json {
-        let v = serde_json::json!({
+    let line = if json {
+        serde_json::json!({
             "level": level.name().to_ascii_lowercase(),
             "reasons": reasons,
-        });
-        println!("{v}");
+        })
+        .to_string()
     } else if reasons.is_empty() {
-        println!("AIM OK: intake running, mail worker running");
+        "AIM OK: intake running, mail worker running".to_owned()
     } else {
         let text: Vec<String> = reasons.iter().map(|r| sanitize(r)).collect();
-        println!("AIM {}: {}", level.name(), text.join("; "));
-    }
+        format!("AIM {}: {}", level.name(), text.join("; "))
+    };
+    // A reader that went away still gets the level as the exit code.
+    let _ = emit(&format!("{line}\n"));
     ExitCode::from(level as u8)
 }
 
@@ -253,11 +288,13 @@ pub fn review(config: &Path, c: ReviewCommand) -> ExitCode {
     match r {
         Reply::Held(list) if json => print_json(&list),
         Reply::Held(list) => {
+            let mut o = String::new();
             if list.is_empty() {
-                println!("No application is held for review.");
+                out!(o, "No application is held for review.");
             }
             for h in &list {
-                println!(
+                out!(
+                    o,
                     "{}  {}  {}  {}  {}",
                     sanitize(&h.handle),
                     h.received_at.format("%Y-%m-%d %H:%M:%SZ"),
@@ -266,7 +303,8 @@ pub fn review(config: &Path, c: ReviewCommand) -> ExitCode {
                     sanitize(h.importer.as_deref().unwrap_or(""))
                 );
                 for d in &h.details {
-                    println!(
+                    out!(
+                        o,
                         "    {} {}: {}",
                         d.code,
                         sanitize(&d.path),
@@ -274,18 +312,21 @@ pub fn review(config: &Path, c: ReviewCommand) -> ExitCode {
                     );
                 }
             }
-            ExitCode::SUCCESS
+            emit(&o)
         }
         Reply::Decided(list) if json => print_json(&list),
         Reply::Decided(list) => {
+            let mut o = String::new();
             for d in &list {
                 match (&d.license, &d.reason) {
-                    (Some(l), _) => println!(
+                    (Some(l), _) => out!(
+                        o,
                         "{}: approved, license {l}; answered in {}",
                         d.handle,
                         sanitize(&d.ack_name)
                     ),
-                    (None, reason) => println!(
+                    (None, reason) => out!(
+                        o,
                         "{}: rejected (R590: {}); answered in {}",
                         d.handle,
                         sanitize(reason.as_deref().unwrap_or("")),
@@ -293,48 +334,56 @@ pub fn review(config: &Path, c: ReviewCommand) -> ExitCode {
                     ),
                 }
             }
-            ExitCode::SUCCESS
+            emit(&o)
         }
         other => unexpected(&other),
     }
 }
 
-fn print_license(l: &views::LicenseView) {
+fn print_license(o: &mut String, l: &views::LicenseView) {
     let s = |t: &str| sanitize(t);
-    println!("{}  {}", l.license, l.status);
-    println!("  sender        {}", s(&l.sender));
-    println!(
+    out!(o, "{}  {}", l.license, l.status);
+    out!(o, "  sender        {}", s(&l.sender));
+    out!(
+        o,
         "  valid         {} through {}",
-        l.valid_from, l.valid_through
+        l.valid_from,
+        l.valid_through
     );
-    println!("  importer      {}", s(&l.importer));
-    println!("  exporter      {}", s(&l.exporter));
-    println!("  manufacturers {}", s(&l.manufacturers.join("; ")));
-    println!(
+    out!(o, "  importer      {}", s(&l.importer));
+    out!(o, "  exporter      {}", s(&l.exporter));
+    out!(o, "  manufacturers {}", s(&l.manufacturers.join("; ")));
+    out!(
+        o,
         "  entry         {} {}",
         l.entry_type,
         l.entry_number.as_deref().unwrap_or("(no entry number)")
     );
-    println!(
+    out!(
+        o,
         "  origin        {}   exported from {}",
-        l.country_of_origin, l.country_of_exportation
+        l.country_of_origin,
+        l.country_of_exportation
     );
-    println!(
+    out!(
+        o,
         "  export/import {} / {}   port {}",
         l.expected_export_date,
         l.expected_import_date,
         s(&l.port_of_entry)
     );
-    println!(
+    out!(
+        o,
         "  filer         {}, {} <{}>",
         s(&l.filer_company),
         s(&l.filer_contact),
         s(&l.filer_email)
     );
-    println!("  total value   USD {}", l.total_value_usd);
-    println!("  products:");
+    out!(o, "  total value   USD {}", l.total_value_usd);
+    out!(o, "  products:");
     for p in &l.products {
-        println!(
+        out!(
+            o,
             "    {:>3}  {}  {}  smelt {}/{}  cast {}  {} kg  USD {}  {} USD/t  {}",
             p.line,
             p.hts,
@@ -348,9 +397,10 @@ fn print_license(l: &views::LicenseView) {
             s(&p.description)
         );
     }
-    println!("  history:");
+    out!(o, "  history:");
     for h in &l.history {
-        println!(
+        out!(
+            o,
             "    {}  {:<9}  by {}{}",
             h.at.format("%Y-%m-%d %H:%M:%SZ"),
             h.action,
@@ -379,18 +429,21 @@ pub fn license(config: &Path, c: LicenseCommand) -> ExitCode {
     match r {
         Reply::License(l) if json => print_json(&l),
         Reply::License(l) => {
-            print_license(&l);
-            ExitCode::SUCCESS
+            let mut o = String::new();
+            print_license(&mut o, &l);
+            emit(&o)
         }
         Reply::Cancelled(c) if json => print_json(&c),
         Reply::Cancelled(c) => {
-            println!(
+            let mut o = String::new();
+            out!(
+                o,
                 "{} cancelled; the filer is answered in {} (AckSequence {})",
                 c.license,
                 sanitize(&c.ack_name),
                 c.ack_sequence
             );
-            ExitCode::SUCCESS
+            emit(&o)
         }
         other => unexpected(&other),
     }
@@ -407,8 +460,10 @@ pub fn audit(config: &Path, license: Option<String>, limit: usize, json: bool) -
     if json {
         return print_json(&list);
     }
+    let mut o = String::new();
     for e in &list {
-        println!(
+        out!(
+            o,
             "{}  {:<10} {:<10} {:<8} {}  {}",
             e.at.format("%Y-%m-%d %H:%M:%SZ"),
             sanitize(&e.actor),
@@ -418,7 +473,7 @@ pub fn audit(config: &Path, license: Option<String>, limit: usize, json: bool) -
             sanitize(&e.detail)
         );
     }
-    ExitCode::SUCCESS
+    emit(&o)
 }
 
 pub fn monitor(config: &Path, c: MonitorCommand) -> ExitCode {
@@ -450,8 +505,7 @@ pub fn monitor(config: &Path, c: MonitorCommand) -> ExitCode {
         ExportFormat::Csv => crate::monitor::to_csv(&rows),
         ExportFormat::Json => crate::monitor::to_json(&rows),
     };
-    print!("{text}");
-    ExitCode::SUCCESS
+    emit(&text)
 }
 
 fn export_offline(cfg: &Config, month: Option<&str>) -> Result<Vec<crate::monitor::Row>, String> {

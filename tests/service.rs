@@ -106,7 +106,7 @@ fn systemd_hears_ready_regular_watchdog_pets_and_stopping_on_sigterm() {
     let env = Env::new();
     let (notes, sock) = Notes::listen(env.dir.path());
     // A 2 s watchdog: pets at least twice per interval, i.e. never more than 1 s apart.
-    let mut d = env.start_with(&notify_vars(&sock, "2000000"));
+    let mut d = env.start_with_env(&notify_vars(&sock, "2000000"));
     notes.wait(&mut d, "READY=1", |l| l == "READY=1");
     assert!(
         d.stderr().contains("intake started"),
@@ -152,7 +152,7 @@ fn a_stalled_main_loop_stops_the_watchdog_pets_until_it_turns_again() {
     let stall = env.dir.path().join("stall");
     let mut vars = notify_vars(&sock, "1000000");
     vars.push(("AIM_TEST_STALL_FILE", stall.as_os_str()));
-    let mut d = env.start_with(&vars);
+    let mut d = env.start_with_env(&vars);
     notes.wait(&mut d, "READY=1", |l| l == "READY=1");
     let before = notes.pets().len();
     d.wait_for("pets", WAIT, || {
@@ -428,7 +428,7 @@ fn a_full_outbox_shows_as_paused_everywhere_and_as_ok_once_space_returns() {
     with_metrics(&env);
     let disk = Tmpfs::mount(&env.outbox, "1m");
     let (notes, sock) = Notes::listen(env.dir.path());
-    let mut d = env.start_with(&notify_vars(&sock, "2000000"));
+    let mut d = env.start_with_env(&notify_vars(&sock, "2000000"));
     d.wait_ready();
     let addr = metrics_address(&mut d);
     assert_eq!(get(&addr, "/healthz").0, 200);

@@ -16,13 +16,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{Semaphore, broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 /// Connections served at once, and per Unix user; more are told so and closed, so that one
-/// user's runaway script cannot lock the others out.
+/// user's runaway script cannot lock the others out. Users off the staff list (who may only
+/// read the public monitor) share a pool of their own, and the last slots of the staff's pool
+/// are kept for supervisors: no number of other users can lock a supervisor out.
 const MAX_CONNECTIONS: usize = 128;
 const MAX_PER_USER: usize = 32;
+const MAX_OFF_LIST: usize = 32;
+const SUPERVISOR_RESERVE: usize = 16;
+/// Refusals of one user written to the audit log one by one in a minute; beyond them the
+/// minute's refusals are counted and written as one summary when the minute is over.
+const REFUSALS_IN_FULL: u32 = 5;
 /// A connection that sends no complete request for this long is closed (subscribers too
 /// get no exemption: the console sends a status request every few seconds).
 const IDLE: Duration = Duration::from_secs(600);
@@ -42,6 +49,117 @@ pub struct Context {
     pub events: broadcast::Sender<Event>,
     pub health: Arc<Health>,
     pub started_at: DateTime<Utc>,
+    /// Refusals per user in the current minute (see [`REFUSALS_IN_FULL`]).
+    pub refusals: std::sync::Mutex<HashMap<String, RefusalMinute>>,
+}
+
+/// One user's refusals in one minute.
+#[derive(Default)]
+pub struct RefusalMinute {
+    minute: i64,
+    written: u32,
+    counted: u32,
+    last: String,
+}
+
+impl RefusalMinute {
+    /// The summary of what was counted and not written one by one.
+    fn summary(&self, user: &str) -> Option<AuditEvent> {
+        (self.counted > 0).then(|| {
+            let from = DateTime::from_timestamp(self.minute * 60, 0).unwrap_or_default();
+            AuditEvent {
+                at: Utc::now(),
+                actor: Actor::Staff(user.to_owned()),
+                action: AuditAction::Read,
+                subject: "refused requests".into(),
+                outcome: Outcome::Refused,
+                detail: format!(
+                    "{} more requests refused in the minute from {} (after {REFUSALS_IN_FULL} recorded one by one); the last: {}",
+                    self.counted,
+                    from.format("%Y-%m-%d %H:%MZ"),
+                    self.last
+                ),
+            }
+        })
+    }
+}
+
+/// Write the summaries of minutes that are over (all of them when `all`).
+fn settle_refusals(cx: &Context, all: bool) {
+    let minute = Utc::now().timestamp() / 60;
+    let done: Vec<AuditEvent> = {
+        let mut m = cx.refusals.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = Vec::new();
+        m.retain(|user, w| {
+            if all || w.minute != minute {
+                out.extend(w.summary(user));
+                false
+            } else {
+                true
+            }
+        });
+        out
+    };
+    for e in done {
+        cx.writer.audit_later(e);
+    }
+}
+
+/// Who holds the connection slots.
+#[derive(Default)]
+struct Slots {
+    staff: usize,
+    off_list: usize,
+    per_user: HashMap<u32, usize>,
+}
+
+impl Slots {
+    /// Take a slot for `uid` with `role`, or say why not.
+    fn admit(&mut self, uid: u32, role: Option<Role>) -> Result<(), String> {
+        let mine = self.per_user.get(&uid).copied().unwrap_or(0);
+        if mine >= MAX_PER_USER {
+            return Err(format!(
+                "this user has {MAX_PER_USER} connections open already"
+            ));
+        }
+        match role {
+            None if self.off_list >= MAX_OFF_LIST => {
+                return Err(format!(
+                    "users not on the staff list have {MAX_OFF_LIST} connections open already"
+                ));
+            }
+            None => self.off_list += 1,
+            Some(Role::Supervisor) if self.staff >= MAX_CONNECTIONS => {
+                return Err(format!(
+                    "the daemon serves {MAX_CONNECTIONS} staff connections at most"
+                ));
+            }
+            Some(r)
+                if r != Role::Supervisor && self.staff >= MAX_CONNECTIONS - SUPERVISOR_RESERVE =>
+            {
+                return Err(format!(
+                    "the daemon serves {} staff connections at most (the last {SUPERVISOR_RESERVE} are kept for supervisors)",
+                    MAX_CONNECTIONS - SUPERVISOR_RESERVE
+                ));
+            }
+            Some(_) => self.staff += 1,
+        }
+        *self.per_user.entry(uid).or_default() += 1;
+        Ok(())
+    }
+
+    fn release(&mut self, uid: u32, role: Option<Role>) {
+        match role {
+            None => self.off_list = self.off_list.saturating_sub(1),
+            Some(_) => self.staff = self.staff.saturating_sub(1),
+        }
+        if let Some(n) = self.per_user.get_mut(&uid) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.per_user.remove(&uid);
+            }
+        }
+    }
 }
 
 /// Create the socket: any leftover is stale (the caller holds the data folder's lock), mode
@@ -76,11 +194,23 @@ pub fn bind(path: &Path, group: &str) -> std::io::Result<std::os::unix::net::Uni
 
 /// Serve until `stop` is cancelled.
 pub async fn serve(listener: UnixListener, cx: Arc<Context>, stop: CancellationToken) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let per_user: Arc<std::sync::Mutex<HashMap<u32, usize>>> = Arc::default();
+    let slots: Arc<std::sync::Mutex<Slots>> = Arc::default();
+    // A finished minute's counted refusals are written as one summary.
+    let settle = {
+        let (cx, stop) = (Arc::clone(&cx), stop.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => settle_refusals(&cx, false),
+                }
+            }
+            settle_refusals(&cx, true);
+        })
+    };
     loop {
         let stream = tokio::select! {
-            _ = stop.cancelled() => return,
+            _ = stop.cancelled() => break,
             r = listener.accept() => match r {
                 Ok((s, _)) => s,
                 Err(e) => {
@@ -91,30 +221,24 @@ pub async fn serve(listener: UnixListener, cx: Arc<Context>, stop: CancellationT
             },
         };
         let uid = stream.peer_cred().map(|c| c.uid()).unwrap_or(u32::MAX);
-        let user_slot = {
-            let mut m = per_user.lock().unwrap_or_else(|p| p.into_inner());
-            let n = m.entry(uid).or_default();
-            (*n < MAX_PER_USER).then(|| *n += 1).is_some()
-        };
-        let permit = Arc::clone(&slots).try_acquire_owned();
-        match (user_slot, permit) {
-            (true, Ok(permit)) => {
-                let (cx, stop, per_user) = (Arc::clone(&cx), stop.clone(), Arc::clone(&per_user));
+        let user = user_name(uid);
+        let role = role_of(&cx.cfg, &user);
+        let admitted = slots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .admit(uid, role);
+        match admitted {
+            Ok(()) => {
+                let (cx, stop, slots) = (Arc::clone(&cx), stop.clone(), Arc::clone(&slots));
                 tokio::spawn(async move {
-                    connection(stream, cx, stop).await;
-                    drop(permit);
-                    release(&per_user, uid);
+                    connection(stream, user, role, cx, stop).await;
+                    slots
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .release(uid, role);
                 });
             }
-            (user_slot, _) => {
-                if user_slot {
-                    release(&per_user, uid);
-                }
-                let why = if user_slot {
-                    format!("the daemon serves {MAX_CONNECTIONS} connections at most")
-                } else {
-                    format!("this user has {MAX_PER_USER} connections open already")
-                };
+            Err(why) => {
                 tokio::spawn(async move {
                     let mut s = stream;
                     let line = line_of(&error_line(
@@ -128,27 +252,15 @@ pub async fn serve(listener: UnixListener, cx: Arc<Context>, stop: CancellationT
             }
         }
     }
+    let _ = settle.await;
 }
 
-fn release(per_user: &std::sync::Mutex<HashMap<u32, usize>>, uid: u32) {
-    let mut m = per_user.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(n) = m.get_mut(&uid) {
-        *n = n.saturating_sub(1);
-        if *n == 0 {
-            m.remove(&uid);
-        }
+/// A Unix user's name (or `uid N` where it has none).
+fn user_name(uid: u32) -> String {
+    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+        Ok(Some(u)) => u.name,
+        _ => format!("uid {uid}"),
     }
-}
-
-/// The peer's Unix user name (or `uid N` where it has none).
-fn peer_user(s: &UnixStream) -> std::io::Result<String> {
-    let uid = s.peer_cred()?.uid();
-    Ok(
-        match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
-            Ok(Some(u)) => u.name,
-            _ => format!("uid {uid}"),
-        },
-    )
 }
 
 fn role_of(cfg: &Config, user: &str) -> Option<Role> {
@@ -254,15 +366,13 @@ async fn read_request<R: tokio::io::AsyncBufRead + Unpin>(
     }
 }
 
-async fn connection(stream: UnixStream, cx: Arc<Context>, stop: CancellationToken) {
-    let user = match peer_user(&stream) {
-        Ok(u) => u,
-        Err(e) => {
-            tracing::warn!("control socket: cannot tell who connected: {e}");
-            return;
-        }
-    };
-    let role = role_of(&cx.cfg, &user);
+async fn connection(
+    stream: UnixStream,
+    user: String,
+    role: Option<Role>,
+    cx: Arc<Context>,
+    stop: CancellationToken,
+) {
     let (rd, mut wr) = stream.into_split();
     // Replies and events go through a bounded queue to one writer task: a client that does
     // not read is cut off when the queue is full or a write takes too long.
@@ -315,8 +425,8 @@ async fn connection(stream: UnixStream, cx: Arc<Context>, stop: CancellationToke
                             tokio::time::sleep(Duration::from_millis(50)).await;
                             error_line(None, ApiError::refused(format!("too many requests: at most {RATE} a second")))
                         } else {
-                            match serde_json::from_slice::<RequestLine>(&buf) {
-                                Err(e) => error_line(None, ApiError::invalid(format!("not a request: {e}"))),
+                            match parse_request(&buf) {
+                                Err(e) => error_line(None, e),
                                 Ok(req) if req.v != PROTOCOL => error_line(Some(req.id), ApiError::invalid(format!(
                                     "this daemon speaks protocol {PROTOCOL}, the client {}: use the aim binary of the same version", req.v
                                 ))),
@@ -341,6 +451,48 @@ async fn connection(stream: UnixStream, cx: Arc<Context>, stop: CancellationToke
     }
     drop(out_tx);
     let _ = tokio::time::timeout(WRITE_TIMEOUT, writer).await;
+}
+
+/// The longest value a request's field may have, by the field's name (bytes); a request with
+/// a longer one is refused before anything else is done with it (nor is it audited whole).
+fn field_cap(name: &str) -> usize {
+    match name {
+        "license" | "sender" | "code" | "month" | "status" | "country" | "hts" | "entry" => 32,
+        "sha256" | "handles" => 80,
+        // A browse cursor is a stored key in hex (it may hold an importer's name).
+        "after" => 4096,
+        _ => 1024,
+    }
+}
+
+/// Items a list in a request may have.
+const MAX_ITEMS: usize = 1000;
+
+fn check_fields(v: &serde_json::Value, name: &str) -> Result<(), String> {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if s.len() > field_cap(name) => Err(format!(
+            "the field {name} has {} bytes, more than the {} it may have",
+            s.len(),
+            field_cap(name)
+        )),
+        Value::Array(a) if a.len() > MAX_ITEMS => Err(format!(
+            "the field {name} has {} items, more than the {MAX_ITEMS} it may have",
+            a.len()
+        )),
+        Value::Array(a) => a.iter().try_for_each(|x| check_fields(x, name)),
+        Value::Object(o) => o.iter().try_for_each(|(k, x)| check_fields(x, k)),
+        _ => Ok(()),
+    }
+}
+
+/// One request line: JSON, every field within its cap, a known request.
+fn parse_request(line: &[u8]) -> Result<RequestLine, ApiError> {
+    let v: serde_json::Value = serde_json::from_slice(line)
+        .map_err(|e| ApiError::invalid(format!("not a request: {e}")))?;
+    check_fields(&v, "request")
+        .map_err(|why| ApiError::invalid(format!("request refused: {why}")))?;
+    serde_json::from_value(v).map_err(|e| ApiError::invalid(format!("not a request: {e}")))
 }
 
 impl Context {
@@ -376,6 +528,36 @@ async fn audit_refusal(cx: &Context, user: &str, req: &Request, e: &ApiError) {
         } => format!("{sender} {sha256} ack {seq}"),
         other => other.name().to_owned(),
     };
+    let subject: String = subject.chars().take(200).collect();
+    // A flood of refusals must not become a flood of writes: the first few of a user's minute
+    // are written one by one, the rest counted into one summary (`settle_refusals`).
+    let minute = Utc::now().timestamp() / 60;
+    let (in_full, summary) = {
+        let mut m = cx.refusals.lock().unwrap_or_else(|p| p.into_inner());
+        let w = m.entry(user.to_owned()).or_default();
+        let mut summary = None;
+        if w.minute != minute {
+            summary = w.summary(user);
+            *w = RefusalMinute {
+                minute,
+                ..RefusalMinute::default()
+            };
+        }
+        if w.written < REFUSALS_IN_FULL {
+            w.written += 1;
+            (true, summary)
+        } else {
+            w.counted += 1;
+            w.last = format!("{}: {}", req.name(), e.message);
+            (false, summary)
+        }
+    };
+    if let Some(s) = summary {
+        cx.writer.audit_later(s);
+    }
+    if !in_full {
+        return;
+    }
     cx.writer
         .audit(
             AuditEvent {
@@ -670,6 +852,65 @@ mod tests {
             reason_text(" smelt country unverified ").unwrap(),
             "smelt country unverified"
         );
+    }
+
+    #[test]
+    fn slots_keep_room_for_supervisors() {
+        let mut s = Slots::default();
+        // Four users off the staff list share one pool.
+        let off: usize = (1..=4)
+            .map(|uid| (0..40).filter(|_| s.admit(uid, None).is_ok()).count())
+            .sum();
+        assert_eq!(off, MAX_OFF_LIST);
+        // Viewers stop short of the supervisors' reserve.
+        let viewers: usize = (10..=20)
+            .map(|uid| {
+                (0..40)
+                    .filter(|_| s.admit(uid, Some(Role::Viewer)).is_ok())
+                    .count()
+            })
+            .sum();
+        assert_eq!(viewers, MAX_CONNECTIONS - SUPERVISOR_RESERVE);
+        let e = s.admit(30, Some(Role::Reviewer)).unwrap_err();
+        assert!(e.contains("kept for supervisors"), "{e}");
+        assert!(s.admit(40, Some(Role::Supervisor)).is_ok());
+        // Released slots are free again.
+        s.release(10, Some(Role::Viewer));
+        assert!(
+            s.admit(30, Some(Role::Reviewer)).is_err(),
+            "a supervisor holds one"
+        );
+        s.release(40, Some(Role::Supervisor));
+        assert!(s.admit(30, Some(Role::Reviewer)).is_ok());
+        assert!(s.admit(5, None).is_err());
+    }
+
+    #[test]
+    fn request_fields_are_capped_and_the_refusal_says_so() {
+        let long = format!(
+            r#"{{"v":1,"id":1,"op":"license_cancel","license":"{}","reason":"x"}}"#,
+            "7".repeat(60_000)
+        );
+        let e = parse_request(long.as_bytes()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Invalid);
+        assert!(
+            e.message
+                .contains("the field license has 60000 bytes, more than the 32"),
+            "{}",
+            e.message
+        );
+        let many = format!(
+            r#"{{"v":1,"id":1,"op":"review_approve","handles":[{}]}}"#,
+            vec!["\"A:1:B\""; 1001].join(",")
+        );
+        assert!(
+            parse_request(many.as_bytes())
+                .unwrap_err()
+                .message
+                .contains("1001 items")
+        );
+        let ok = r#"{"v":1,"id":1,"op":"license_show","license":"AIM-2026-0000017-4"}"#;
+        assert!(parse_request(ok.as_bytes()).is_ok());
     }
 
     #[test]

@@ -48,6 +48,10 @@ pub enum DaemonError {
     Store(#[from] crate::store::StoreError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The store failed under the daemon and the disk has room again: start afresh (the
+    /// process executes itself anew; recovery at start finishes what was unfinished).
+    #[error("{0}: start aim again (it finishes what is unfinished)")]
+    Restart(String),
 }
 
 /// Counters for the status line and tests.
@@ -129,6 +133,37 @@ pub fn lock_data(data: &DataDir) -> Result<DataLock, DaemonError> {
     f.seek(std::io::SeekFrom::Start(0))?;
     writeln!(f, "{}", std::process::id())?;
     Ok(DataLock { file: f })
+}
+
+/// New files and folders in the data folder take its group (the setgid bit on a folder the
+/// daemon owns; where that is not allowed, e.g. systemd's `RestrictSUIDSGID=`, they take the
+/// daemon's group, which the deployment makes the same).
+fn group_from_data_folder(root: &std::path::Path) {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let Ok(m) = std::fs::metadata(root) else {
+        return;
+    };
+    if m.uid() == rustix::process::geteuid().as_raw() && m.mode() & 0o2000 == 0 {
+        let mode = (m.mode() & 0o7777) | 0o2000;
+        if let Err(e) = std::fs::set_permissions(root, std::fs::Permissions::from_mode(mode)) {
+            tracing::debug!("cannot set the setgid bit on the data folder: {e}");
+        }
+    }
+}
+
+/// An archived input keeps the mode its uploader gave it: take away what is more than
+/// rw-r----- (where the daemon owns the file; else the archive folder's rwxr-x--- guards it).
+fn restrict_archived(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(m) = std::fs::symlink_metadata(path)
+        && m.is_file()
+        && m.permissions().mode() & 0o137 != 0
+    {
+        let _ = std::fs::set_permissions(
+            path,
+            std::fs::Permissions::from_mode(m.permissions().mode() & 0o640),
+        );
+    }
 }
 
 /// What recovery finds under an unfinished delivery's file name.
@@ -272,9 +307,10 @@ impl Daemon {
         Arc::clone(&self.store)
     }
 
-    /// The store for one step of work (it may be closed while the data disk is full).
+    /// The store for one step of the writer's work: refused once it failed (a failed sled
+    /// `Db` is never written or flushed again; see `SharedStore::fail`).
     fn db(&self) -> Result<Arc<Store>, crate::store::StoreError> {
-        self.store.get()
+        self.store.writable()
     }
 
     /// The writer's queue: every change to the store from outside the intake loop.
@@ -355,6 +391,13 @@ impl Daemon {
             };
             self.intake.wait(wait);
         }
+        if self.store.has_failed() {
+            // Nothing more can be written; a flush could wait for ever.
+            tracing::info!(
+                "stopped (the database had failed: the next start finishes what is unfinished)"
+            );
+            return Ok(());
+        }
         self.apply_commands()?;
         self.db()?.flush()?;
         tracing::info!("stopped");
@@ -390,7 +433,8 @@ impl Daemon {
                     std::fs::symlink_metadata(self.data.archive().join(&d.archive)).is_ok();
                 let finished = match in_inbox {
                     Presence::Same => intake::write_ack(&inbox.outbox, &d.ack_name, &r.ack)
-                        .and_then(|()| intake::archive(&src, &self.data.archive(), &d.archive)),
+                        .and_then(|()| intake::archive(&src, &self.data.archive(), &d.archive))
+                        .map(|()| restrict_archived(&self.data.archive().join(&d.archive))),
                     Presence::Gone | Presence::Other if archived => Ok(()),
                     // Input gone but never archived: the partner removed it first; its ack
                     // may not exist yet (an identical one already there counts as written).
@@ -531,6 +575,7 @@ impl Daemon {
         for s in published {
             match intake::archive_move(&s.ready.path, &self.data.archive(), &s.archive) {
                 Ok(dir) => {
+                    restrict_archived(&self.data.archive().join(&s.archive));
                     dirs.insert(dir);
                     if let Some(p) = s.ready.path.parent() {
                         dirs.insert(p.to_path_buf());
@@ -610,8 +655,11 @@ impl Daemon {
         self.pause_for(PauseKind::Outbox, why);
     }
 
-    /// The database could not write: intake and staff changes wait; staff reads go on.
+    /// The database could not write: intake and staff changes wait; staff reads go on from
+    /// the failed store, which is never written again. Once the disk has room the daemon
+    /// starts afresh (`try_resume`).
     fn data_disk_full(&mut self, e: &crate::store::StoreError) {
+        self.store.fail();
         let why = format!(
             "the database cannot write ({e}): free space on the data disk ({})",
             self.data.root.display()
@@ -665,7 +713,7 @@ impl Daemon {
     /// Finish what is unfinished; resume intake when all of it is done, else back off.
     fn try_resume(&mut self) -> Result<(), DaemonError> {
         if self.data_disk_paused() {
-            // Until there is room, the old store keeps answering staff reads.
+            // Until there is room, the failed store keeps answering staff reads.
             let free = free_bytes(&self.data.root);
             if free.is_some_and(|f| f < MIN_FREE_DATA) {
                 return self.backoff(&format!(
@@ -673,15 +721,17 @@ impl Daemon {
                     free.unwrap_or(0)
                 ));
             }
-            // sled writes nothing after an I/O error until it is opened again.
-            if let Err(e) = self.store.reopen(Duration::from_secs(5)) {
-                return self.backoff(&format!("cannot open the database again: {e}"));
-            }
-            tracing::info!("database opened again");
+            // sled writes nothing after an I/O error until it is opened again, and closing
+            // it may wait for ever: start afresh instead (crash-only).
+            return Err(DaemonError::Restart(format!(
+                "the database failed ({}) and the data disk has room again",
+                self.pause.as_ref().map(|p| p.why.as_str()).unwrap_or("")
+            )));
         }
         let outcome = match self.recover() {
             Ok(o) => o,
             Err(DaemonError::Store(e)) if e.is_io() => {
+                self.store.fail();
                 if let Some(p) = self.pause.as_mut() {
                     p.kind = PauseKind::DataDisk;
                 }
@@ -937,7 +987,11 @@ pub fn prepare(cfg: Config, stderr_log: bool) -> Result<Prepared, DaemonError> {
     let data = DataDir {
         root: cfg.data.clone(),
     };
+    // Whatever umask the daemon was started with, what it creates (database, archive, mail,
+    // logs, acks) is at most rw-r----- and its folders rwxr-x---.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o027));
     let lock = lock_data(&data)?;
+    group_from_data_folder(&data.root);
     let log = init_logging(&data, stderr_log);
     let store = Arc::new(SharedStore::open(&data.db())?);
     let daemon = Daemon::new(cfg.clone(), store, Arc::new(crate::clock::SystemClock))?;
@@ -1020,6 +1074,7 @@ impl Prepared {
                 events: self.daemon.events(),
                 health: self.daemon.health(),
                 started_at: self.daemon.clock.now(),
+                refusals: Default::default(),
             });
             let (listener, token, stop) = (self.listener, token.clone(), Arc::clone(&stop));
             std::thread::Builder::new()
@@ -1072,40 +1127,106 @@ impl Prepared {
         let result = self.daemon.run(&stop);
         stop.store(true, Ordering::SeqCst);
         token.cancel();
+        let failed = self.daemon.store.has_failed();
+        // The socket's last words (summaries of counted refusals) reach the writer's queue
+        // before it is applied for the last time.
+        join_within(api, Duration::from_secs(3));
         // The mail worker records its last outcome through the writer: keep serving the queue
         // until it is done (a few seconds at most), then let go of the queue.
         let deadline = Instant::now() + Duration::from_secs(5);
-        while result.is_ok() && !mail_worker.is_finished() && Instant::now() < deadline {
+        while result.is_ok() && !failed && !mail_worker.is_finished() && Instant::now() < deadline {
             if self.daemon.apply_commands().is_err() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        if result.is_ok() {
+        if result.is_ok() && !failed {
             let _ = self.daemon.apply_commands();
             if let Ok(db) = self.daemon.db() {
                 let _ = db.flush();
             }
         }
+        if failed {
+            // Never drop a failed sled `Db`: its `Drop` flushes and may wait for ever.
+            self.daemon.store.abandon();
+        }
         drop(self.daemon);
-        let _ = mail_worker.join();
-        let _ = api.join();
-        let _ = notify.join();
+        // Bounded: a thread stuck in a failed store must not keep the daemon from stopping
+        // (or from starting afresh); the process ends it.
+        join_within(mail_worker, Duration::from_secs(3));
+        join_within(notify, Duration::from_secs(1));
         if let Some(m) = metrics {
-            let _ = m.join();
+            join_within(m, Duration::from_secs(2));
         }
         let _ = std::fs::remove_file(self.data.socket());
         result
     }
 }
 
+/// Join `h` if it ends within `wait`; otherwise leave it (the process ends it).
+fn join_within(h: std::thread::JoinHandle<()>, wait: Duration) {
+    let deadline = Instant::now() + wait;
+    while !h.is_finished() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if h.is_finished() {
+        let _ = h.join();
+    }
+}
+
+/// After SIGTERM or SIGINT the daemon has this long to stop by itself (spec section 8: within
+/// 10 s whatever it is doing); then it exits 0 at once, as after a crash: what is unfinished
+/// (a file in hand, a unit of change half applied, mail in flight) is finished at the next start.
+pub const STOP_DEADLINE: Duration = Duration::from_secs(8);
+
 /// Catch SIGTERM and SIGINT in `stop`: the daemon then finishes the file in hand and exits.
+/// Whatever holds it up (a huge file, a hung disk), it exits 0 within [`STOP_DEADLINE`].
 pub fn stop_on_signals() -> std::io::Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
+    let signalled = Arc::clone(SIGNALLED.get_or_init(Arc::default));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
+        signal_hook::flag::register(sig, Arc::clone(&signalled))?;
     }
+    std::thread::Builder::new()
+        .name("stop-deadline".into())
+        .spawn(move || {
+            while !signalled.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            std::thread::sleep(STOP_DEADLINE);
+            let msg = format!(
+                "did not stop within {} s of the signal: exiting now; what is unfinished is finished at the next start",
+                STOP_DEADLINE.as_secs()
+            );
+            tracing::warn!("{msg}");
+            eprintln!("aim: {msg}");
+            std::process::exit(0);
+        })?;
     Ok(stop)
+}
+
+/// Set by SIGTERM and SIGINT only (`stop` is also set when the daemon stops for another reason).
+static SIGNALLED: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+
+fn signalled() -> bool {
+    SIGNALLED.get().is_some_and(|s| s.load(Ordering::SeqCst))
+}
+
+/// Start this program afresh in this process (same PID, same arguments): the crash-only way
+/// out of a failed store. Returns only when that is impossible.
+fn restart_self(why: &str) -> DaemonError {
+    use std::os::unix::process::CommandExt;
+    let mut args = std::env::args_os();
+    let arg0 = args.next().unwrap_or_else(|| "aim".into());
+    eprintln!("aim: {why}: starting afresh");
+    let e = std::process::Command::new("/proc/self/exe")
+        .arg0(arg0)
+        .args(args)
+        .exec();
+    DaemonError::Io(std::io::Error::other(format!(
+        "{why}, but cannot start afresh ({e}): exiting for the service manager to restart the daemon"
+    )))
 }
 
 /// Everything `aim daemon` does: lock, log, open, recover, run until SIGTERM/SIGINT.
@@ -1133,6 +1254,12 @@ pub fn serve(cfg: Config, status_line: bool) -> Result<(), DaemonError> {
         let _ = h.join();
         eprintln!();
     }
+    let result = match result {
+        // Asked to stop meanwhile: stop; the next start recovers.
+        Err(DaemonError::Restart(_)) if signalled() => Ok(()),
+        Err(DaemonError::Restart(why)) => Err(restart_self(&why)),
+        r => r,
+    };
     if result.is_ok() && (status_line || std::io::IsTerminal::is_terminal(&std::io::stderr())) {
         eprintln!("aim: stopped cleanly");
     }

@@ -115,6 +115,11 @@ impl Writer {
         }
     }
 
+    /// Record an audit event without waiting for it.
+    pub fn audit_later(&self, e: AuditEvent) {
+        self.send(Command::Audit(e, None));
+    }
+
     /// Record a mail delivery outcome, waiting until it is applied.
     pub async fn settle_mail(&self, old_due: DateTime<Utc>, job: MailJob) -> Result<(), String> {
         let (done, rx) = oneshot::channel();

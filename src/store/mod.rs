@@ -70,7 +70,7 @@ impl StoreError {
     }
 
     /// The database could not write (a full or failing disk): sled writes nothing more until
-    /// it is opened anew ([`SharedStore::reopen`]).
+    /// it is opened anew, which the daemon does by starting afresh ([`SharedStore::fail`]).
     pub fn is_io(&self) -> bool {
         matches!(
             self,
@@ -259,53 +259,64 @@ impl Store {
 mod tests;
 
 /// The store as the daemon's parts share it: readers take the current [`Store`] for each
-/// request; the writer can close and open it again (sled stops writing after an I/O error
-/// such as a full disk until the database is opened anew).
+/// request. After an I/O error (a full or failing disk) sled writes nothing more, and dropping
+/// its `Db` flushes and may wait for ever on a buffer that never becomes stable: so the failed
+/// store is only ever read, never written, flushed or dropped ([`SharedStore::fail`]), and the
+/// daemon starts afresh (docs/architecture.md, "Running as a service").
 pub struct SharedStore {
-    dir: std::path::PathBuf,
     current: std::sync::RwLock<Option<std::sync::Arc<Store>>>,
+    failed: std::sync::atomic::AtomicBool,
 }
 
 impl SharedStore {
     pub fn open(dir: &Path) -> Result<SharedStore> {
         Ok(SharedStore {
-            dir: dir.to_path_buf(),
             current: std::sync::RwLock::new(Some(std::sync::Arc::new(Store::open(dir)?))),
+            failed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
-    /// The open store, or an error while it is being opened anew.
+    /// The open store, for reading (a failed store still answers reads).
     pub fn get(&self) -> Result<std::sync::Arc<Store>> {
         self.current
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
             .ok_or_else(|| {
-                StoreError::Invalid(
-                    "the database is being reopened (the data disk was full); try again shortly"
-                        .into(),
-                )
+                StoreError::Invalid("the database is closed: the daemon is restarting".into())
             })
     }
 
-    /// Close the store and open it again. Waits (at most `wait`) for readers to let go of it;
-    /// on failure the store stays closed and a later call tries again.
-    pub fn reopen(&self, wait: std::time::Duration) -> Result<()> {
-        let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(old) = cur.take() {
-            let deadline = std::time::Instant::now() + wait;
-            while std::sync::Arc::strong_count(&old) > 1 && std::time::Instant::now() < deadline {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            if std::sync::Arc::strong_count(&old) > 1 {
-                *cur = Some(old);
-                return Err(StoreError::Invalid(
-                    "the database is still in use; reopening later".into(),
-                ));
-            }
-            drop(old);
+    /// The open store, for writing: refused once it failed.
+    pub fn writable(&self) -> Result<std::sync::Arc<Store>> {
+        if self.has_failed() {
+            return Err(StoreError::Unsettled(
+                "the database stopped writing after a disk error".into(),
+            ));
         }
-        *cur = Some(std::sync::Arc::new(Store::open(&self.dir)?));
-        Ok(())
+        self.get()
+    }
+
+    /// Mark the store failed: from now on it is only read, never written or flushed.
+    pub fn fail(&self) {
+        self.failed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn has_failed(&self) -> bool {
+        self.failed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Let go of a failed store without dropping it: its last handle is leaked, so sled's
+    /// `Drop` (a flush that may never end) never runs. The process is about to exit or
+    /// re-execute itself; the operating system closes the files.
+    pub fn abandon(&self) {
+        let old = self
+            .current
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(old) = old {
+            std::mem::forget(old);
+        }
     }
 }

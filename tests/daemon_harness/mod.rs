@@ -90,28 +90,34 @@ emails = ["x@other.example"]
 
     /// Start `aim daemon` (stderr kept in a file of the temporary folder).
     pub fn start(&self) -> Daemon {
-        self.start_with(&[])
+        self.start_with(|_| {})
     }
 
     /// [`Env::start`] with these variables added to the daemon's environment.
-    pub fn start_with(&self, vars: &[(&str, &std::ffi::OsStr)]) -> Daemon {
+    pub fn start_with_env(&self, vars: &[(&str, &std::ffi::OsStr)]) -> Daemon {
+        self.start_with(|c| {
+            c.envs(vars.iter().copied());
+        })
+    }
+
+    /// Start `aim daemon` with `adjust` applied to its command first (environment, a wrapper).
+    pub fn start_with(&self, adjust: impl FnOnce(&mut Command)) -> Daemon {
         let n = self.starts.get() + 1;
         self.starts.set(n);
         let stderr_path = self.dir.path().join(format!("daemon-{n}.stderr"));
         let stderr = fs::File::create(&stderr_path).expect("stderr file");
-        let child = Command::new(aim_bin())
-            .arg("daemon")
+        let mut cmd = Command::new(aim_bin());
+        cmd.arg("daemon")
             .arg("--config")
             .arg(&self.config)
             .current_dir(self.dir.path())
             .env("NO_COLOR", "1")
             .env_remove("AIM_LOG")
-            .envs(vars.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("start aim daemon");
+            .stderr(stderr);
+        adjust(&mut cmd);
+        let child = cmd.spawn().expect("start aim daemon");
         Daemon {
             child: Some(child),
             stderr_path,

@@ -15,7 +15,7 @@ struct Tmux {
 }
 
 impl Tmux {
-    fn start(cmd: &str) -> Tmux {
+    fn start(cmd: &str, size: (u16, u16)) -> Tmux {
         let t = Tmux {
             socket: format!("aim-console-{}-{}", std::process::id(), rand_suffix()),
         };
@@ -25,9 +25,9 @@ impl Tmux {
             "-s",
             "aim",
             "-x",
-            "160",
+            &size.0.to_string(),
             "-y",
-            "48",
+            &size.1.to_string(),
             cmd,
         ]);
         t
@@ -104,6 +104,8 @@ fn gen_into(env: &Env, count: &str) {
             count,
             "--apps-per-file",
             "2",
+            "--seed",
+            "1",
             "--out",
         ])
         .arg(env.inbox_of(ACME))
@@ -125,13 +127,46 @@ fn a_license(d: &mut Daemon, env: &Env) -> String {
     })
 }
 
-fn console(env: &Env) -> Tmux {
-    Tmux::start(&format!(
-        "cd {} && {} console --config {}; echo EXIT=$?; sleep 30",
-        env.dir.path().display(),
-        aim_bin(),
-        env.config.display()
-    ))
+fn console(env: &Env, size: (u16, u16)) -> Tmux {
+    Tmux::start(
+        &format!(
+            "cd {} && {} console --config {}; echo EXIT=$?; sleep 30",
+            env.dir.path().display(),
+            aim_bin(),
+            env.config.display()
+        ),
+        size,
+    )
+}
+
+/// A decimal with its thousands grouped, as the console shows amounts.
+fn grouped(s: &str) -> String {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let mut out = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if frac.is_empty() {
+        out
+    } else {
+        format!("{out}.{frac}")
+    }
+}
+
+/// The screen's line that holds `what`.
+fn line_with<'a>(screen: &'a str, what: &str) -> &'a str {
+    screen.lines().find(|l| l.contains(what)).unwrap_or("")
+}
+
+/// The list's row of license `lic` (not the search box that names it).
+fn row_of<'a>(screen: &'a str, lic: &str) -> &'a str {
+    screen
+        .lines()
+        .find(|l| l.contains(lic) && l.contains(ACME))
+        .unwrap_or("")
 }
 
 #[test]
@@ -139,7 +174,8 @@ fn a_supervisor_sees_filings_live_searches_opens_and_cancels() {
     let env = Env::new();
     with_staff(&env, "supervisor");
     let mut d = env.start_ready();
-    let t = console(&env);
+    // A plain 80×24 terminal.
+    let t = console(&env, (80, 24));
     t.wait_for("the connection", |s| {
         s.contains("daemon connected") && s.contains("root (supervisor)")
     });
@@ -148,15 +184,25 @@ fn a_supervisor_sees_filings_live_searches_opens_and_cancels() {
         s.matches("acmebrk-1-00000").count() == 3
     });
     let lic = a_license(&mut d, &env);
+    let show = Command::new(aim_bin())
+        .args(["license", "show", "--json", "--config"])
+        .arg(&env.config)
+        .arg(&lic)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let value = grouped(v["total_value_usd"].as_str().unwrap());
     t.keys(&["/"]);
     t.text(&lic);
     t.keys(&["Enter"]);
-    t.wait_for("the one license", |s| {
-        s.contains("row 1 of 1") && s.contains(&lic)
+    // The whole license number and the whole value, grouped, in its row.
+    let s = t.wait_for("the one license", |s| {
+        s.contains("row 1 of 1") && row_of(s, &lic).contains(&value)
     });
+    assert!(row_of(&s, &lic).contains("issued"), "{s}");
     t.keys(&["Enter"]);
     t.wait_for("its detail", |s| {
-        s.contains(&format!("License {lic}")) && s.contains("Audit timeline")
+        s.contains(&format!("License {lic}")) && line_with(s, "status").contains("issued")
     });
     t.keys(&["c"]);
     t.text("entered twice by mistake");
@@ -172,7 +218,17 @@ fn a_supervisor_sees_filings_live_searches_opens_and_cancels() {
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
     assert_eq!(v["status"], "cancelled", "{v}");
-    t.keys(&["Escape", "q"]);
+    // Any key closes the outcome; Esc goes back to the list, whose row says cancelled
+    // without a new search.
+    t.keys(&["Escape"]);
+    t.wait_for("the detail, read again", |s| {
+        line_with(s, "status").contains("cancelled")
+    });
+    t.keys(&["Escape"]);
+    t.wait_for("the row, cancelled", |s| {
+        s.contains("row 1 of 1") && row_of(s, &lic).contains("cancelled")
+    });
+    t.keys(&["q"]);
     t.wait_for("a clean exit", |s| s.contains("EXIT=0"));
 }
 
@@ -183,7 +239,7 @@ fn a_viewer_is_refused_and_the_console_outlives_a_daemon_restart() {
     let mut d = env.start_ready();
     gen_into(&env, "1");
     let lic = a_license(&mut d, &env);
-    let t = console(&env);
+    let t = console(&env, (160, 45));
     t.wait_for("the connection", |s| s.contains("root (viewer)"));
     t.keys(&["/"]);
     t.text(&lic);

@@ -222,7 +222,12 @@ pub struct ReasonView {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeldView {
+    /// `<SenderId>:<ControlNumber>:<Application id>`, the control number as a plain number
+    /// (spec section 9): what a decision names.
     pub handle: String,
+    /// The same with the control number as filed (`DEMO:001000007:A2`), for the screen.
+    #[serde(default)]
+    pub handle_as_filed: String,
     pub sender: String,
     pub control_number: Option<u32>,
     pub application: Option<String>,
@@ -243,6 +248,15 @@ pub struct HeldView {
 }
 
 impl HeldView {
+    /// The handle as the screen shows it: with the control number as filed.
+    pub fn shown_handle(&self) -> &str {
+        if self.handle_as_filed.is_empty() {
+            &self.handle
+        } else {
+            &self.handle_as_filed
+        }
+    }
+
     pub fn of(p: &PendingApp) -> HeldView {
         let v = &p.verdict;
         let mut reasons: Vec<String> = Vec::new();
@@ -259,6 +273,7 @@ impl HeldView {
             .unwrap_or_default();
         HeldView {
             handle: p.handle(),
+            handle_as_filed: p.handle(),
             sender: p.sender.clone(),
             control_number: p.control_number,
             application: v.id.clone(),
@@ -283,6 +298,36 @@ impl HeldView {
             products,
         }
     }
+}
+
+/// The held applications with their handles as filed: each file's control number as it was
+/// written, read once a file.
+pub fn held_as_filed(
+    held: &[PendingApp],
+    db: &store::Store,
+) -> Result<Vec<HeldView>, store::StoreError> {
+    let mut texts: std::collections::HashMap<String, Option<String>> = Default::default();
+    let mut out = Vec::with_capacity(held.len());
+    for p in held {
+        let mut v = HeldView::of(p);
+        if !texts.contains_key(&p.receipt) {
+            let text = match store::sha_from_hex(&p.receipt) {
+                Ok(sha) => db.receipt(&p.sender, &sha)?.and_then(|r| r.control_text),
+                Err(_) => None,
+            };
+            texts.insert(p.receipt.clone(), text);
+        }
+        if let Some(Some(t)) = texts.get(&p.receipt) {
+            v.handle_as_filed = format!(
+                "{}:{}:{}",
+                p.sender,
+                t,
+                p.verdict.id.as_deref().unwrap_or("")
+            );
+        }
+        out.push(v);
+    }
+    Ok(out)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -317,12 +362,15 @@ pub struct MailJobView {
     pub sender: String,
     pub to: Vec<String>,
     pub ack_name: String,
-    /// `queued`, `retrying`, `dead`.
-    pub state: String,
+    /// `queued`, `retrying`, `sent`, `dead`.
+    pub state: store::MailState,
     pub attempts: u32,
     pub created_at: DateTime<Utc>,
     pub next_attempt: DateTime<Utc>,
     pub last_error: Option<String>,
+    /// When it was delivered (sent messages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<DateTime<Utc>>,
 }
 
 impl MailJobView {
@@ -332,17 +380,21 @@ impl MailJobView {
             sender: j.sender.clone(),
             to: j.to.clone(),
             ack_name: j.ack_name.clone(),
-            state: match j.state {
-                store::MailState::Queued => "queued",
-                store::MailState::Retrying => "retrying",
-                store::MailState::Sent => "sent",
-                store::MailState::Dead => "dead",
-            }
-            .into(),
+            state: j.state,
             attempts: j.attempts,
             created_at: j.created_at,
             next_attempt: j.next_attempt,
             last_error: j.last_error.clone(),
+            sent_at: j.sent_at,
+        }
+    }
+
+    /// `sent after 1 attempt`, `dead after 5 attempts`, `queued, not tried yet`.
+    pub fn state_words(&self) -> String {
+        match self.attempts {
+            0 => format!("{}, not tried yet", self.state.as_str()),
+            1 => format!("{} after 1 attempt", self.state.as_str()),
+            n => format!("{} after {n} attempts", self.state.as_str()),
         }
     }
 }
@@ -351,6 +403,9 @@ impl MailJobView {
 pub struct MailView {
     pub waiting: Vec<MailJobView>,
     pub dead: Vec<MailJobView>,
+    /// Messages delivered, newest first (the latest few hundred).
+    #[serde(default)]
+    pub sent: Vec<MailJobView>,
 }
 
 /// One error or warning of an ack, as the ack states it.
@@ -403,6 +458,9 @@ pub struct ReceiptView {
     pub sender: String,
     pub sha256: String,
     pub control_number: Option<u32>,
+    /// The control number as filed (`001000007`), which staff screens show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_text: Option<String>,
     pub status: String,
     pub file_error: Option<String>,
     pub deliveries: Vec<DeliveryView>,
@@ -455,6 +513,7 @@ impl ReceiptView {
             sender: r.sender.clone(),
             sha256: r.sha256.clone(),
             control_number: r.control_number,
+            control_text: r.control_text.clone(),
             status: r.status.as_str().to_owned(),
             file_error: r.file_error.clone(),
             deliveries: r
@@ -479,6 +538,43 @@ impl ReceiptView {
                 .collect(),
             acks,
         }
+    }
+}
+
+impl ReceiptView {
+    /// Each application as it stands now rather than as the first ack answered it: a license
+    /// cancelled or corrected since, a held application decided since.
+    pub fn as_they_stand(&mut self, db: &store::Store) -> Result<(), store::StoreError> {
+        for a in &mut self.applications {
+            if let Some(n) = a
+                .license
+                .as_deref()
+                .and_then(crate::filing::model::LicenseNumber::parse)
+                && let Some(l) = db.license(n)?
+            {
+                a.status = l.status_name().to_owned();
+                continue;
+            }
+            if a.status == crate::filing::rules::AppStatus::PendingReview.as_str()
+                && let (Some(control), Some(id)) = (self.control_number, a.id.clone())
+            {
+                let h = store::Handle {
+                    sender: self.sender.clone(),
+                    control,
+                    app_id: id,
+                };
+                if let store::HeldLookup::Decided(d) = db.lookup_handle(&h)? {
+                    match d.decision {
+                        store::Decision::Approved { license } => {
+                            a.status = "issued".into();
+                            a.license = Some(license.to_string());
+                        }
+                        store::Decision::Rejected { .. } => a.status = "rejected".into(),
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -158,7 +158,7 @@ pub fn status(config: &Path, json: bool) -> ExitCode {
     );
     println!("Today ({}, UTC)", s.day);
     println!(
-        "  files received       {:>8}   rejected whole {:>6}",
+        "  files received       {:>8}   rejected files {:>6}",
         s.files_today, s.files_rejected_today
     );
     println!("  applications         {:>8}", s.applications_today);

@@ -6,7 +6,10 @@
 mod common;
 mod daemon_harness;
 
+use common::read_ack;
 use daemon_harness::*;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -272,4 +275,116 @@ fn a_viewer_is_refused_and_the_console_outlives_a_daemon_restart() {
     t.wait_for("the reconnection", |s| s.contains("daemon connected"));
     t.keys(&["q"]);
     t.wait_for("a clean exit", |s| s.contains("EXIT=0"));
+}
+
+/// One request on the control socket, as the console makes it: the answer's `ok.data`.
+fn ask(env: &Env, request: serde_json::Value) -> serde_json::Value {
+    let mut s = UnixStream::connect(env.data.join("aim.sock")).expect("connect to the socket");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut line = serde_json::json!({"v": 1, "id": 1});
+    for (k, v) in request.as_object().unwrap() {
+        line[k] = v.clone();
+    }
+    writeln!(s, "{line}").unwrap();
+    let mut answer = String::new();
+    BufReader::new(s).read_line(&mut answer).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert!(v["error"].is_null(), "{v}");
+    v["ok"]["data"].clone()
+}
+
+/// A file whose A1 is issued and whose A2 is held (cast in CN, on the watch list), with the
+/// control number `001000007`: after A1's cancellation and A2's rejection the file reads as
+/// it stands (not as the first ack answered it), and the held handle shows the control number
+/// as filed while a handle typed with the plain number (spec section 9) or as filed decides.
+#[test]
+fn a_file_reads_as_it_stands_and_handles_show_the_control_number_as_filed() {
+    let env = Env::new();
+    env.append_config(&format!(
+        "[review]\nwatch_countries = [\"CN\"]\n[[staff]]\nuser = \"{}\"\nrole = \"supervisor\"\n",
+        current_user()
+    ));
+    let mut d = env.start_ready();
+    let a2 = replace_elem(&new_app("A2"), "MostRecentCast", "CN");
+    let bytes = filing(ACME, "001000007", &[new_app("A1"), a2]);
+    drop_file(&env.inbox_of(ACME), "two.xml", &bytes);
+    let ack = read_ack(&d.wait_ack(&env.outbox_of(ACME), "two.ack.xml"));
+    assert_eq!(ack.apps[1].status, "pending-review", "{:?}", ack.apps);
+    let lic = ack.apps[0].license.clone().expect("A1 issued");
+
+    let held = json_of(&env.aim(&["review", "list", "--json"]));
+    assert_eq!(held[0]["handle"], format!("{ACME}:1000007:A2"));
+    assert_eq!(held[0]["handle_as_filed"], format!("{ACME}:001000007:A2"));
+
+    let o = env.aim(&["license", "cancel", &lic, "--reason", "entered twice"]);
+    assert!(o.status.success(), "{:?}", out_text(&o));
+    let as_filed = format!("{ACME}:001000007:A2");
+    let o = env.aim(&["review", "reject", &as_filed, "--reason", "not ours"]);
+    assert!(o.status.success(), "{:?}", out_text(&o));
+
+    let r = ask(
+        &env,
+        serde_json::json!({"op": "receipt", "sender": ACME, "sha256": sha256_hex(bytes.as_bytes())}),
+    );
+    assert_eq!(r["control_text"], "001000007", "{r}");
+    let apps = r["applications"].as_array().unwrap();
+    assert_eq!(
+        (&apps[0]["id"], &apps[0]["status"]),
+        (&"A1".into(), &"cancelled".into()),
+        "{r}"
+    );
+    assert_eq!(
+        (&apps[1]["id"], &apps[1]["status"]),
+        (&"A2".into(), &"rejected".into()),
+        "{r}"
+    );
+}
+
+/// One definition of a rejected file (docs/format.md): its ack says rejected, by a file-level
+/// error or because every application was rejected. `aim status` and the console's
+/// Rejections screen count the same files; the mail screen lists the messages sent.
+#[test]
+fn rejected_files_are_counted_alike_everywhere_and_sent_mail_is_listed() {
+    let env = Env::new();
+    env.add_staff("viewer");
+    let mut d = env.start_ready();
+    let bad = replace_elem(&new_app("A1"), "Hts", "7208.10.1500");
+    let files = [
+        (
+            "all-rejected.xml",
+            filing(ACME, "11", std::slice::from_ref(&bad)),
+        ),
+        ("broken.xml", "<LicenseFiling".to_owned()),
+        ("good.xml", valid_with_control("12")),
+        (
+            "partial.xml",
+            filing(ACME, "13", &[new_app("A1"), bad.replace("A1", "A2")]),
+        ),
+    ];
+    for (name, body) in &files {
+        drop_file(&env.inbox_of(ACME), name, body);
+        d.wait_ack(&env.outbox_of(ACME), &ack_name(name));
+    }
+    let status = json_of(&env.aim(&["status", "--json"]));
+    assert_eq!(status["files_today"], 4, "{status}");
+    assert_eq!(status["files_rejected_today"], 2, "{status}");
+    let (text, _) = out_text(&env.aim(&["status"]));
+    assert!(text.contains("rejected files      2"), "{text}");
+    let score = ask(&env, serde_json::json!({"op": "rejections", "days": 1}));
+    let rejected: u64 = score["by_sender"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["files_rejected"].as_u64().unwrap())
+        .sum();
+    assert_eq!(rejected, 2, "{score}");
+
+    let mail = d.wait_for("the mail sent", WAIT, || {
+        let m = ask(&env, serde_json::json!({"op": "mail"}));
+        (m["sent"].as_array()?.len() == 4).then_some(m)
+    });
+    let first = &mail["sent"][0];
+    assert_eq!(first["state"], "sent", "{mail}");
+    assert_eq!(first["attempts"], 1, "{mail}");
+    assert!(first["sent_at"].is_string(), "{mail}");
 }

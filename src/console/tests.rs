@@ -817,3 +817,362 @@ fn snapshot_help_lists_every_key_with_disabled_ones() {
     assert_eq!(s.matches("│Enter ").count(), 1, "Enter is listed once: {s}");
     assert_eq!(s.matches("│/ ").count(), 1, "/ is listed once: {s}");
 }
+
+// ---- what changes while the console is open: every screen tells the truth
+
+/// A status reply.
+fn status_arrives(app: &mut App, s: StatusView) {
+    update(
+        app,
+        Msg::Reply {
+            tag: Tag::Status,
+            result: Ok(Reply::Status(s)),
+            ms: 1,
+        },
+    );
+}
+
+fn browse_sent(acts: &[Action]) -> Option<(u64, PageKind, crate::store::BrowseQuery)> {
+    acts.iter().find_map(|a| match a {
+        Action::Send(Tag::Browse { generation, kind }, Request::Browse(q)) => {
+            Some((*generation, *kind, (**q).clone()))
+        }
+        _ => None,
+    })
+}
+
+#[test]
+fn a_cancellation_by_anyone_is_read_again_into_the_filtered_list_and_r_reads_it_too() {
+    let mut app = connected("supervisor");
+    app.screen = Screen::Browser;
+    update(&mut app, key(KeyCode::Char('/')));
+    for c in "status=issued".chars() {
+        let acts = update(&mut app, key(KeyCode::Char(c)));
+        if let Some((g, _, _)) = browse_sent(&acts) {
+            page_arrives(&mut app, g, PageKind::First, page(0, 5, Some(5), true));
+        }
+    }
+    update(&mut app, key(KeyCode::Enter));
+    update(&mut app, key(KeyCode::Down));
+    let chosen = app.browser.selected_row().unwrap().license.clone();
+    // Another supervisor cancels license 1: the daemon says something changed.
+    let acts = update(
+        &mut app,
+        Msg::Event(crate::api::Event::Changed {
+            what: "cancellation".into(),
+        }),
+    );
+    let (g, kind, q) = browse_sent(&acts).expect("the list is read again at once");
+    assert_eq!(kind, PageKind::Refresh);
+    assert_eq!(q.filter.status.as_deref(), Some("issued"), "the same query");
+    // Its answer no longer holds the cancelled license; the selection stays on its license.
+    let mut p = page(0, 5, Some(4), true);
+    p.rows.remove(0);
+    page_arrives(&mut app, g, PageKind::Refresh, p);
+    assert_eq!(app.browser.rows.len(), 4);
+    assert_eq!(app.browser.selected_row().unwrap().license, chosen);
+    assert!(!draw(&app).contains(&row(1).license));
+    // `r` reads the rows again too, and a row's new status is shown.
+    let acts = update(&mut app, key(KeyCode::Char('r')));
+    let (g, kind, _) = browse_sent(&acts).expect("r reads the rows again");
+    assert_eq!(kind, PageKind::Refresh);
+    let mut p = page(1, 4, Some(4), true);
+    p.rows[0].status = "cancelled".into();
+    page_arrives(&mut app, g, PageKind::Refresh, p);
+    assert_eq!(app.browser.rows[0].status, "cancelled");
+}
+
+#[test]
+fn a_list_not_shown_is_read_again_when_it_is_shown() {
+    let mut app = connected("supervisor");
+    app.screen = Screen::Mail;
+    let acts = update(
+        &mut app,
+        Msg::Event(crate::api::Event::Changed {
+            what: "cancellation".into(),
+        }),
+    );
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, Action::Send(Tag::Mail, Request::Mail)))
+    );
+    assert!(browse_sent(&acts).is_none(), "the list is not shown");
+    let acts = update(&mut app, key(KeyCode::Char('2')));
+    assert_eq!(browse_sent(&acts).map(|x| x.1), Some(PageKind::Refresh));
+}
+
+#[test]
+fn an_open_file_or_license_is_read_again_after_a_change() {
+    let mut app = connected("supervisor");
+    app.screen = Screen::Detail;
+    app.detail.receipt = Some(receipt_view());
+    let acts = update(
+        &mut app,
+        Msg::Event(crate::api::Event::Changed {
+            what: "review decision".into(),
+        }),
+    );
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, Action::Send(Tag::Receipt, Request::Receipt { .. }))),
+        "{acts:?}"
+    );
+    app.detail.license = Some(license_view());
+    let acts = update(&mut app, key(KeyCode::Char('r')));
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, Action::Send(Tag::License, Request::LicenseShow { .. })))
+    );
+}
+
+#[test]
+fn filings_in_bursts_refresh_the_review_queue_once_a_second() {
+    let mut app = connected("reviewer");
+    update(&mut app, key(KeyCode::Char('6')));
+    for i in 0..50 {
+        let acts = update(
+            &mut app,
+            Msg::Event(crate::api::Event::Filing(filing(i, "accepted"))),
+        );
+        assert!(acts.is_empty(), "no request a filing");
+    }
+    let acts = update(&mut app, Msg::Tick);
+    let held = acts
+        .iter()
+        .filter(|a| matches!(a, Action::Send(Tag::Held, Request::ReviewList)))
+        .count();
+    assert_eq!(held, 1);
+}
+
+#[test]
+fn status_messages_clear_after_a_few_seconds() {
+    let mut app = connected("supervisor");
+    update(
+        &mut app,
+        Msg::Event(crate::api::Event::Changed {
+            what: "re-send".into(),
+        }),
+    );
+    assert!(draw(&app).contains("changed by staff: re-send"));
+    for _ in 0..super::update::FLASH_SECONDS {
+        update(&mut app, Msg::Tick);
+    }
+    let s = draw(&app);
+    assert!(!s.contains("re-send"), "{s}");
+    assert!(
+        s.contains("? help for this screen"),
+        "the key hints are back: {s}"
+    );
+}
+
+#[test]
+fn the_throughput_chart_goes_on_past_its_width() {
+    let mut app = connected("viewer");
+    let mut s = status();
+    // Ten minutes of status answers: the chart holds the newest, the last drawn is the last.
+    for i in 0..300u64 {
+        s.files_today += i % 7;
+        status_arrives(&mut app, s.clone());
+    }
+    let data: Vec<u64> = app.dashboard.throughput.iter().copied().collect();
+    let shown = super::render::dashboard::chart_points(&data, 70);
+    assert_eq!(shown.len(), 70);
+    assert_eq!(shown.last(), Some(&(299 % 7)));
+    // A new day counts from zero: its first step is the new day's files, not a wrap.
+    s.files_today = 3;
+    status_arrives(&mut app, s);
+    assert_eq!(app.dashboard.throughput.back(), Some(&3));
+}
+
+#[test]
+fn mail_ids_and_attempts_are_shown_whole_and_in_words() {
+    let mut app = connected("viewer");
+    app.screen = Screen::Mail;
+    let job = receipt_view().acks[0].mail[0].clone();
+    let mut a = job.clone();
+    a.id = 4_000_001;
+    let mut b = job.clone();
+    b.id = 4_000_002;
+    b.state = crate::store::MailState::Sent;
+    b.attempts = 1;
+    b.sent_at = Some(at(9, 2));
+    app.mail.data = Some(MailView {
+        waiting: vec![],
+        dead: vec![a],
+        sent: vec![b.clone()],
+    });
+    let [narrow, _] = sizes(&app, "mail_ids");
+    assert!(
+        narrow.contains("4000001") && narrow.contains("4000002"),
+        "{narrow}"
+    );
+    assert_eq!(b.state_words(), "sent after 1 attempt");
+    update(&mut app, key(KeyCode::Down));
+    update(&mut app, key(KeyCode::Enter));
+    let s = draw(&app);
+    assert!(
+        s.contains("sent after 1 attempt") && !s.contains("1 attempts"),
+        "{s}"
+    );
+    // A delivered message is not a dead letter: R says so instead of asking.
+    update(&mut app, key(KeyCode::Esc));
+    let acts = update(&mut app, key(KeyCode::Char('R')));
+    assert!(acts.is_empty() && app.modal.is_none());
+    assert!(app.flash.as_deref().unwrap().contains("delivered"));
+}
+
+fn held(i: u32, origin: &str, code: &str) -> HeldView {
+    HeldView {
+        handle: format!("DEMO:{i}:A2"),
+        handle_as_filed: format!("DEMO:{i:09}:A2"),
+        sender: "DEMO".into(),
+        control_number: Some(i),
+        application: Some("A2".into()),
+        action: "new".into(),
+        license: None,
+        file_name: "batch.xml".into(),
+        file_sha256: format!("{i:064x}"),
+        received_at: at(8, 0),
+        reasons: vec![code.into()],
+        details: vec![ReasonView {
+            code: code.into(),
+            path: "Application[A2]/Product[1]/MostRecentCast".into(),
+            detail: format!("{origin} is on the watch list"),
+        }],
+        importer: Some("Importer".into()),
+        country_of_origin: Some(origin.into()),
+        expected_import_date: Some(day()),
+        products: license_view().products,
+    }
+}
+
+#[test]
+fn review_at_volume_filters_marks_all_and_says_where_it_is() {
+    let mut app = connected("reviewer");
+    update(&mut app, key(KeyCode::Char('6')));
+    let list: Vec<HeldView> = (1..=290)
+        .map(|i| {
+            if i % 3 == 0 {
+                held(i, "CN", "R502")
+            } else {
+                held(i, "RU", "R501")
+            }
+        })
+        .collect();
+    update(
+        &mut app,
+        Msg::Reply {
+            tag: Tag::Held,
+            result: Ok(Reply::Held(list)),
+            ms: 1,
+        },
+    );
+    let s = draw(&app);
+    assert!(s.contains("row 1 of 290"), "{s}");
+    assert!(s.contains("DEMO:000000001:A2"), "the handle as filed: {s}");
+    // The reason at the product line it is about.
+    assert!(
+        s.contains("▲ R501 MostRecentCast: RU is on the watch list"),
+        "{s}"
+    );
+    // The filter: only CN.
+    update(&mut app, key(KeyCode::Char('f')));
+    for c in "cn".chars() {
+        update(&mut app, key(KeyCode::Char(c)));
+    }
+    update(&mut app, key(KeyCode::Enter));
+    assert_eq!(app.review.shown().len(), 96);
+    // Mark every one shown, then approve them in one decision.
+    update(&mut app, key(KeyCode::Char('A')));
+    assert_eq!(app.review.marked.len(), 96);
+    let [narrow, wide] = sizes(&app, "review_filtered");
+    for s in [&narrow, &wide] {
+        assert!(s.contains("row 1 of 96 shown (290 held)"), "{s}");
+        assert!(s.contains("marked 96"), "{s}");
+    }
+    update(&mut app, key(KeyCode::Char('a')));
+    let acts = update(&mut app, key(KeyCode::Char('y')));
+    assert!(
+        matches!(&acts[0], Action::Send(Tag::Action, Request::ReviewApprove { handles }) if handles.len() == 96 && handles.iter().all(|h| !h.contains(":0")))
+    );
+    // Space marks one and moves down; A again unmarks all.
+    update(&mut app, key(KeyCode::Char('A')));
+    assert!(app.review.marked.is_empty());
+    update(&mut app, key(KeyCode::Char(' ')));
+    assert_eq!((app.review.marked.len(), app.review.selected), (1, 1));
+}
+
+#[test]
+fn the_mouse_clicks_tabs_and_rows_and_scrolls() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut app = connected("viewer");
+    update(&mut app, Msg::Resize(80, 24));
+    let click = |column, row| {
+        Msg::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    // " 1 Dash │ 2 Licenses │": the second tab starts at column 9.
+    update(&mut app, click(12, 0));
+    assert_eq!(app.screen, Screen::Browser);
+    // The table's first row is line 7 (tabs, status, the search box, the border, the header).
+    update(&mut app, click(5, 9));
+    assert_eq!(app.browser.selected, 2);
+    let acts = update(&mut app, click(5, 9));
+    assert_eq!(app.screen, Screen::Detail, "a second click opens it");
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, Action::Send(Tag::License, _)))
+    );
+    update(&mut app, key(KeyCode::Esc));
+    update(
+        &mut app,
+        Msg::Mouse(MouseEvent {
+            kind: MouseEventKind::ScrollDown,
+            column: 5,
+            row: 9,
+            modifiers: KeyModifiers::NONE,
+        }),
+    );
+    assert_eq!(app.browser.selected, 3);
+}
+
+#[test]
+fn e_exports_the_whole_search_and_says_where() {
+    let mut app = connected("viewer");
+    app.screen = Screen::Browser;
+    app.browser.filter = crate::store::parse_query("sender=ACMEBRK").unwrap();
+    let acts = update(&mut app, key(KeyCode::Char('e')));
+    let Some(Action::Export(q)) = acts.first() else {
+        panic!("{acts:?}");
+    };
+    assert_eq!(q.filter.sender.as_deref(), Some("ACMEBRK"));
+    assert!(q.after.is_none() && !q.backward, "from the first row");
+    update(
+        &mut app,
+        Msg::Exported(Ok((
+            "/home/bob/aim-licenses-20261201-090105.csv".into(),
+            12_345,
+        ))),
+    );
+    assert!(draw(&app).contains("exported 12,345 rows to /home/bob/aim-licenses-"));
+}
+
+#[test]
+fn times_are_local_and_labelled_and_t_shows_utc() {
+    let mut app = connected("viewer");
+    app.zone = Zone::Fixed(chrono::FixedOffset::east_opt(3600).unwrap());
+    update(
+        &mut app,
+        Msg::Event(crate::api::Event::Filing(filing(1, "accepted"))),
+    );
+    let s = draw(&app);
+    assert!(s.contains("times local UTC+01:00"), "{s}");
+    assert!(s.contains("10:01:05"), "09:01:05 UTC in local time: {s}");
+    update(&mut app, key(KeyCode::Char('t')));
+    let s = draw(&app);
+    assert!(s.contains("times UTC") && s.contains("09:01:05"), "{s}");
+}

@@ -41,6 +41,12 @@ const RECENT: [Col; 6] = [
     num("licenses", 8, 1),
 ];
 
+/// The newest points that fit in `width` columns: the chart moves on however long the
+/// console runs (a sparkline draws from its first point and cuts the rest).
+pub fn chart_points(data: &[u64], width: u16) -> &[u64] {
+    &data[data.len().saturating_sub(usize::from(width))..]
+}
+
 pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let [note, top, rows] = areas(app, area);
     if let Some(n) = &app.first_run_note {
@@ -94,9 +100,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let peak = data.iter().max().copied().unwrap_or(0);
     let last = data.last().copied().unwrap_or(0);
     if wide {
-        // The newest points that fit: the chart moves on however long the console runs.
-        let fits = usize::from(spark.width.saturating_sub(2));
-        let shown = &data[data.len().saturating_sub(fits)..];
+        let shown = chart_points(&data, spark.width.saturating_sub(2));
         f.render_widget(
             Sparkline::default()
                 .data(shown)

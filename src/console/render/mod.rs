@@ -2,7 +2,7 @@
 //! from a filing goes through [`clean`] here.
 
 mod browser;
-mod dashboard;
+pub(crate) mod dashboard;
 mod detail;
 mod mail;
 mod monitor;

@@ -304,7 +304,7 @@ fn print_license(l: &views::LicenseView) {
         println!(
             "    {}  {:<9}  by {}{}",
             h.at.format("%Y-%m-%d %H:%M:%SZ"),
-            h.action,
+            h.action.as_str(),
             s(&h.by),
             h.reason
                 .as_deref()
@@ -363,8 +363,8 @@ pub fn audit(config: &Path, license: Option<String>, limit: usize, json: bool) -
             "{}  {:<10} {:<10} {:<8} {}  {}",
             e.at.format("%Y-%m-%d %H:%M:%SZ"),
             sanitize(&e.actor),
-            e.action,
-            e.outcome,
+            e.action.as_str(),
+            e.outcome.as_str(),
             sanitize(&e.subject),
             sanitize(&e.detail)
         );

@@ -406,7 +406,7 @@ async fn handle(
     match req {
         Request::Hello => Ok(Reply::Hello(views::HelloView {
             user: user.to_owned(),
-            role: role_name(role).to_owned(),
+            role,
             version: env!("CARGO_PKG_VERSION").to_owned(),
             data: cx.cfg.data.display().to_string(),
         })),

@@ -1,8 +1,11 @@
 //! What the server answers, as the commands print it with `--json` (spec section 9): decimals
 //! as strings, times RFC 3339 UTC. Built from store records by plain functions.
 
+use crate::config::Role;
 use crate::filing::model::{EntryType, Manufacturers, Product, fixed};
-use crate::store::{self, AuditEvent, License, MailJob, PendingApp};
+use crate::store::{
+    self, AuditAction, AuditEvent, FileStatus, License, LicenseAction, MailJob, Outcome, PendingApp,
+};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -36,9 +39,30 @@ pub enum Reply {
 pub struct HelloView {
     pub user: String,
     /// `viewer`, `reviewer`, `supervisor`, or `none` for a user not on the staff list.
-    pub role: String,
+    #[serde(with = "role_wire")]
+    pub role: Option<Role>,
     pub version: String,
     pub data: String,
+}
+
+/// A role on the wire: its name, `none` for a user not on the staff list.
+mod role_wire {
+    use crate::config::Role;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(r: &Option<Role>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(crate::api::server::role_name(*r))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Role>, D::Error> {
+        match String::deserialize(d)?.as_str() {
+            "viewer" => Ok(Some(Role::Viewer)),
+            "reviewer" => Ok(Some(Role::Reviewer)),
+            "supervisor" => Ok(Some(Role::Supervisor)),
+            "none" => Ok(None),
+            other => Err(serde::de::Error::custom(format!("unknown role {other:?}"))),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,7 +125,7 @@ impl ProductView {
 pub struct HistoryView {
     pub at: DateTime<Utc>,
     /// `issued`, `corrected`, `cancelled`.
-    pub action: String,
+    pub action: LicenseAction,
     /// `daemon` for a filing, or the staff user.
     pub by: String,
     pub file_sha256: String,
@@ -170,7 +194,7 @@ impl LicenseView {
                 .iter()
                 .map(|e| HistoryView {
                     at: e.at,
-                    action: e.action.as_str().to_owned(),
+                    action: e.action,
                     by: e.by.name().to_owned(),
                     file_sha256: e.receipt.clone(),
                     application: e.app_id.clone(),
@@ -194,9 +218,9 @@ pub struct CancelView {
 pub struct AuditView {
     pub at: DateTime<Utc>,
     pub actor: String,
-    pub action: String,
+    pub action: AuditAction,
     pub subject: String,
-    pub outcome: String,
+    pub outcome: Outcome,
     pub detail: String,
 }
 
@@ -205,9 +229,9 @@ impl AuditView {
         AuditView {
             at: e.at,
             actor: e.actor.name().to_owned(),
-            action: e.action.as_str().to_owned(),
+            action: e.action,
             subject: e.subject.clone(),
-            outcome: e.outcome.as_str().to_owned(),
+            outcome: e.outcome,
             detail: e.detail.clone(),
         }
     }
@@ -461,7 +485,7 @@ pub struct ReceiptView {
     /// The control number as filed (`001000007`), which staff screens show.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control_text: Option<String>,
-    pub status: String,
+    pub status: FileStatus,
     pub file_error: Option<String>,
     pub deliveries: Vec<DeliveryView>,
     pub applications: Vec<AppSummaryView>,
@@ -514,7 +538,7 @@ impl ReceiptView {
             sha256: r.sha256.clone(),
             control_number: r.control_number,
             control_text: r.control_text.clone(),
-            status: r.status.as_str().to_owned(),
+            status: r.status,
             file_error: r.file_error.clone(),
             deliveries: r
                 .deliveries

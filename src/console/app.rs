@@ -91,12 +91,13 @@ pub enum RoleLevel {
 }
 
 impl RoleLevel {
-    pub fn of(name: &str) -> RoleLevel {
-        match name {
-            "viewer" => RoleLevel::Viewer,
-            "reviewer" => RoleLevel::Reviewer,
-            "supervisor" => RoleLevel::Supervisor,
-            _ => RoleLevel::None,
+    pub fn of(role: Option<crate::config::Role>) -> RoleLevel {
+        use crate::config::Role;
+        match role {
+            Some(Role::Viewer) => RoleLevel::Viewer,
+            Some(Role::Reviewer) => RoleLevel::Reviewer,
+            Some(Role::Supervisor) => RoleLevel::Supervisor,
+            None => RoleLevel::None,
         }
     }
 
@@ -492,7 +493,7 @@ impl App {
     pub fn role(&self) -> RoleLevel {
         self.hello
             .as_ref()
-            .map_or(RoleLevel::None, |h| RoleLevel::of(&h.role))
+            .map_or(RoleLevel::None, |h| RoleLevel::of(h.role))
     }
 
     pub fn user(&self) -> &str {

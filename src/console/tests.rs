@@ -26,7 +26,12 @@ fn key(c: KeyCode) -> Msg {
 fn hello(role: &str) -> HelloView {
     HelloView {
         user: "bob".into(),
-        role: role.into(),
+        role: match role {
+            "viewer" => Some(crate::config::Role::Viewer),
+            "reviewer" => Some(crate::config::Role::Reviewer),
+            "supervisor" => Some(crate::config::Role::Supervisor),
+            _ => None,
+        },
         version: "0.1.0".into(),
         data: "var".into(),
     }
@@ -509,7 +514,7 @@ fn license_view() -> LicenseView {
         }],
         history: vec![HistoryView {
             at: at(9, 1),
-            action: "issued".into(),
+            action: crate::store::LicenseAction::Issued,
             by: "daemon".into(),
             file_sha256: "ab".repeat(32),
             application: Some("A1".into()),
@@ -525,7 +530,7 @@ fn receipt_view() -> ReceiptView {
         sha256: "ab".repeat(32),
         control_number: Some(42),
         control_text: Some("000000042".into()),
-        status: "partial".into(),
+        status: crate::store::FileStatus::Partial,
         file_error: None,
         deliveries: vec![DeliveryView {
             file_name: "batch-42.xml".into(),
@@ -594,9 +599,9 @@ fn snapshot_detail() {
     app.detail.audit = vec![AuditView {
         at: at(9, 1),
         actor: "daemon".into(),
-        action: "receive".into(),
+        action: crate::store::AuditAction::Receive,
         subject: "batch-42.xml".into(),
-        outcome: "done".into(),
+        outcome: crate::store::Outcome::Done,
         detail: "batch-42.xml from ACMEBRK: partial (2 applications)".into(),
     }];
     for s in sizes(&app, "detail") {
@@ -1175,4 +1180,33 @@ fn times_are_local_and_labelled_and_t_shows_utc() {
     update(&mut app, key(KeyCode::Char('t')));
     let s = draw(&app);
     assert!(s.contains("times UTC") && s.contains("09:01:05"), "{s}");
+}
+
+#[test]
+fn the_wire_keeps_its_words_while_the_console_reads_enums() {
+    let h = hello("nobody");
+    let j = serde_json::to_value(&h).unwrap();
+    assert_eq!(j["role"], "none");
+    let back: HelloView = serde_json::from_value(j).unwrap();
+    assert_eq!(back.role, None);
+    let h = hello("reviewer");
+    assert_eq!(serde_json::to_value(&h).unwrap()["role"], "reviewer");
+    let a = AuditView {
+        at: at(9, 1),
+        actor: "bob".into(),
+        action: crate::store::AuditAction::RetryMail,
+        subject: "mail 7".into(),
+        outcome: crate::store::Outcome::Refused,
+        detail: String::new(),
+    };
+    let j = serde_json::to_value(&a).unwrap();
+    assert_eq!(
+        (j["action"].as_str(), j["outcome"].as_str()),
+        (Some("retry_mail"), Some("refused"))
+    );
+    let l = serde_json::to_value(license_view()).unwrap();
+    assert_eq!(l["history"][0]["action"], "issued");
+    let r = serde_json::to_value(receipt_view()).unwrap();
+    assert_eq!(r["status"], "partial");
+    assert_eq!(r["acks"][0]["mail"][0]["state"], "dead");
 }

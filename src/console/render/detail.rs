@@ -103,7 +103,7 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
             out.push(Line::from(format!(
                 "{}  {:<10} by {:<12} {}{}",
                 app.time(h.at),
-                h.action,
+                h.action.as_str(),
                 clean(&h.by),
                 h.application
                     .as_deref()
@@ -123,8 +123,8 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
                 "{}  {:<12} {:<10} {:<8} {}",
                 app.time(a.at),
                 clean(&a.actor),
-                a.action,
-                a.outcome,
+                a.action.as_str(),
+                a.outcome.as_str(),
                 clean(&a.detail)
             )));
         }
@@ -132,7 +132,7 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
     }
     if let Some(r) = &d.receipt {
         out.push(Line::from(format!("File of {} ({})", clean(&r.sender), r.sha256)).bold());
-        out.push(field("status", &r.status));
+        out.push(field("status", r.status.as_str()));
         out.push(field(
             "control number",
             &r.control_text

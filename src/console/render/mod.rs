@@ -149,7 +149,11 @@ fn status_line(app: &App) -> Line<'static> {
     };
     let mut spans = vec![link];
     if let Some(h) = &app.hello {
-        spans.push(Span::raw(format!("  {} ({})", clean(&h.user), h.role)));
+        spans.push(Span::raw(format!(
+            "  {} ({})",
+            clean(&h.user),
+            crate::api::server::role_name(h.role)
+        )));
     }
     spans.push(Span::raw(format!("  times {}", app.zone_name())));
     if let Some(h) = &app.hello {
@@ -295,15 +299,16 @@ fn help(app: &App, f: &mut Frame) {
         }
         lines.push(Line::from(spans));
     }
-    lines.push(Line::from(""));
-    lines.push(Line::from("Esc or ? closes this help").dim());
     let h = (lines.len() as u16 + 2).min(f.area().height);
     let area = centered(f.area(), 110, h);
     f.render_widget(Clear, area);
     f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::new().borders(Borders::ALL).title(" Help ")),
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::new()
+                .borders(Borders::ALL)
+                .title(" Help ")
+                .title_bottom(Line::from(" Esc or ? closes this help ").dim()),
+        ),
         area,
     );
 }

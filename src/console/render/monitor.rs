@@ -169,10 +169,12 @@ fn charts(app: &App, shown: &[&StaffRow], f: &mut Frame, area: Rect) {
     let tbars: Vec<Bar> = series
         .iter()
         .map(|(mo, t)| {
-            let label = if *t >= 10_000.0 {
-                format!("{:.0}k", t / 1000.0)
+            // Whole tons, grouped, where they fit the bar; thousands (`12k`) where not.
+            let whole = grouped(&format!("{t:.0}"));
+            let label = if whole.chars().count() <= usize::from(tw) {
+                whole
             } else {
-                format!("{t:.0}")
+                format!("{:.0}k", t / 1000.0)
             };
             Bar::default()
                 .value(t.round().max(0.0) as u64)

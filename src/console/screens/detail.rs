@@ -141,7 +141,7 @@ pub fn license(app: &mut App, l: LicenseView) -> Vec<Action> {
     let issuing = l
         .history
         .iter()
-        .find(|h| h.action == "issued")
+        .find(|h| h.action == crate::store::LicenseAction::Issued)
         .map(|h| (l.sender.clone(), h.file_sha256.clone()));
     app.detail.license = Some(l);
     app.detail.loading = None;

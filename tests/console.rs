@@ -231,6 +231,29 @@ fn a_supervisor_sees_filings_live_searches_opens_and_cancels() {
     t.wait_for("the row, cancelled", |s| {
         s.contains("row 1 of 1") && row_of(s, &lic).contains("cancelled")
     });
+    // The list to a CSV file: the console says where; the file holds the search's rows.
+    t.keys(&["Escape"]);
+    t.wait_for("every license listed", |s| s.contains("row 1 of 6"));
+    t.keys(&["e"]);
+    t.wait_for("the export's path", |s| s.contains("exported 6 rows to "));
+    let csv = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("aim-licenses-"))
+        .expect("the CSV file in the console's folder");
+    let text = std::fs::read_to_string(csv.path()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 7, "{text}");
+    assert!(
+        lines[0].starts_with("license,status,sender,importer"),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("{lic},cancelled,{ACME},"))),
+        "{text}"
+    );
     t.keys(&["q"]);
     t.wait_for("a clean exit", |s| s.contains("EXIT=0"));
 }

@@ -222,7 +222,7 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Action> {
         return vec![Action::Quit];
     }
     if let Some(m) = app.modal.take() {
-        return modal_key(app, m, k);
+        return screens::modal::key(app, m, k);
     }
     if app.screen == Screen::Browser && app.browser.editing {
         return browser::search_key(app, k);
@@ -311,96 +311,13 @@ fn mouse(app: &mut App, m: MouseEvent) -> Vec<Action> {
                 return Vec::new();
             };
             let again = app.selected_index(area) == Some(index);
-            select(app, area, index);
+            let v = screens::select(app, area, index);
             if again {
                 return screen_key(app, Cmd::Open);
             }
-            Vec::new()
+            v
         }
         _ => Vec::new(),
-    }
-}
-
-/// Put the selection of list `area` on `index`.
-fn select(app: &mut App, area: ListArea, index: usize) {
-    match area {
-        ListArea::Recent => app.recent_sel = index.min(app.dashboard.recent.len()),
-        ListArea::Browser => {
-            browser::select(app, index);
-        }
-        ListArea::Review => {
-            if index < app.review.shown().len() {
-                app.review.selected = index;
-            }
-        }
-        ListArea::Mail => {
-            if index < mail::rows(app).len() {
-                app.mail.selected = index;
-            }
-        }
-        ListArea::Rejections(f) => {
-            app.rejections.focus = f;
-            rejections::select_in(&mut app.rejections, Cmd::Home, Some(index));
-        }
-        ListArea::Monitor => {
-            if index < app.monitor.shown().len() {
-                app.monitor.selected = index;
-            }
-        }
-    }
-}
-
-fn modal_key(app: &mut App, m: Modal, k: KeyEvent) -> Vec<Action> {
-    match m {
-        Modal::Help => match k.code {
-            KeyCode::Char('q') => {
-                app.quit = true;
-                vec![Action::Quit]
-            }
-            KeyCode::Esc | KeyCode::Char('?') | KeyCode::Enter => Vec::new(),
-            _ => {
-                app.modal = Some(Modal::Help);
-                Vec::new()
-            }
-        },
-        Modal::Message { .. } => Vec::new(),
-        Modal::Reason { action, mut text } => match k.code {
-            KeyCode::Esc => {
-                app.say("not done".to_string());
-                Vec::new()
-            }
-            KeyCode::Enter => {
-                if text.trim().is_empty() {
-                    app.modal = Some(Modal::Reason { action, text });
-                    app.say("type a reason first: the filer reads it".to_string());
-                } else {
-                    app.modal = Some(Modal::Confirm {
-                        action,
-                        reason: Some(text.trim().to_owned()),
-                    });
-                }
-                Vec::new()
-            }
-            _ => {
-                screens::edit_line(&mut text, k);
-                app.modal = Some(Modal::Reason { action, text });
-                Vec::new()
-            }
-        },
-        Modal::Confirm { action, reason } => match k.code {
-            KeyCode::Char('y') | KeyCode::Char('Y') => {
-                app.say(format!("{}…", action.describe()));
-                vec![send(Tag::Action, screens::request_of(&action, reason))]
-            }
-            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
-                app.say("not done".to_string());
-                Vec::new()
-            }
-            _ => {
-                app.modal = Some(Modal::Confirm { action, reason });
-                Vec::new()
-            }
-        },
     }
 }
 

@@ -6,6 +6,7 @@ pub mod browser;
 pub mod dashboard;
 pub mod detail;
 pub mod mail;
+pub mod modal;
 pub mod monitor;
 pub mod rejections;
 pub mod review;
@@ -141,5 +142,37 @@ pub(crate) fn ask(app: &mut App, action: Pending) -> Vec<Action> {
             reason: None,
         }
     });
+    Vec::new()
+}
+
+/// Put the selection of list `area` on `index` (a click); the browser may ask for a page.
+pub(crate) fn select(app: &mut App, area: ListArea, index: usize) -> Vec<Action> {
+    match area {
+        ListArea::Recent => {
+            if index < app.dashboard.recent.len() {
+                app.recent_sel = index;
+            }
+        }
+        ListArea::Browser => return browser::select(app, index),
+        ListArea::Review => {
+            if index < app.review.shown().len() {
+                app.review.selected = index;
+            }
+        }
+        ListArea::Mail => {
+            if index < mail::rows(app).len() {
+                app.mail.selected = index;
+            }
+        }
+        ListArea::Rejections(f) => {
+            app.rejections.focus = f;
+            rejections::select_in(&mut app.rejections, Cmd::Home, Some(index));
+        }
+        ListArea::Monitor => {
+            if index < app.monitor.shown().len() {
+                app.monitor.selected = index;
+            }
+        }
+    }
     Vec::new()
 }

@@ -312,8 +312,8 @@ async fn export(c: &Client, mut q: crate::store::BrowseQuery) -> Result<(String,
                 r.license.as_str(),
                 r.status.as_str(),
                 r.sender.as_str(),
-                r.importer.as_str(),
-                r.entry_number.as_deref().unwrap_or(""),
+                &csv_text(&r.importer),
+                &csv_text(r.entry_number.as_deref().unwrap_or("")),
                 r.country_of_origin.as_str(),
                 &r.valid_from.to_string(),
                 r.hts.as_str(),
@@ -334,4 +334,27 @@ async fn export(c: &Client, mut q: crate::store::BrowseQuery) -> Result<(String,
     }
     w.flush().map_err(|e| fail(&e))?;
     Ok((path.display().to_string(), n))
+}
+
+/// Filer-written text as a CSV cell a spreadsheet shows as text: a leading `=`, `+`, `-` or
+/// `@` would start a formula (`=HYPERLINK(…)` in an importer's name), so it gets a `'` first.
+pub fn csv_text(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn filer_text_never_starts_a_spreadsheet_formula() {
+        assert_eq!(super::csv_text("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(super::csv_text("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(
+            super::csv_text("Northwind Metals Inc"),
+            "Northwind Metals Inc"
+        );
+    }
 }

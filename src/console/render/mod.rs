@@ -374,7 +374,12 @@ pub(crate) fn fit_columns(cols: &[Col], avail: u16) -> Vec<(usize, u16)> {
         keep.remove(pos);
     }
     let spare = avail.saturating_sub(need(&keep));
-    let flex_at = keep.iter().position(|i| cols[*i].flex);
+    // The room left goes to the flexible column, or when it gave way, to the last one (a
+    // right-aligned amount then ends at the table's edge).
+    let flex_at = keep
+        .iter()
+        .position(|i| cols[*i].flex)
+        .or(keep.len().checked_sub(1));
     keep.iter()
         .enumerate()
         .map(|(pos, i)| {

@@ -17,7 +17,7 @@ fn areas(area: Rect) -> [Rect; 2] {
     if area.width >= SIDE_BY_SIDE_FROM {
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area)
     } else {
-        Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area)
+        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area)
     }
 }
 

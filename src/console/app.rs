@@ -154,10 +154,23 @@ impl Pending {
             Pending::Cancel { license } => format!("Cancel license {license}"),
             Pending::Resend { ack, .. } => format!("Mail ack {ack} again to the filer"),
             Pending::Retry { id, ack } => format!("Queue dead letter {id} ({ack}) again"),
-            Pending::Approve { handles } => format!("Approve {}", handles.join(", ")),
-            Pending::Reject { handles } => format!("Reject {}", handles.join(", ")),
+            Pending::Approve { handles } => format!("Approve {}", some(handles)),
+            Pending::Reject { handles } => format!("Reject {}", some(handles)),
         }
     }
+}
+
+/// A few handles by name, the rest counted: `DEMO:7:A1, DEMO:7:A2 and 288 more (290)`.
+fn some(handles: &[String]) -> String {
+    if handles.len() <= 3 {
+        return handles.join(", ");
+    }
+    format!(
+        "{} and {} more ({} applications)",
+        handles[..2].join(", "),
+        handles.len() - 2,
+        handles.len()
+    )
 }
 
 /// What covers the screen.

@@ -1210,3 +1210,51 @@ fn the_wire_keeps_its_words_while_the_console_reads_enums() {
     assert_eq!(r["status"], "partial");
     assert_eq!(r["acks"][0]["mail"][0]["state"], "dead");
 }
+
+#[test]
+fn a_decision_on_hundreds_is_summed_up_and_kept_inside_one_request() {
+    let mut app = connected("reviewer");
+    update(&mut app, key(KeyCode::Char('6')));
+    let list: Vec<HeldView> = (1..=700).map(|i| held(i, "CN", "R502")).collect();
+    update(
+        &mut app,
+        Msg::Reply {
+            tag: Tag::Held,
+            result: Ok(Reply::Held(list)),
+            ms: 1,
+        },
+    );
+    update(&mut app, key(KeyCode::Char('A')));
+    assert_eq!(app.review.marked.len(), super::screens::review::MAX_DECIDE);
+    assert!(app.flash.as_deref().unwrap().contains("200 more shown"));
+    update(&mut app, key(KeyCode::Char('a')));
+    let s = draw(&app);
+    assert!(s.contains("and 498 more (500 applications)"), "{s}");
+    let acts = update(&mut app, key(KeyCode::Char('y')));
+    let Action::Send(_, req) = &acts[0] else {
+        panic!("{acts:?}")
+    };
+    let line = serde_json::to_string(req).unwrap();
+    assert!(line.len() < crate::api::MAX_REQUEST / 2, "{}", line.len());
+    let decided: Vec<DecisionView> = (1..=500)
+        .map(|i| DecisionView {
+            handle: format!("DEMO:{i}:A2"),
+            decision: "approved".into(),
+            license: Some(format!("AIM-2026-{i:07}-0")),
+            reason: None,
+            ack_name: format!("b{}.ack-2.xml", i % 4),
+            ack_sequence: 2,
+        })
+        .collect();
+    update(
+        &mut app,
+        Msg::Reply {
+            tag: Tag::Action,
+            result: Ok(Reply::Decided(decided)),
+            ms: 9,
+        },
+    );
+    let s = draw(&app);
+    assert!(s.contains("500 decided: 500 approved"), "{s}");
+    assert!(s.contains("4 follow-up acks"), "{s}");
+}

@@ -397,6 +397,18 @@ fn action_done(app: &mut App, r: Reply) -> Vec<Action> {
             "License {} is {}.\nThe filer is answered by follow-up ack {} (sequence {}), mailed.",
             c.license, c.status, c.ack_name, c.ack_sequence
         ),
+        Reply::Decided(ds) if ds.len() > 8 => {
+            let approved = ds.iter().filter(|d| d.license.is_some()).count();
+            let mut acks: Vec<&str> = ds.iter().map(|d| d.ack_name.as_str()).collect();
+            acks.sort_unstable();
+            acks.dedup();
+            format!(
+                "{} decided: {approved} approved (licenses issued), {} rejected.\nThe filers are answered by {} follow-up acks, mailed.",
+                ds.len(),
+                ds.len() - approved,
+                acks.len()
+            )
+        }
         Reply::Decided(ds) => ds
             .iter()
             .map(|d| {

@@ -9,6 +9,10 @@ use crate::console::keys::Cmd;
 use crate::console::update::{Action, Tag};
 use crossterm::event::{KeyCode, KeyEvent};
 
+/// Handles one decision takes: a request stays well inside the socket's 64 KiB (a handle
+/// is at most 61 characters).
+pub const MAX_DECIDE: usize = 500;
+
 pub fn enter(_app: &mut App) -> Vec<Action> {
     vec![send(Tag::Held, Request::ReviewList)]
 }
@@ -48,6 +52,12 @@ pub fn key(app: &mut App, cmd: Cmd) -> Vec<Action> {
             if let Some(h) = app.review.selected_held() {
                 let h = h.handle.clone();
                 if !app.review.marked.remove(&h) {
+                    if app.review.marked.len() >= MAX_DECIDE {
+                        app.say(format!(
+                            "{MAX_DECIDE} marked, the most one decision takes: decide them first"
+                        ));
+                        return Vec::new();
+                    }
                     app.review.marked.insert(h);
                 }
                 let len = app.review.shown().len();
@@ -66,13 +76,24 @@ pub fn key(app: &mut App, cmd: Cmd) -> Vec<Action> {
             if !shown.is_empty() && shown.iter().all(|h| r.marked.contains(h)) {
                 r.marked.clear();
                 app.say("every mark removed".to_string());
-            } else {
-                r.marked.extend(shown);
-                let n = r.marked.len();
-                app.say(format!(
-                    "{n} marked: a approves them, x rejects them, Esc unmarks"
-                ));
+                return Vec::new();
             }
+            let room = MAX_DECIDE.saturating_sub(r.marked.len());
+            let unmarked: Vec<String> = shown
+                .iter()
+                .filter(|h| !r.marked.contains(*h))
+                .cloned()
+                .collect();
+            let left = unmarked.len().saturating_sub(room);
+            r.marked.extend(unmarked.into_iter().take(room));
+            let n = r.marked.len();
+            app.say(if left > 0 {
+                format!(
+                    "{n} marked, the most one decision takes ({left} more shown): a approves, x rejects, then A again"
+                )
+            } else {
+                format!("{n} marked: a approves them, x rejects them, Esc unmarks")
+            });
             Vec::new()
         }
         Cmd::Approve => {

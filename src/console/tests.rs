@@ -1258,3 +1258,44 @@ fn a_decision_on_hundreds_is_summed_up_and_kept_inside_one_request() {
     assert!(s.contains("500 decided: 500 approved"), "{s}");
     assert!(s.contains("4 follow-up acks"), "{s}");
 }
+
+#[test]
+fn a_search_scrolled_down_is_read_again_where_it_is() {
+    let mut app = connected("supervisor");
+    app.screen = Screen::Browser;
+    // A search (positions not exact) whose window starts at its row 101.
+    app.browser.filter = crate::store::parse_query("sender=ACMEBRK").unwrap();
+    let g = app.browser.generation;
+    page_arrives(
+        &mut app,
+        g,
+        PageKind::First,
+        page(100, 30, Some(500), false),
+    );
+    app.browser.at_top = false;
+    app.browser.start = Some(100);
+    app.browser.selected = 7;
+    let chosen = app.browser.selected_row().unwrap().license.clone();
+    let acts = update(
+        &mut app,
+        Msg::Event(crate::api::Event::Changed {
+            what: "cancellation".into(),
+        }),
+    );
+    let (g, kind, q) = browse_sent(&acts).unwrap();
+    assert_eq!(kind, PageKind::Anchor);
+    assert!(q.backward && q.limit == 1);
+    assert_eq!(q.after.as_deref(), Some(row(101).cursor.as_str()));
+    // The row before the window: the window is read from just after it.
+    let acts = page_arrives(&mut app, g, PageKind::Anchor, page(99, 1, None, false));
+    let (g, kind, q) = browse_sent(&acts).unwrap();
+    assert_eq!(kind, PageKind::RefreshAfter);
+    assert_eq!(q.after.as_deref(), Some(row(100).cursor.as_str()));
+    let mut p = page(100, 30, None, false);
+    p.rows[7].status = "cancelled".into();
+    page_arrives(&mut app, g, PageKind::RefreshAfter, p);
+    assert_eq!(app.browser.start, Some(100), "where it was");
+    assert_eq!(app.browser.position(), "row 108 of 500");
+    let sel = app.browser.selected_row().unwrap();
+    assert_eq!((&sel.license, sel.status.as_str()), (&chosen, "cancelled"));
+}

@@ -46,8 +46,14 @@ pub enum PageKind {
     Last,
     Forward,
     Backward,
-    /// The window read again where it is (rows changed).
+    /// The window read again where it is (rows changed): from the top, or at its position
+    /// where positions are exact.
     Refresh,
+    /// The row just before the window (one row, walking back), to read the window again from
+    /// it where positions are not exact.
+    Anchor,
+    /// The window read again from after its anchor.
+    RefreshAfter,
 }
 
 #[derive(Clone, Debug)]

@@ -32,7 +32,7 @@ fn query(app: &App, kind: PageKind, after: Option<String>, limit: usize) -> Acti
             sort: b.sort,
             desc: b.desc,
             after,
-            backward: matches!(kind, PageKind::Backward | PageKind::Last),
+            backward: matches!(kind, PageKind::Backward | PageKind::Last | PageKind::Anchor),
             offset,
             limit,
             count: matches!(kind, PageKind::First | PageKind::Last | PageKind::Refresh),
@@ -54,8 +54,9 @@ pub fn first_page(app: &mut App) -> Action {
 }
 
 /// The same query again, for rows that changed (a live event, `r`): the window is read anew
-/// where it is (by position where positions are exact, else from the top) and the selected
-/// license stays selected while it is still in it.
+/// where it is (by position where positions are exact; else from the row before its first,
+/// found by a one-row walk back) and the selected license stays selected while it is still
+/// in it.
 pub fn refresh(app: &mut App) -> Action {
     let b = &mut app.browser;
     b.generation += 1;
@@ -63,6 +64,12 @@ pub fn refresh(app: &mut App) -> Action {
     b.requery_waiting = false;
     b.loading = Some(true);
     b.keep = b.selected_row().map(|r| r.license.clone());
+    if !b.at_top && !b.exact_positions() {
+        let first = b.rows.first().map(|r| r.cursor.clone());
+        if first.is_some() {
+            return query(app, PageKind::Anchor, first, 1);
+        }
+    }
     query(app, PageKind::Refresh, None, window_rows(app))
 }
 
@@ -279,6 +286,35 @@ pub fn reply(app: &mut App, kind: PageKind, p: BrowsePage, ms: u128) -> Vec<Acti
     b.plan = p.plan.clone();
     let n = p.rows.len();
     match kind {
+        PageKind::Anchor => {
+            // Read the window from just after the row before it (or, walking back having
+            // stopped early, from where it stopped: nothing between matches); nothing before:
+            // from the top.
+            let after = p.rows.first().map(|r| r.cursor.clone()).or(p.resume);
+            let b = &mut app.browser;
+            b.loading = Some(true);
+            if after.is_none() {
+                b.start = Some(0);
+                b.at_top = true;
+            }
+            let kind = if after.is_some() {
+                PageKind::RefreshAfter
+            } else {
+                PageKind::Refresh
+            };
+            return vec![query(app, kind, after, window_rows(app))];
+        }
+        PageKind::RefreshAfter => {
+            // Where the window was, read again; the position and top stay as they were.
+            b.rows = p.rows;
+            b.at_bottom = p.at_end;
+            b.next_after = p.resume.clone();
+            let kept = b.keep.take();
+            b.selected = kept
+                .and_then(|l| b.rows.iter().position(|r| r.license == l))
+                .unwrap_or(b.selected)
+                .min(n.saturating_sub(1));
+        }
         PageKind::First | PageKind::Last | PageKind::Refresh => {
             if let Some(t) = p.total {
                 b.total = Some(t);

@@ -1299,3 +1299,25 @@ fn a_search_scrolled_down_is_read_again_where_it_is() {
     let sel = app.browser.selected_row().unwrap();
     assert_eq!((&sel.license, sel.status.as_str()), (&chosen, "cancelled"));
 }
+
+#[test]
+fn every_screen_draws_on_a_tiny_terminal_without_panicking() {
+    let mut app = connected("supervisor");
+    app.detail.license = Some(license_view());
+    app.detail.receipt = Some(receipt_view());
+    app.review.held = vec![held(1, "CN", "R502")];
+    app.review.loaded = true;
+    for (w, h) in [(20u16, 5u16), (40, 10), (1, 1), (79, 23)] {
+        for s in Screen::ALL {
+            let mut a = app.clone();
+            a.screen = s;
+            update(&mut a, Msg::Resize(w, h));
+            update(&mut a, key(KeyCode::End));
+            update(&mut a, key(KeyCode::Char('?')));
+            let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+            t.draw(|f| render(&a, f)).unwrap();
+            update(&mut a, key(KeyCode::Esc));
+            t.draw(|f| render(&a, f)).unwrap();
+        }
+    }
+}

@@ -228,7 +228,7 @@ fn modal(app: &App, m: &Modal, f: &mut Frame) {
     match m {
         Modal::Help => help(app, f),
         Modal::Reason { action, text } => {
-            let area = centered(f.area(), 80, 7);
+            let area = centered(f.area(), 80, 8);
             f.render_widget(Clear, area);
             let mut lines = vec![
                 Line::from(action.describe()).bold(),
@@ -240,12 +240,14 @@ fn modal(app: &App, m: &Modal, f: &mut Frame) {
             }
             lines.push(Line::from("Enter continue   Esc cancel").dim());
             f.render_widget(
-                Paragraph::new(lines).block(Block::bordered().title(" Reason ")),
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: false })
+                    .block(Block::bordered().title(" Reason ")),
                 area,
             );
         }
         Modal::Confirm { action, reason } => {
-            let area = centered(f.area(), 80, 7);
+            let area = centered(f.area(), 80, 8);
             f.render_widget(Clear, area);
             let mut lines = vec![Line::from(format!("{}?", action.describe())).bold()];
             if let Some(r) = reason {
@@ -256,7 +258,9 @@ fn modal(app: &App, m: &Modal, f: &mut Frame) {
             }
             lines.push(Line::from("y yes   n / Esc no"));
             f.render_widget(
-                Paragraph::new(lines).block(Block::bordered().title(" Confirm ")),
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: false })
+                    .block(Block::bordered().title(" Confirm ")),
                 area,
             );
         }

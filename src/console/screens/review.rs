@@ -170,13 +170,23 @@ impl ReviewState {
     }
 }
 
-/// Whether a held application matches one word of the filter: a code (R501), a country of
-/// origin, the start of an HTS, a sender, a handle or a file name.
+/// Whether a held application matches one word of the filter: a code (R501), a country (of
+/// origin, or a product's smelt or cast), the start of an HTS, a sender, a handle or a file
+/// name.
 fn matches(h: &HeldView, w: &str) -> bool {
     h.reasons.iter().any(|r| r.eq_ignore_ascii_case(w))
         || h.country_of_origin
             .as_deref()
             .is_some_and(|c| c.eq_ignore_ascii_case(w))
+        || h.products.iter().any(|p| {
+            [
+                &p.largest_smelt,
+                &p.second_largest_smelt,
+                &p.most_recent_cast,
+            ]
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(w))
+        })
         || h.products.iter().any(|p| p.hts.starts_with(w))
         || h.sender.eq_ignore_ascii_case(w)
         || h.shown_handle().to_uppercase().contains(w)

@@ -1321,3 +1321,25 @@ fn every_screen_draws_on_a_tiny_terminal_without_panicking() {
         }
     }
 }
+
+#[test]
+fn an_open_license_is_read_again_after_filings_at_most_once_a_second() {
+    let mut app = connected("viewer");
+    app.screen = Screen::Detail;
+    app.detail.license = Some(license_view());
+    app.detail.scroll = 5;
+    for i in 0..20 {
+        let acts = update(
+            &mut app,
+            Msg::Event(crate::api::Event::Filing(filing(i, "accepted"))),
+        );
+        assert!(acts.is_empty());
+    }
+    let acts = update(&mut app, Msg::Tick);
+    let shows = acts
+        .iter()
+        .filter(|a| matches!(a, Action::Send(Tag::License, Request::LicenseShow { .. })))
+        .count();
+    assert_eq!(shows, 1, "{acts:?}");
+    assert_eq!(app.detail.scroll, 5, "the place is kept");
+}

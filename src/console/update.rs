@@ -169,8 +169,11 @@ fn event(app: &mut App, e: Event) -> Vec<Action> {
     match e {
         Event::Filing(row) => {
             dashboard::filing(app, row);
+            // A filing may correct or cancel a license, or hold applications: what shows
+            // licenses, files, mail and holds is read again.
             for s in [
                 Screen::Browser,
+                Screen::Detail,
                 Screen::Rejections,
                 Screen::Mail,
                 Screen::Review,

@@ -35,11 +35,16 @@ pub enum Command {
     Daemon,
     /// The staff console in this terminal, attached to the running daemon (`?` lists the keys).
     Console,
-    /// Counts of the day, queue health and the last errors of the running daemon.
+    /// Counts of the day, the state of intake, queue health and the last errors of the
+    /// running daemon.
     Status {
         /// One JSON object on stdout instead of text.
         #[arg(long)]
         json: bool,
+        /// For monitoring: one line, and exit 0 ok, 1 warning (mail retrying, dead letters),
+        /// 2 critical (intake paused, mail worker down, the daemon not answering).
+        #[arg(long)]
+        check: bool,
     },
     /// Applications held for review: list them, approve or reject them (reviewer).
     #[command(subcommand)]
@@ -196,7 +201,7 @@ pub fn run() -> ExitCode {
             today,
         }) => run_gen(sender, count, apps_per_file, out, seed, today),
         Some(Command::Daemon) => run_daemon(&cli.config, false),
-        Some(Command::Status { json }) => crate::staff_cli::status(&cli.config, json),
+        Some(Command::Status { json, check }) => crate::staff_cli::status(&cli.config, json, check),
         Some(Command::Review(c)) => crate::staff_cli::review(&cli.config, c),
         Some(Command::License(c)) => crate::staff_cli::license(&cli.config, c),
         Some(Command::Audit {

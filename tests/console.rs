@@ -131,9 +131,14 @@ fn a_license(d: &mut Daemon, env: &Env) -> String {
 }
 
 fn console(env: &Env, size: (u16, u16)) -> Tmux {
+    console_in_zone(env, size, "UTC")
+}
+
+/// The console with `TZ=zone` (a POSIX zone such as `XXX-1` needs no time zone database).
+fn console_in_zone(env: &Env, size: (u16, u16), zone: &str) -> Tmux {
     Tmux::start(
         &format!(
-            "cd {} && {} console --config {}; echo EXIT=$?; sleep 30",
+            "cd {} && TZ={zone} {} console --config {}; echo EXIT=$?; sleep 30",
             env.dir.path().display(),
             aim_bin(),
             env.config.display()
@@ -265,8 +270,12 @@ fn a_viewer_is_refused_and_the_console_outlives_a_daemon_restart() {
     let mut d = env.start_ready();
     gen_into(&env, "1");
     let lic = a_license(&mut d, &env);
-    let t = console(&env, (160, 45));
+    let t = console_in_zone(&env, (160, 45), "XXX-1");
     t.wait_for("the connection", |s| s.contains("root (viewer)"));
+    // Times in the staff member's zone, labelled; t for UTC.
+    t.wait_for("local times", |s| s.contains("times local UTC+01:00"));
+    t.keys(&["t"]);
+    t.wait_for("UTC times", |s| s.contains("times UTC"));
     t.keys(&["/"]);
     t.text(&lic);
     t.keys(&["Enter"]);

@@ -116,9 +116,10 @@ pub enum Command {
         /// name, then renamed), so it may be a partner's inbox.
         #[arg(long, value_name = "DIR", default_value = ".")]
         out: PathBuf,
-        /// Seed of the generator: the same seed and day give byte-identical files.
-        #[arg(long, value_name = "S", default_value_t = 1, value_parser = parse_seed)]
-        seed: u64,
+        /// Seed of the generator: the same seed and day give byte-identical files. Without it a
+        /// seed is taken from the clock and printed, so each run writes new filings.
+        #[arg(long, value_name = "S", value_parser = parse_seed)]
+        seed: Option<u64>,
         /// Day the filings are made for: their dates are relative to it [default: today, UTC].
         #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
         today: Option<chrono::NaiveDate>,
@@ -376,9 +377,13 @@ fn run_gen(
     count: usize,
     apps_per_file: usize,
     out: PathBuf,
-    seed: u64,
+    seed: Option<u64>,
     today: Option<chrono::NaiveDate>,
 ) -> ExitCode {
+    let (seed, from_clock) = match seed {
+        Some(s) => (s, false),
+        None => (crate::generator::clock_seed(), true),
+    };
     if !(2..=15).contains(&sender.len())
         || !sender
             .bytes()
@@ -421,5 +426,8 @@ fn run_gen(
         },
         opts.sender
     );
+    if from_clock {
+        eprintln!("seed {seed} (from the clock; --seed {seed} writes the same files again)");
+    }
     ExitCode::SUCCESS
 }

@@ -189,7 +189,7 @@ pub fn status(config: &Path, json: bool, check: bool) -> ExitCode {
     out!(o, "Today ({}, UTC)", s.day);
     out!(
         o,
-        "  files received       {:>8}   rejected whole {:>6}",
+        "  files received       {:>8}   rejected files {:>6}",
         s.files_today,
         s.files_rejected_today
     );
@@ -403,7 +403,7 @@ fn print_license(o: &mut String, l: &views::LicenseView) {
             o,
             "    {}  {:<9}  by {}{}",
             h.at.format("%Y-%m-%d %H:%M:%SZ"),
-            h.action,
+            h.action.as_str(),
             s(&h.by),
             h.reason
                 .as_deref()
@@ -467,8 +467,8 @@ pub fn audit(config: &Path, license: Option<String>, limit: usize, json: bool) -
             "{}  {:<10} {:<10} {:<8} {}  {}",
             e.at.format("%Y-%m-%d %H:%M:%SZ"),
             sanitize(&e.actor),
-            e.action,
-            e.outcome,
+            e.action.as_str(),
+            e.outcome.as_str(),
             sanitize(&e.subject),
             sanitize(&e.detail)
         );

@@ -102,7 +102,10 @@ pub struct RawApp {
     /// Set once a `Product` element was seen, even one beyond the limit.
     pub product_seen: bool,
     pub reason: Option<Text>,
+    /// At most `rules::MAX_APP_ERRORS + 1` problems are kept; the rest are only counted, so
+    /// an application of 200,000 unknown elements costs no more memory than one of 101.
     pub problems: Vec<Problem>,
+    pub problems_unlisted: usize,
 }
 
 /// What reading a document yields.
@@ -1117,6 +1120,7 @@ pub fn parse_line_number(s: &str) -> Option<u16> {
 
 struct Ctx<'p> {
     problems: &'p mut Vec<Problem>,
+    unlisted: usize,
     /// Occurrences seen of elements that may appear once, by path (for `Importer[2]`).
     repeats: std::collections::HashMap<String, usize>,
 }
@@ -1130,6 +1134,10 @@ impl Ctx<'_> {
     }
 
     fn push(&mut self, code: Code, path: String, offset: usize, message: String) {
+        if self.problems.len() > super::rules::MAX_APP_ERRORS {
+            self.unlisted += 1;
+            return;
+        }
         self.problems.push(Problem {
             code,
             path,
@@ -1171,6 +1179,7 @@ fn application<'a>(rd: &mut Reader<'a>, s: &Start<'a>, position: usize) -> R<Raw
     let mut problems = std::mem::take(&mut app.problems);
     let mut cx = Ctx {
         problems: &mut problems,
+        unlisted: 0,
         repeats: std::collections::HashMap::new(),
     };
     for (key, off) in unknown_attrs {
@@ -1206,6 +1215,7 @@ fn application<'a>(rd: &mut Reader<'a>, s: &Start<'a>, position: usize) -> R<Raw
             }
         }
     }
+    app.problems_unlisted = cx.unlisted;
     app.problems = problems;
     Ok(app)
 }

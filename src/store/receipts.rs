@@ -128,7 +128,7 @@ impl Store {
                 },
                 &[],
             )?;
-            tx.enqueue_mail(sender, mail_to, &d.ack_name, &r.ack, d.received_at)?;
+            tx.enqueue_first_ack_mail(sender, mail_to, &d.ack_name, &r.sha256, d.received_at)?;
             let n = r.deliveries.len() - 1;
             Ok((r, n))
         })
@@ -272,7 +272,7 @@ impl Store {
             tx.receipts.insert(rk.as_slice(), enc(&receipt))?;
             tx.index.insert(keys::undone(&rk), &[])?;
             tx.note_rejections(f.sender, day, at, f.facts.file_name, &sha, f.verdict)?;
-            tx.enqueue_mail(f.sender, f.mail_to, f.ack_name, &ack_bytes, at)?;
+            tx.enqueue_first_ack_mail(f.sender, f.mail_to, f.ack_name, &sha_hex, at)?;
             tx.count(day, |s| {
                 s.files += 1;
                 s.applications += f.verdict.apps.len() as u64;

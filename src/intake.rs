@@ -804,6 +804,12 @@ pub fn claimed_folder(inbox: &Path, preferred: &Path) -> std::io::Result<PathBuf
         return std::fs::canonicalize(preferred);
     }
     let _ = std::fs::remove_dir(preferred);
+    claimed_folder_in_inbox(inbox)
+}
+
+/// [`CLAIMED_IN_INBOX`] of `inbox`, made (or checked) as the daemon's own, mode 0700.
+fn claimed_folder_in_inbox(inbox: &Path) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let inside = inbox.join(CLAIMED_IN_INBOX);
     let me = rustix::process::geteuid().as_raw();
     match std::fs::symlink_metadata(&inside) {
@@ -1052,6 +1058,43 @@ mod tests {
         write_ack(d.path(), &a, b"one").unwrap();
         assert!(write_ack(d.path(), &a, b"two").is_err());
         assert_eq!(std::fs::read(d.path().join(&a)).unwrap(), b"one");
+    }
+
+    #[test]
+    fn claimed_folders_and_claims() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let d = tempfile::tempdir().unwrap();
+        let inbox = d.path().join("inbox");
+        std::fs::create_dir(&inbox).unwrap();
+        // Same file system: outside the inbox, mode 0700.
+        let c = claimed_folder(&inbox, &d.path().join("var/claimed/X")).unwrap();
+        assert!(c.ends_with("var/claimed/X"));
+        assert_eq!(std::fs::metadata(&c).unwrap().mode() & 0o777, 0o700);
+        // The fallback inside the inbox: a planted link is moved aside, never followed.
+        let elsewhere = d.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, inbox.join(CLAIMED_IN_INBOX)).unwrap();
+        let inside = claimed_folder_in_inbox(&inbox).unwrap();
+        let m = std::fs::symlink_metadata(&inside).unwrap();
+        assert!(m.is_dir() && m.permissions().mode() & 0o777 == 0o700);
+        assert!(
+            std::fs::read_dir(&inbox)
+                .unwrap()
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().contains(".untrusted-"))
+        );
+        // A claim moves the entry; the name free again in the inbox is for a new file.
+        std::fs::write(inbox.join("a.xml"), b"one").unwrap();
+        let p = claim(&inbox.join("a.xml"), &c).unwrap().unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"one");
+        assert!(!inbox.join("a.xml").exists());
+        // A name still taken in the claimed folder: left in the inbox, nothing replaced.
+        std::fs::write(inbox.join("a.xml"), b"two").unwrap();
+        assert!(claim(&inbox.join("a.xml"), &c).unwrap().is_none());
+        assert_eq!(std::fs::read(&p).unwrap(), b"one");
+        assert_eq!(std::fs::read(inbox.join("a.xml")).unwrap(), b"two");
+        // Gone before it was claimed: nothing to do.
+        assert!(claim(&inbox.join("gone.xml"), &c).unwrap().is_none());
     }
 
     #[test]

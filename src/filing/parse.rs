@@ -213,6 +213,10 @@ struct Reader<'a> {
     ns_scopes: Vec<usize>,
     /// The last event was an empty element that opened a scope: close it before the next.
     pop_empty: bool,
+    /// Problems kept so far in all applications: the rules' bound on the errors of a file
+    /// (`rules::MAX_FILE_ERRORS`) applied while reading, so that no more are kept than the
+    /// ack can list (the rules keep at most as many, whatever value errors they add).
+    kept_problems: usize,
     text: &'a str,
     base: usize,
     limits: Limits,
@@ -853,6 +857,7 @@ pub fn read(text: &str, limits: Limits) -> RawFiling {
         depth: 0,
         ns_scopes: Vec::new(),
         pop_empty: false,
+        kept_problems: 0,
         limits,
         f002: None,
         f010: None,
@@ -1120,6 +1125,8 @@ pub fn parse_line_number(s: &str) -> Option<u16> {
 
 struct Ctx<'p> {
     problems: &'p mut Vec<Problem>,
+    /// Problems beyond this many are only counted.
+    keep: usize,
     unlisted: usize,
     /// Occurrences seen of elements that may appear once, by path (for `Importer[2]`).
     repeats: std::collections::HashMap<String, usize>,
@@ -1133,8 +1140,13 @@ impl Ctx<'_> {
         format!("{path}[{n}]")
     }
 
+    /// No further problem is kept (only counted).
+    fn full(&self) -> bool {
+        self.problems.len() > self.keep
+    }
+
     fn push(&mut self, code: Code, path: String, offset: usize, message: String) {
-        if self.problems.len() > super::rules::MAX_APP_ERRORS {
+        if self.full() {
             self.unlisted += 1;
             return;
         }
@@ -1179,6 +1191,8 @@ fn application<'a>(rd: &mut Reader<'a>, s: &Start<'a>, position: usize) -> R<Raw
     let mut problems = std::mem::take(&mut app.problems);
     let mut cx = Ctx {
         problems: &mut problems,
+        keep: super::rules::MAX_APP_ERRORS
+            .min(super::rules::MAX_FILE_ERRORS.saturating_sub(rd.kept_problems)),
         unlisted: 0,
         repeats: std::collections::HashMap::new(),
     };
@@ -1216,11 +1230,17 @@ fn application<'a>(rd: &mut Reader<'a>, s: &Start<'a>, position: usize) -> R<Raw
         }
     }
     app.problems_unlisted = cx.unlisted;
+    rd.kept_problems += problems.len();
     app.problems = problems;
     Ok(app)
 }
 
 fn unknown_child(cx: &mut Ctx<'_>, parent_path: &str, parent: &str, c: &Start<'_>, why: &str) {
+    // Past the bound nothing is built, only counted: 200,000 unknown elements cost no text.
+    if cx.full() {
+        cx.unlisted += 1;
+        return;
+    }
     cx.push(
         Code::A101,
         format!("{parent_path}/{}", c.qname),

@@ -485,6 +485,21 @@ impl Intake {
             .collect()
     }
 
+    /// Offer a file taken by [`Intake::take_ready`] again once the settle time has passed
+    /// (its name was still taken in the claimed folder).
+    pub fn again(&mut self, r: &Ready) {
+        self.candidates.entry(r.path.clone()).or_insert(Candidate {
+            inbox: r.inbox,
+            size: 0,
+            mtime: None,
+            stable_since: Instant::now(),
+            writing: false,
+            awaiting_open: false,
+            claimed: r.claimed,
+            ready: false,
+        });
+    }
+
     /// Whether files wait for their settle time (so the caller polls sooner).
     pub fn settling(&self) -> bool {
         self.candidates.values().any(|c| !c.writing && !c.ready)
@@ -838,30 +853,35 @@ fn claimed_folder_in_inbox(inbox: &Path) -> std::io::Result<PathBuf> {
     std::fs::canonicalize(&inside)
 }
 
+/// What claiming a file did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// Now at this path in the claimed folder.
+    Claimed(PathBuf),
+    /// Gone before it could be claimed (logged): nothing to answer.
+    Vanished,
+    /// The name is still taken in the claimed folder by a file being finished: this one is
+    /// claimed once that one is archived.
+    Busy,
+}
+
 /// Take a file out of the partner's reach before it is read: rename it from the inbox into
 /// the partner's claimed folder (same file system, never replacing). From then on the
 /// partner can neither swap nor remove it, and a file it puts under the same name in the
-/// inbox is a new file. `None` when the file is gone (logged) or the name is still taken in
-/// the claimed folder by an unfinished file (it is claimed once that one is finished).
-pub fn claim(path: &Path, claimed: &Path) -> std::io::Result<Option<PathBuf>> {
-    let Some(name) = path.file_name() else {
-        return Ok(None);
-    };
-    let (Some(src_dir), dst) = (path.parent(), claimed.join(name)) else {
-        return Ok(None);
+/// inbox is a new file.
+pub fn claim(path: &Path, claimed: &Path) -> std::io::Result<Claim> {
+    let (Some(name), Some(src_dir)) = (path.file_name(), path.parent()) else {
+        return Ok(Claim::Vanished);
     };
     let from = std::fs::File::open(src_dir)?;
     let to = std::fs::File::open(claimed)?;
     match rustix::fs::renameat_with(&from, name, &to, name, rustix::fs::RenameFlags::NOREPLACE) {
-        Ok(()) => Ok(Some(dst)),
+        Ok(()) => Ok(Claim::Claimed(claimed.join(name))),
         Err(rustix::io::Errno::NOENT) => {
             tracing::info!(file = %sanitize(&path.display().to_string()), "the file vanished before it was claimed: nothing to answer");
-            Ok(None)
+            Ok(Claim::Vanished)
         }
-        Err(rustix::io::Errno::EXIST) => {
-            tracing::warn!(file = %sanitize(&path.display().to_string()), "a file of this name is still being finished in the claimed folder: this one waits for it");
-            Ok(None)
-        }
+        Err(rustix::io::Errno::EXIST) => Ok(Claim::Busy),
         Err(e) => Err(e.into()),
     }
 }
@@ -1085,16 +1105,18 @@ mod tests {
         );
         // A claim moves the entry; the name free again in the inbox is for a new file.
         std::fs::write(inbox.join("a.xml"), b"one").unwrap();
-        let p = claim(&inbox.join("a.xml"), &c).unwrap().unwrap();
+        let Claim::Claimed(p) = claim(&inbox.join("a.xml"), &c).unwrap() else {
+            panic!("not claimed")
+        };
         assert_eq!(std::fs::read(&p).unwrap(), b"one");
         assert!(!inbox.join("a.xml").exists());
         // A name still taken in the claimed folder: left in the inbox, nothing replaced.
         std::fs::write(inbox.join("a.xml"), b"two").unwrap();
-        assert!(claim(&inbox.join("a.xml"), &c).unwrap().is_none());
+        assert_eq!(claim(&inbox.join("a.xml"), &c).unwrap(), Claim::Busy);
         assert_eq!(std::fs::read(&p).unwrap(), b"one");
         assert_eq!(std::fs::read(inbox.join("a.xml")).unwrap(), b"two");
         // Gone before it was claimed: nothing to do.
-        assert!(claim(&inbox.join("gone.xml"), &c).unwrap().is_none());
+        assert_eq!(claim(&inbox.join("gone.xml"), &c).unwrap(), Claim::Vanished);
     }
 
     #[test]

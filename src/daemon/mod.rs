@@ -726,11 +726,16 @@ impl Daemon {
         // its inbox meanwhile.
         if !r.claimed {
             match intake::claim(&r.path, &inbox.claimed) {
-                Ok(Some(p)) => {
+                Ok(intake::Claim::Claimed(p)) => {
                     r.path = p;
                     r.claimed = true;
                 }
-                Ok(None) => return Ok(None),
+                Ok(intake::Claim::Vanished) => return Ok(None),
+                Ok(intake::Claim::Busy) => {
+                    tracing::info!(sender = %inbox.partner, file = %filing::codes::sanitize(&r.name), "a file of this name is still being finished: this one is read after it");
+                    self.intake.again(&r);
+                    return Ok(None);
+                }
                 Err(e) => {
                     tracing::error!(sender = %inbox.partner, file = %filing::codes::sanitize(&r.name), "cannot claim: {}; will retry at the next scan", filing::codes::sanitize(&e.to_string()));
                     return Ok(None);

@@ -295,7 +295,9 @@ impl Intake {
                 let p = canonical_dir_join(&self.inbox_root, &e.file_name());
                 let known =
                     self.by_dir.contains_key(&p) || self.inboxes.iter().any(|i| i.dir == e.path());
-                if !known && e.path().is_dir() && self.reported.insert(p.clone()) {
+                // Dot-folders (the claimed folders beside inboxes) are the daemon's own.
+                let hidden = e.file_name().as_encoded_bytes().starts_with(b".");
+                if !known && !hidden && e.path().is_dir() && self.reported.insert(p.clone()) {
                     tracing::warn!(folder = %sanitize(&p.display().to_string()), "inbox folder of no registered partner: its files are left alone; register the partner or remove the folder");
                 }
             }
@@ -806,10 +808,10 @@ pub fn publish_ack(outbox: &Path, tmp: &str, name: &str, bytes: &[u8]) -> std::i
     }
 }
 
-/// Prepare a partner's claimed folder: `preferred` (`<data>/claimed/<ID>`, outside the inbox)
-/// when it is on the inbox's file system, else [`CLAIMED_IN_INBOX`] inside the inbox. Either
-/// is a folder of the daemon's own, mode 0700. A claim is a rename, so it must stay on one
-/// file system.
+/// Prepare a partner's claimed folder, the first of these on the inbox's file system (a claim
+/// is a rename, so it must stay on one file system): `preferred` (`<data>/claimed/<ID>`);
+/// `<parent of the inbox>/.aim-claimed/<ID>`, where the daemon may make it; else
+/// [`CLAIMED_IN_INBOX`] inside the inbox. Each is a folder of the daemon's own, mode 0700.
 pub fn claimed_folder(inbox: &Path, preferred: &Path) -> std::io::Result<PathBuf> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     std::fs::create_dir_all(preferred)?;
@@ -819,6 +821,22 @@ pub fn claimed_folder(inbox: &Path, preferred: &Path) -> std::io::Result<PathBuf
         return std::fs::canonicalize(preferred);
     }
     let _ = std::fs::remove_dir(preferred);
+    // Beside the inbox (`<parent>/.aim-claimed/<ID>`), where the daemon may write there: the
+    // inbox root of the default layout. An SFTP chroot's root is not the daemon's.
+    if let (Some(parent), Some(id)) = (inbox.parent(), preferred.file_name()) {
+        let me = rustix::process::geteuid().as_raw();
+        // Made now or before, a folder of the daemon's own (never a planted link).
+        let ours = |p: &Path| {
+            let _ = std::fs::create_dir(p);
+            std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir() && m.uid() == me)
+                && std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700)).is_ok()
+        };
+        let beside = parent.join(CLAIMED_IN_INBOX);
+        let dir = beside.join(id);
+        if ours(&beside) && ours(&dir) && dev(&dir)? == dev(inbox)? {
+            return std::fs::canonicalize(&dir);
+        }
+    }
     claimed_folder_in_inbox(inbox)
 }
 

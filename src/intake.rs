@@ -816,8 +816,7 @@ pub fn claimed_folder(inbox: &Path, preferred: &Path) -> std::io::Result<PathBuf
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     std::fs::create_dir_all(preferred)?;
     std::fs::set_permissions(preferred, std::fs::Permissions::from_mode(0o700))?;
-    let dev = |p: &Path| std::fs::metadata(p).map(|m| m.dev());
-    if dev(preferred)? == dev(inbox)? {
+    if renames_between(inbox, preferred) {
         return std::fs::canonicalize(preferred);
     }
     let _ = std::fs::remove_dir(preferred);
@@ -833,11 +832,25 @@ pub fn claimed_folder(inbox: &Path, preferred: &Path) -> std::io::Result<PathBuf
         };
         let beside = parent.join(CLAIMED_IN_INBOX);
         let dir = beside.join(id);
-        if ours(&beside) && ours(&dir) && dev(&dir)? == dev(inbox)? {
+        if ours(&beside) && ours(&dir) && renames_between(inbox, &dir) {
             return std::fs::canonicalize(&dir);
         }
     }
     claimed_folder_in_inbox(inbox)
+}
+
+/// Whether a file can be renamed from `a` to `b`: the same file system and the same mount (a
+/// bind mount, such as each of systemd's `ReadWritePaths=`, refuses a rename across it with
+/// `EXDEV` even on one disk). Tried with a hidden probe file, which intake ignores.
+fn renames_between(a: &Path, b: &Path) -> bool {
+    let name = format!(".aim-claim-probe-{}", std::process::id());
+    let (in_b, in_a) = (b.join(&name), a.join(&name));
+    if std::fs::write(&in_b, b"").is_err() {
+        return false;
+    }
+    let ok = std::fs::rename(&in_b, &in_a).is_ok();
+    let _ = std::fs::remove_file(if ok { &in_a } else { &in_b });
+    ok
 }
 
 /// [`CLAIMED_IN_INBOX`] of `inbox`, made (or checked) as the daemon's own, mode 0700.

@@ -271,3 +271,25 @@ fn a_file_swapped_or_deleted_when_its_ack_appears_changes_nothing_it_should_not(
     }
     assert!(!d.stderr().contains("intake paused"), "{}", d.stderr());
 }
+
+/// Item 4, crash safety: a kill after a file was claimed and before it was committed leaves it
+/// in the claimed folder without a receipt. At the next start it is judged and answered like a
+/// new file, archived once, and the claimed folder is left empty.
+#[test]
+fn a_file_left_claimed_by_a_kill_is_answered_at_start() {
+    let env = Env::new();
+    let claimed = env.data.join("claimed").join(ACME);
+    fs::create_dir_all(&claimed).expect("claimed folder");
+    let x = valid_with_control("909");
+    fs::write(claimed.join("left.xml"), &x).expect("a claimed file");
+    let mut d = env.start_ready();
+    let ack = parse_ack(&d.wait_ack(&env.outbox_of(ACME), "left.ack.xml"));
+    assert_eq!(ack.status, "accepted");
+    assert_eq!(
+        ack.sha256.as_deref(),
+        Some(sha256_hex(x.as_bytes()).as_str())
+    );
+    d.wait_gone(&claimed.join("left.xml"));
+    assert_eq!(archived(&env).get(&sha256_hex(x.as_bytes())), Some(&1));
+    assert!(fs::read_dir(&claimed).expect("claimed").next().is_none());
+}

@@ -7,6 +7,8 @@
 # folder grew, the sizes of the hostile file's ack and mail, and how long SIGTERM took.
 #
 #   scripts/hostile-costs.sh [path/to/aim]      (default target/release/aim)
+#   AIM_CASES="errors200k sparse16g" AIM_WAIT_S=60 scripts/hostile-costs.sh OLD/aim   (a subset,
+#   giving up on any one wait after 60 s: "timeout")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 aim=$(realpath "${1:-target/release/aim}")
@@ -63,7 +65,8 @@ EOF
 # Times in ms from the moment both files were dropped; data_MB: disk blocks the data folder
 # gained (the archived input included); peak_MiB: the daemon's VmHWM.
 printf '%-11s %9s %8s %9s %9s %9s %9s %10s %10s %9s\n' case input_MB ack_ms good_ms mail_ms good_mail peak_MiB data_MB ack_KB sigterm_ms
-for c in errors200k errors32m sparse16g growing; do
+limit=${AIM_WAIT_S:-600}
+for c in ${AIM_CASES:-errors200k errors32m sparse16g growing}; do
     d="$work/$c"
     mkdir -p "$d"
     cat >"$d/aim.toml" <<EOF
@@ -105,10 +108,10 @@ EOF
         mv "$d/stage/$c.xml" "$d/inbox/EVIL/$c.xml"
     fi
     cp "$d/good/$good" "$d/inbox/GOOD/.$good.tmp" && mv "$d/inbox/GOOD/.$good.tmp" "$d/inbox/GOOD/$good"
-    ack_ms=$(wait_file "$d/outbox/EVIL/$c.ack.xml" 600)
-    good_ms=$(wait_file "$d/outbox/GOOD/${good%.xml}.ack.xml" 600)
-    mail_ms=$(wait_mail "$c.xml" "$d/var" 600)
-    good_mail=$(wait_mail "${good}" "$d/var" 600)
+    ack_ms=$(wait_file "$d/outbox/EVIL/$c.ack.xml" "$limit")
+    good_ms=$(wait_file "$d/outbox/GOOD/${good%.xml}.ack.xml" "$limit")
+    mail_ms=$(wait_mail "$c.xml" "$d/var" "$limit")
+    good_mail=$(wait_mail "${good}" "$d/var" "$limit")
     peak=$(awk '/VmHWM/ {printf "%d", $2/1024}' "/proc/$pid/status")
     data1=$(du -s --block-size=1 "$d/var" | cut -f1)
     ackkb=$(( $(stat -c %s "$d/outbox/EVIL/$c.ack.xml" 2>/dev/null || echo 0) / 1024 ))

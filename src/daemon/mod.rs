@@ -335,7 +335,7 @@ impl Daemon {
             if !ready.is_empty() {
                 match self.process_batch(ready, stop) {
                     Ok(()) => {}
-                    // Nothing of the batch was acked: its files stay in the inbox and are read
+                    // Nothing of the batch was acked: its files stay claimed and are read
                     // again once the database is writable.
                     Err(DaemonError::Store(e)) if e.is_io() => self.data_disk_full(&e),
                     Err(e) => return Err(e),
@@ -834,7 +834,7 @@ impl Daemon {
         let verdict = match verdict {
             Ok(v) => v,
             // The store could not answer the rules: not the filer's fault, so no ack. The file
-            // stays in the inbox and is judged again at the next rescan.
+            // stays claimed and is judged again at the next rescan.
             Err(e) => {
                 let msg = format!(
                     "cannot judge {} of {}: {e}; it stays claimed and is tried again at the next rescan",

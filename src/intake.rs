@@ -27,7 +27,15 @@ pub struct Inbox {
     pub dir: PathBuf,
     pub outbox: PathBuf,
     pub emails: Vec<String>,
+    /// Where this partner's files are claimed before they are read (set by [`Intake::new`]):
+    /// out of the partner's reach, on the inbox's file system. See [`claimed_folder`].
+    pub claimed: PathBuf,
 }
+
+/// The claimed folder inside an inbox, used only where `<data>/claimed/<ID>` is on another
+/// file system than the partner's inbox: hidden (a dot-name intake ignores) and mode 0700,
+/// owned by the daemon, so the partner can neither list nor change what is in it.
+pub const CLAIMED_IN_INBOX: &str = ".aim-claimed";
 
 #[derive(Debug)]
 struct Candidate {
@@ -37,6 +45,12 @@ struct Candidate {
     stable_since: Instant,
     /// The watcher saw it being written: wait for the close event.
     writing: bool,
+    /// Created, and no open seen yet: a file created to be written is opened in the same
+    /// call (an open event follows at once); one made by a hard link (OpenSSH's sftp-server
+    /// renames so: link, then unlink) never is, and is read once it has settled.
+    awaiting_open: bool,
+    /// Already in the claimed folder (left there by a crash): read from there.
+    claimed: bool,
     /// A close-after-write or moved-in event arrived, or it is not a regular file.
     ready: bool,
 }
@@ -47,6 +61,8 @@ pub struct Ready {
     pub path: PathBuf,
     pub name: String,
     pub inbox: usize,
+    /// `path` is in the partner's claimed folder already.
+    pub claimed: bool,
 }
 
 pub struct Intake {
@@ -73,11 +89,12 @@ impl Intake {
     /// Create the partners' folders and start watching them. A watcher that cannot start
     /// (inotify limits) leaves intake on scans alone, with a clear warning.
     pub fn new(
-        inboxes: Vec<Inbox>,
+        mut inboxes: Vec<Inbox>,
         inbox_root: PathBuf,
+        claimed_root: &Path,
         settle: Duration,
     ) -> std::io::Result<Intake> {
-        for i in &inboxes {
+        for i in &mut inboxes {
             std::fs::create_dir_all(&i.dir).map_err(|e| {
                 std::io::Error::new(
                     e.kind(),
@@ -88,6 +105,16 @@ impl Intake {
                 std::io::Error::new(
                     e.kind(),
                     format!("cannot create outbox {}: {e}", i.outbox.display()),
+                )
+            })?;
+            i.claimed = claimed_folder(&i.dir, &claimed_root.join(&i.partner)).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!(
+                        "cannot prepare the claimed folder of {} (beside {}): {e}",
+                        i.partner,
+                        i.dir.display()
+                    ),
                 )
             })?;
         }
@@ -233,11 +260,33 @@ impl Intake {
                                 mtime,
                                 stable_since: now,
                                 writing: false,
+                                awaiting_open: false,
+                                claimed: false,
                                 ready: !meta.file_type().is_file(),
                             },
                         );
                     }
                 }
+            }
+        }
+        // Files a crash left claimed: read from where they are, at once.
+        for (n, ib) in self.inboxes.iter().enumerate() {
+            let Ok(rd) = std::fs::read_dir(&ib.claimed) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let path = ib.claimed.join(e.file_name());
+                present.insert(path.clone());
+                self.candidates.entry(path).or_insert(Candidate {
+                    inbox: n,
+                    size: 0,
+                    mtime: None,
+                    stable_since: now,
+                    writing: false,
+                    awaiting_open: false,
+                    claimed: true,
+                    ready: true,
+                });
             }
         }
         self.candidates.retain(|p, _| present.contains(p));
@@ -246,7 +295,9 @@ impl Intake {
                 let p = canonical_dir_join(&self.inbox_root, &e.file_name());
                 let known =
                     self.by_dir.contains_key(&p) || self.inboxes.iter().any(|i| i.dir == e.path());
-                if !known && e.path().is_dir() && self.reported.insert(p.clone()) {
+                // Dot-folders (the claimed folders beside inboxes) are the daemon's own.
+                let hidden = e.file_name().as_encoded_bytes().starts_with(b".");
+                if !known && !hidden && e.path().is_dir() && self.reported.insert(p.clone()) {
                     tracing::warn!(folder = %sanitize(&p.display().to_string()), "inbox folder of no registered partner: its files are left alone; register the partner or remove the folder");
                 }
             }
@@ -321,8 +372,24 @@ impl Intake {
         let (ready, writing) = match ev.kind {
             EventKind::Access(AccessKind::Close(AccessMode::Write)) => (true, false),
             EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both)) => (true, false),
-            EventKind::Create(CreateKind::File) | EventKind::Modify(ModifyKind::Data(_)) => {
-                (false, true)
+            EventKind::Modify(ModifyKind::Data(_)) => (false, true),
+            // Created: settles unless its creator's open follows (see `awaiting_open`).
+            EventKind::Create(CreateKind::File) => (false, false),
+            EventKind::Access(AccessKind::Open(_)) => {
+                // Only the open that follows a file's creation says it is being written.
+                if let Some(path) = ev.paths.last()
+                    && let Some(inbox) = self.inbox_of(path)
+                {
+                    let path = self.canon[inbox].join(path.file_name().unwrap_or_default());
+                    if let Some(c) = self.candidates.get_mut(&path)
+                        && c.awaiting_open
+                    {
+                        c.awaiting_open = false;
+                        c.writing = true;
+                        c.stable_since = now;
+                    }
+                }
+                return;
             }
             // Anything created that is not a plain file (link, FIFO, folder) is answered at once.
             EventKind::Create(_) => (false, false),
@@ -344,23 +411,31 @@ impl Intake {
             return;
         };
         let regular = meta.file_type().is_file();
+        let created = matches!(ev.kind, EventKind::Create(_));
         // A hard link made into the inbox is complete at once and never gets a close event.
-        let linked_in = regular
-            && matches!(ev.kind, EventKind::Create(_))
-            && std::os::unix::fs::MetadataExt::nlink(&meta) > 1;
+        let linked_in = regular && created && std::os::unix::fs::MetadataExt::nlink(&meta) > 1;
         let c = self.candidates.entry(path).or_insert(Candidate {
             inbox,
             size: meta.len(),
             mtime: meta.modified().ok(),
             stable_since: now,
             writing: false,
+            awaiting_open: false,
+            claimed: false,
             ready: false,
         });
         if ready || !regular || linked_in {
             c.ready = true;
             c.writing = false;
+            c.awaiting_open = false;
         } else if writing {
             c.writing = true;
+            c.awaiting_open = false;
+            c.stable_since = now;
+        } else if created {
+            // A new name: wait for its creator's open, else let it settle.
+            c.writing = false;
+            c.awaiting_open = true;
             c.stable_since = now;
         }
     }
@@ -406,9 +481,25 @@ impl Intake {
                     path: p,
                     name,
                     inbox: c.inbox,
+                    claimed: c.claimed,
                 })
             })
             .collect()
+    }
+
+    /// Offer a file taken by [`Intake::take_ready`] again once the settle time has passed
+    /// (its name was still taken in the claimed folder).
+    pub fn again(&mut self, r: &Ready) {
+        self.candidates.entry(r.path.clone()).or_insert(Candidate {
+            inbox: r.inbox,
+            size: 0,
+            mtime: None,
+            stable_since: Instant::now(),
+            writing: false,
+            awaiting_open: false,
+            claimed: r.claimed,
+            ready: false,
+        });
     }
 
     /// Whether files wait for their settle time (so the caller polls sooner).
@@ -430,10 +521,10 @@ fn canonical_dir_join(dir: &Path, name: &std::ffi::OsStr) -> PathBuf {
 /// What reading a picked-up file gave.
 pub enum Content {
     Bytes(Vec<u8>),
-    /// Larger than allowed: only its hash was computed.
+    /// Larger than allowed (by `fstat` before reading, or found growing past the limit while
+    /// read): nothing more of it is read.
     TooLarge {
         size: u64,
-        sha256: [u8; 32],
     },
     /// Not a regular file (F012); never opened for reading.
     NotRegular {
@@ -452,25 +543,22 @@ fn kind_of(ft: FileType) -> &'static str {
     }
 }
 
-/// Read a file without following a symbolic link or blocking on a FIFO.
-pub fn read_file(path: &Path, max: u64) -> std::io::Result<Content> {
+/// Open a picked-up entry without following a symbolic link or blocking on a FIFO, and say
+/// what it is from `fstat` on the open descriptor: nothing of it is read yet.
+pub fn open_entry(path: &Path) -> std::io::Result<Result<(std::fs::File, u64), &'static str>> {
     let fd = match rustix::fs::open(
         path,
         OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
         Mode::empty(),
     ) {
         Ok(fd) => fd,
-        Err(rustix::io::Errno::LOOP) => {
-            return Ok(Content::NotRegular {
-                kind: "symbolic link",
-            });
-        }
+        Err(rustix::io::Errno::LOOP) => return Ok(Err("symbolic link")),
         Err(e) => {
             // A FIFO/socket/device may refuse to open: decide from lstat.
             if let Ok(st) = rustix::fs::lstat(path) {
                 let ft = FileType::from_raw_mode(st.st_mode);
                 if ft != FileType::RegularFile {
-                    return Ok(Content::NotRegular { kind: kind_of(ft) });
+                    return Ok(Err(kind_of(ft)));
                 }
             }
             return Err(e.into());
@@ -479,50 +567,39 @@ pub fn read_file(path: &Path, max: u64) -> std::io::Result<Content> {
     let st = rustix::fs::fstat(&fd)?;
     let ft = FileType::from_raw_mode(st.st_mode);
     if ft != FileType::RegularFile {
-        return Ok(Content::NotRegular { kind: kind_of(ft) });
+        return Ok(Err(kind_of(ft)));
     }
-    let mut file = std::fs::File::from(fd);
-    let size = u64::try_from(st.st_size).unwrap_or(0);
+    Ok(Ok((
+        std::fs::File::from(fd),
+        u64::try_from(st.st_size).unwrap_or(u64::MAX),
+    )))
+}
+
+/// Read a file without following a symbolic link or blocking on a FIFO. Its type and size
+/// come from `fstat` on the open descriptor before a byte is read: an oversized file (a
+/// sparse one of gigabytes included) is answered without reading it, and at most `max + 1`
+/// bytes are ever read, so a file that grows while it is read costs no more.
+pub fn read_file(path: &Path, max: u64) -> std::io::Result<Content> {
+    let (file, size) = match open_entry(path)? {
+        Ok(f) => f,
+        Err(kind) => return Ok(Content::NotRegular { kind }),
+    };
+    read_open(file, size, max)
+}
+
+/// [`read_file`] on an entry already opened by [`open_entry`].
+pub fn read_open(mut file: std::fs::File, size: u64, max: u64) -> std::io::Result<Content> {
     if size > max {
-        let mut h = Sha256::new();
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-        }
-        return Ok(Content::TooLarge {
-            size,
-            sha256: h.finalize().into(),
-        });
+        return Ok(Content::TooLarge { size });
     }
-    // Read at most max+1 bytes: a file that grows past the limit while read is still caught.
     let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     (&mut file).take(max + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > max {
-        let mut h = Sha256::new();
-        h.update(&bytes);
-        std::io::copy(&mut file, &mut HashWriter(&mut h))?;
         return Ok(Content::TooLarge {
             size: bytes.len() as u64,
-            sha256: h.finalize().into(),
         });
     }
     Ok(Content::Bytes(bytes))
-}
-
-struct HashWriter<'a>(&'a mut Sha256);
-
-impl Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// A file name as text: as it is when it is UTF-8, otherwise read as Latin-1 (each byte the
@@ -731,6 +808,115 @@ pub fn publish_ack(outbox: &Path, tmp: &str, name: &str, bytes: &[u8]) -> std::i
     }
 }
 
+/// Prepare a partner's claimed folder, the first of these on the inbox's file system (a claim
+/// is a rename, so it must stay on one file system): `preferred` (`<data>/claimed/<ID>`);
+/// `<parent of the inbox>/.aim-claimed/<ID>`, where the daemon may make it; else
+/// [`CLAIMED_IN_INBOX`] inside the inbox. Each is a folder of the daemon's own, mode 0700.
+pub fn claimed_folder(inbox: &Path, preferred: &Path) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    std::fs::create_dir_all(preferred)?;
+    std::fs::set_permissions(preferred, std::fs::Permissions::from_mode(0o700))?;
+    if renames_between(inbox, preferred) {
+        return std::fs::canonicalize(preferred);
+    }
+    let _ = std::fs::remove_dir(preferred);
+    // Beside the inbox (`<parent>/.aim-claimed/<ID>`), where the daemon may write there: the
+    // inbox root of the default layout. An SFTP chroot's root is not the daemon's.
+    if let (Some(parent), Some(id)) = (inbox.parent(), preferred.file_name()) {
+        let me = rustix::process::geteuid().as_raw();
+        // Made now or before, a folder of the daemon's own (never a planted link).
+        let ours = |p: &Path| {
+            let _ = std::fs::create_dir(p);
+            std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir() && m.uid() == me)
+                && std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700)).is_ok()
+        };
+        let beside = parent.join(CLAIMED_IN_INBOX);
+        let dir = beside.join(id);
+        if ours(&beside) && ours(&dir) && renames_between(inbox, &dir) {
+            return std::fs::canonicalize(&dir);
+        }
+    }
+    claimed_folder_in_inbox(inbox)
+}
+
+/// Whether a file can be renamed from `a` to `b`: the same file system and the same mount (a
+/// bind mount, such as each of systemd's `ReadWritePaths=`, refuses a rename across it with
+/// `EXDEV` even on one disk). Tried with a hidden probe file, which intake ignores.
+fn renames_between(a: &Path, b: &Path) -> bool {
+    let name = format!(".aim-claim-probe-{}", std::process::id());
+    let (in_b, in_a) = (b.join(&name), a.join(&name));
+    if std::fs::write(&in_b, b"").is_err() {
+        return false;
+    }
+    let ok = std::fs::rename(&in_b, &in_a).is_ok();
+    let _ = std::fs::remove_file(if ok { &in_a } else { &in_b });
+    ok
+}
+
+/// [`CLAIMED_IN_INBOX`] of `inbox`, made (or checked) as the daemon's own, mode 0700.
+fn claimed_folder_in_inbox(inbox: &Path) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let inside = inbox.join(CLAIMED_IN_INBOX);
+    let me = rustix::process::geteuid().as_raw();
+    match std::fs::symlink_metadata(&inside) {
+        Ok(m) if m.is_dir() && m.uid() == me => {}
+        Ok(m) => {
+            // Not the daemon's own folder (planted by someone with access to the inbox): put
+            // aside, never used.
+            let aside = inbox.join(format!(
+                "{CLAIMED_IN_INBOX}.untrusted-{}",
+                SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos())
+            ));
+            tracing::warn!(
+                folder = %sanitize(&inside.display().to_string()),
+                "the claimed folder is a {} not owned by the daemon: moved aside as {}",
+                if m.is_dir() { "folder" } else { "file" },
+                sanitize(&aside.display().to_string())
+            );
+            std::fs::rename(&inside, &aside)?;
+            std::fs::create_dir(&inside)?;
+        }
+        Err(_) => std::fs::create_dir(&inside)?,
+    }
+    std::fs::set_permissions(&inside, std::fs::Permissions::from_mode(0o700))?;
+    std::fs::canonicalize(&inside)
+}
+
+/// What claiming a file did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// Now at this path in the claimed folder.
+    Claimed(PathBuf),
+    /// Gone before it could be claimed (logged): nothing to answer.
+    Vanished,
+    /// The name is still taken in the claimed folder by a file being finished: this one is
+    /// claimed once that one is archived.
+    Busy,
+}
+
+/// Take a file out of the partner's reach before it is read: rename it from the inbox into
+/// the partner's claimed folder (same file system, never replacing). From then on the
+/// partner can neither swap nor remove it, and a file it puts under the same name in the
+/// inbox is a new file.
+pub fn claim(path: &Path, claimed: &Path) -> std::io::Result<Claim> {
+    let (Some(name), Some(src_dir)) = (path.file_name(), path.parent()) else {
+        return Ok(Claim::Vanished);
+    };
+    let from = std::fs::File::open(src_dir)?;
+    let to = std::fs::File::open(claimed)?;
+    match rustix::fs::renameat_with(&from, name, &to, name, rustix::fs::RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(Claim::Claimed(claimed.join(name))),
+        Err(rustix::io::Errno::NOENT) => {
+            tracing::info!(file = %sanitize(&path.display().to_string()), "the file vanished before it was claimed: nothing to answer");
+            Ok(Claim::Vanished)
+        }
+        Err(rustix::io::Errno::EXIST) => Ok(Claim::Busy),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// fsync a folder, making the renames in it durable.
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
@@ -926,6 +1112,67 @@ mod tests {
     }
 
     #[test]
+    fn claimed_folders_and_claims() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let d = tempfile::tempdir().unwrap();
+        let inbox = d.path().join("inbox");
+        std::fs::create_dir(&inbox).unwrap();
+        // Same file system: outside the inbox, mode 0700.
+        let c = claimed_folder(&inbox, &d.path().join("var/claimed/X")).unwrap();
+        assert!(c.ends_with("var/claimed/X"));
+        assert_eq!(std::fs::metadata(&c).unwrap().mode() & 0o777, 0o700);
+        // The fallback inside the inbox: a planted link is moved aside, never followed.
+        let elsewhere = d.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, inbox.join(CLAIMED_IN_INBOX)).unwrap();
+        let inside = claimed_folder_in_inbox(&inbox).unwrap();
+        let m = std::fs::symlink_metadata(&inside).unwrap();
+        assert!(m.is_dir() && m.permissions().mode() & 0o777 == 0o700);
+        assert!(
+            std::fs::read_dir(&inbox)
+                .unwrap()
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().contains(".untrusted-"))
+        );
+        // A claim moves the entry; the name free again in the inbox is for a new file.
+        std::fs::write(inbox.join("a.xml"), b"one").unwrap();
+        let Claim::Claimed(p) = claim(&inbox.join("a.xml"), &c).unwrap() else {
+            panic!("not claimed")
+        };
+        assert_eq!(std::fs::read(&p).unwrap(), b"one");
+        assert!(!inbox.join("a.xml").exists());
+        // A name still taken in the claimed folder: left in the inbox, nothing replaced.
+        std::fs::write(inbox.join("a.xml"), b"two").unwrap();
+        assert_eq!(claim(&inbox.join("a.xml"), &c).unwrap(), Claim::Busy);
+        assert_eq!(std::fs::read(&p).unwrap(), b"one");
+        assert_eq!(std::fs::read(inbox.join("a.xml")).unwrap(), b"two");
+        // Gone before it was claimed: nothing to do.
+        assert_eq!(claim(&inbox.join("gone.xml"), &c).unwrap(), Claim::Vanished);
+    }
+
+    #[test]
+    fn nothing_past_the_limit_is_read_of_a_file_that_grows() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("grow.xml");
+        std::fs::write(&p, vec![b'a'; 100]).unwrap();
+        let Ok((file, size)) = open_entry(&p).unwrap() else {
+            panic!("a regular file")
+        };
+        assert_eq!(size, 100);
+        // It grows (sparse, 1 GiB) after fstat and before the read.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_len(1 << 30)
+            .unwrap();
+        assert!(matches!(
+            read_open(file, size, 200).unwrap(),
+            Content::TooLarge { size: 201 }
+        ));
+    }
+
+    #[test]
     fn symlinks_and_fifos_are_not_read() {
         let d = tempfile::tempdir().unwrap();
         let target = d.path().join("secret");
@@ -955,7 +1202,7 @@ mod tests {
         std::fs::write(&big, vec![b'a'; 200]).unwrap();
         assert!(matches!(
             read_file(&big, 100).unwrap(),
-            Content::TooLarge { size: 200, .. }
+            Content::TooLarge { size: 200 }
         ));
     }
 }

@@ -173,21 +173,30 @@ pub fn subject(s: &Summary) -> String {
     sanitize(&format!("AIM {kind}: {what} {}", s.status))
 }
 
-/// The plain-text body.
+/// The most application paragraphs a mail body holds; the ack attached lists them all.
+pub const MAX_BODY_APPS: usize = 1000;
+/// The most error and warning lines a mail body holds in all, and for one application.
+pub const MAX_BODY_ISSUES: usize = 200;
+pub const MAX_BODY_APP_ISSUES: usize = 20;
+
+/// The plain-text body: a bounded summary (at most [`MAX_BODY_APPS`] applications and
+/// [`MAX_BODY_ISSUES`] issue lines, each cut to 400 characters; what is left out is counted
+/// and found in the attached ack), with CRLF line endings, so that the transport has no line
+/// ending to convert (lettre's conversion of a large body costs time quadratic in its size).
 pub fn body(s: &Summary) -> String {
     use std::fmt::Write;
     let mut b = String::new();
     let count = |st: &str| s.apps.iter().filter(|a| a.status == st).count();
     let _ = writeln!(b, "AIM license filing acknowledgement");
     let _ = writeln!(b);
-    let _ = writeln!(b, "Sender:          {}", s.sender);
+    let _ = writeln!(b, "Sender:          {}", cut_line(&s.sender));
     let control = if s.control_number.is_empty() {
         "(not readable from the file)"
     } else {
         &s.control_number
     };
-    let _ = writeln!(b, "Control number:  {control}");
-    let _ = writeln!(b, "File:            {}", s.file_name);
+    let _ = writeln!(b, "Control number:  {}", cut_line(control));
+    let _ = writeln!(b, "File:            {}", cut_line(&s.file_name));
     let _ = writeln!(b, "Outcome:         {}", s.status);
     let _ = writeln!(
         b,
@@ -199,13 +208,20 @@ pub fn body(s: &Summary) -> String {
         count("pending-review"),
         count("rejected")
     );
-    for e in &s.file_errors {
-        let _ = writeln!(b, "\nThe file was rejected: {e}");
+    for e in s.file_errors.iter().take(MAX_BODY_APP_ISSUES) {
+        let _ = writeln!(b, "\nThe file was rejected: {}", cut_line(e));
     }
-    for a in &s.apps {
+    let mut issues_left = MAX_BODY_ISSUES;
+    let (mut apps_out, mut issues_out) = (0usize, 0usize);
+    for (n, a) in s.apps.iter().enumerate() {
+        if n >= MAX_BODY_APPS {
+            apps_out = s.apps.len() - n;
+            issues_out += s.apps[n..].iter().map(|a| a.issues.len()).sum::<usize>();
+            break;
+        }
         let _ = writeln!(b);
         let id = if a.id.is_empty() { "(no id)" } else { &a.id };
-        let _ = write!(b, "Application {id}: {}", a.status);
+        let _ = write!(b, "Application {}: {}", cut_line(id), a.status);
         if !a.license.is_empty() {
             let _ = write!(b, ", license {}", a.license);
         }
@@ -213,15 +229,55 @@ pub fn body(s: &Summary) -> String {
             let _ = write!(b, ", valid {} through {}", a.valid_from, a.valid_through);
         }
         let _ = writeln!(b);
-        for i in &a.issues {
-            let _ = writeln!(b, "  {i}");
+        let shown = a.issues.len().min(MAX_BODY_APP_ISSUES).min(issues_left);
+        for i in &a.issues[..shown] {
+            let _ = writeln!(b, "  {}", cut_line(i));
         }
+        issues_left -= shown;
+        if shown < a.issues.len() {
+            let more = a.issues.len() - shown;
+            issues_out += more;
+            let _ = writeln!(b, "  ... and {more} more: see the attached acknowledgement");
+        }
+    }
+    if apps_out > 0 {
+        let _ = writeln!(
+            b,
+            "\n... and {apps_out} more applications: see the attached acknowledgement"
+        );
+    }
+    if issues_out > 0 || apps_out > 0 {
+        let _ = writeln!(
+            b,
+            "\nThis summary lists at most {MAX_BODY_APPS} applications and {MAX_BODY_ISSUES} errors and warnings ({issues_out} not shown here)."
+        );
     }
     let _ = writeln!(
         b,
         "\nThe acknowledgement XML is attached; it is the same file as in your outbox folder."
     );
-    sanitize_body(&b)
+    crlf(&sanitize_body(&b))
+}
+
+/// A line of the body at most 400 characters long.
+fn cut_line(s: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 400;
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}...", &s[..i]).into(),
+        None => s.into(),
+    }
+}
+
+/// LF line ends as CRLF, in one pass.
+fn crlf(s: &str) -> String {
+    let mut o = String::with_capacity(s.len() + s.len() / 32);
+    for (i, line) in s.split('\n').enumerate() {
+        if i > 0 {
+            o.push_str("\r\n");
+        }
+        o.push_str(line);
+    }
+    o
 }
 
 /// Keep line breaks, drop every other control character.
@@ -231,9 +287,14 @@ fn sanitize_body(s: &str) -> String {
         .collect()
 }
 
-/// Build the message of a job.
+/// Build the message of a job that carries its ack bytes.
 pub fn build(cfg: &MailConfig, job: &MailJob) -> Result<Message, MailError> {
-    let mut s = summarize(&job.ack);
+    build_with(cfg, job, &job.ack)
+}
+
+/// Build the message of a job with its ack bytes (`Store::mail_ack`).
+pub fn build_with(cfg: &MailConfig, job: &MailJob, ack: &[u8]) -> Result<Message, MailError> {
+    let mut s = summarize(ack);
     // A file rejected before its SenderId could be read: the inbox it arrived in says who.
     if s.sender.is_empty() {
         s.sender = job.sender.clone();
@@ -250,7 +311,7 @@ pub fn build(cfg: &MailConfig, job: &MailJob) -> Result<Message, MailError> {
         m = m.to(mb);
     }
     let attachment = Attachment::new(job.ack_name.clone()).body(
-        job.ack.clone(),
+        ack.to_vec(),
         ContentType::parse("application/xml").map_err(|e| MailError::Build(e.to_string()))?,
     );
     m.multipart(
@@ -495,7 +556,14 @@ pub async fn run(
                 break;
             }
             let old_due = job.next_attempt;
-            let result = match build(&cfg, &job) {
+            let ack = store
+                .get()
+                .and_then(|db| db.mail_ack(&job))
+                .map_err(|e| match e {
+                    crate::store::StoreError::Invalid(m) => MailError::Permanent(m),
+                    e => MailError::Transient(format!("cannot read the ack from the store: {e}")),
+                });
+            let result = match ack.and_then(|ack| build_with(&cfg, &job, &ack)) {
                 // A server that accepts and never answers must not hold up shutdown: on stop
                 // the message is left queued (sent again at the next start).
                 Ok(m) => tokio::select! {
@@ -593,6 +661,68 @@ mod tests {
     }
 
     #[test]
+    fn a_huge_ack_gets_a_bounded_crlf_body() {
+        let apps: Vec<AppLine> = (0..3000)
+            .map(|n| AppLine {
+                id: format!("A{n}"),
+                status: "rejected".into(),
+                issues: (0..150)
+                    .map(|k| {
+                        format!(
+                            "error A101 at Application[A{n}]/X (line {k}, column 1): {}",
+                            "x".repeat(600)
+                        )
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .collect();
+        let s = Summary {
+            sender: "ACMEBRK".into(),
+            control_number: "1".into(),
+            file_name: "x.xml".into(),
+            status: "rejected".into(),
+            apps,
+            ..Default::default()
+        };
+        let b = body(&s);
+        // Lines end in CRLF only.
+        assert!(!b.replace("\r\n", "").contains('\n') && !b.replace("\r\n", "").contains('\r'));
+        let lines: Vec<&str> = b.split("\r\n").collect();
+        assert!(
+            lines.iter().all(|l| l.chars().count() <= 420),
+            "a long line"
+        );
+        let issue_lines = lines.iter().filter(|l| l.starts_with("  error ")).count();
+        assert_eq!(issue_lines, MAX_BODY_ISSUES);
+        let app_lines = lines
+            .iter()
+            .filter(|l| l.starts_with("Application "))
+            .count();
+        assert_eq!(app_lines, MAX_BODY_APPS);
+        assert!(
+            b.contains("  ... and 130 more: see the attached acknowledgement"),
+            "{}",
+            &b[..2000]
+        );
+        assert!(b.contains("... and 2000 more applications: see the attached acknowledgement"));
+        assert!(
+            b.contains("(449800 not shown here)"),
+            "{}",
+            &b[b.len() - 600..]
+        );
+        assert!(b.len() < 300 * 1024, "{} bytes", b.len());
+        // The message keeps the body as it is: nothing for the transport to convert.
+        let j = MailJob {
+            ack: ACK.as_bytes().to_vec(),
+            ..job()
+        };
+        let m = build_with(&MailConfig::default(), &j, ACK.as_bytes()).unwrap();
+        let raw = String::from_utf8(m.formatted()).unwrap();
+        assert!(!raw.replace("\r\n", "").contains('\n'));
+    }
+
+    #[test]
     fn subject_has_no_control_characters() {
         let s = Summary {
             control_number: "1\r\nBcc: x@y.z".into(),
@@ -610,6 +740,7 @@ mod tests {
             to: vec!["a@b.example".into()],
             ack_name: "x.ack.xml".into(),
             ack: ACK.as_bytes().to_vec(),
+            ack_of: None,
             created_at: t,
             attempts: 0,
             next_attempt: t,
@@ -694,12 +825,12 @@ mod tests {
         let mut s = summarize(FILE_ACK.as_bytes());
         s.sender = j.sender.clone();
         let b = body(&s);
-        assert!(b.contains("Sender:          ACMEBRK\n"), "{b}");
+        assert!(b.contains("Sender:          ACMEBRK\r\n"), "{b}");
         assert!(
-            b.contains("Control number:  (not readable from the file)\n"),
+            b.contains("Control number:  (not readable from the file)\r\n"),
             "{b}"
         );
-        assert!(b.contains("File:            notes.txt\n"), "{b}");
+        assert!(b.contains("File:            notes.txt\r\n"), "{b}");
         assert!(b.contains("The file was rejected: error F011"), "{b}");
         // A file name with control characters and of any length stays one short header.
         let s = Summary {

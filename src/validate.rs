@@ -72,7 +72,8 @@ pub fn validate_file(path: &Path, opts: &Options<'_>) -> std::io::Result<Outcome
         Content::NotRegular { kind } => {
             (filing::Input::NotRegular(kind), Sha256::digest(b"").into())
         }
-        Content::TooLarge { size, sha256 } => (filing::Input::TooLarge(*size), *sha256),
+        // Not read past the limit: no hash of its content (as for the daemon, docs/format.md).
+        Content::TooLarge { size } => (filing::Input::TooLarge(*size), Sha256::digest(b"").into()),
         Content::Bytes(b) => (filing::Input::Bytes(b), Sha256::digest(b).into()),
     };
     let registered = |id: &str| opts.config.partner(id).is_some();

@@ -198,7 +198,10 @@ fn library_ack(path: &Path, cfg: &Config) -> Vec<u8> {
             aim::filing::Input::NotRegular(kind),
             Sha256::digest(b"").into(),
         ),
-        Content::TooLarge { size, sha256 } => (aim::filing::Input::TooLarge(*size), *sha256),
+        Content::TooLarge { size } => (
+            aim::filing::Input::TooLarge(*size),
+            Sha256::digest(b"").into(),
+        ),
         Content::Bytes(b) => (aim::filing::Input::Bytes(b), Sha256::digest(b).into()),
     };
     let settings = rules::RuleSettings {

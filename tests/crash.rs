@@ -454,11 +454,18 @@ fn recovery_checks_that_the_inbox_file_is_the_unfinished_one() {
 
     let mut d = env.start_ready();
     d.wait_gone(&inbox.join("b.xml"));
+    // Gone from the inbox means claimed, not yet answered: wait for its ack.
+    let sha_b = sha256_hex(b.as_bytes());
+    d.wait_for("an ack of the new b.xml", WAIT, || {
+        visible_files(&outbox)
+            .values()
+            .any(|x| parse_ack(x).sha256.as_deref() == Some(sha_b.as_str()))
+            .then_some(())
+    });
     let acks: Vec<Ack> = visible_files(&outbox)
         .values()
         .map(|x| parse_ack(x))
         .collect();
-    let sha_b = sha256_hex(b.as_bytes());
     let for_b: Vec<&Ack> = acks
         .iter()
         .filter(|x| x.sha256.as_deref() == Some(sha_b.as_str()))

@@ -2407,3 +2407,70 @@ fn positions_on_one_long_line() {
     }
     assert_eq!(seen, 1200);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bounded acks (docs/format.md): 100 errors an application, 1,000 in all, each list closed by
+// one error that counts the rest.
+
+/// An application `id` with `n` unknown empty elements (each one A101).
+fn app_with_unknown(id: &str, n: usize) -> String {
+    app(&[
+        ("id=\"A1\"", &format!("id=\"{id}\"")),
+        ("<EntryType>", &format!("{}<EntryType>", "<X/>".repeat(n))),
+    ])
+}
+
+#[test]
+fn errors_are_capped_per_application_and_per_file() {
+    // Exactly 101: all listed, nothing closes.
+    let v = check(filing(&[app_with_unknown("A1", 101)]));
+    assert_eq!(v.apps[0].errors.len(), 101);
+    assert!(
+        v.apps[0]
+            .errors
+            .iter()
+            .all(|e| !e.message.contains("more error"))
+    );
+    // 150: 100 listed, the 101st closes the list and counts the 49 others.
+    let v = check(filing(&[app_with_unknown("A1", 150)]));
+    let e = &v.apps[0].errors;
+    assert_eq!(e.len(), 101);
+    assert_eq!(e[100].code, Code::A101);
+    assert!(e[100].position.is_some() && e[100].path.starts_with("Application[A1]"));
+    assert!(
+        e[100].message.contains(
+            "; and 49 more errors in this application, not listed: an acknowledgement lists at most 100 errors of an application"
+        ),
+        "{}",
+        e[100].message
+    );
+    assert_eq!(v.apps[0].status, AppStatus::Rejected);
+    // 12 applications of 150: 1,000 errors in all, then one closing error each.
+    let apps: Vec<String> = (1..=12)
+        .map(|n| app_with_unknown(&format!("B{n}"), 150))
+        .collect();
+    let v = check(filing(&apps));
+    let counts: Vec<usize> = v.apps.iter().map(|a| a.errors.len()).collect();
+    assert_eq!(
+        counts,
+        [101, 101, 101, 101, 101, 101, 101, 101, 101, 92, 1, 1]
+    );
+    let last = &v.apps[11].errors[0];
+    assert!(
+        last.message.contains(
+            "; and 149 more errors in this application, not listed: this acknowledgement lists at most 1000 errors in all"
+        ),
+        "{}",
+        last.message
+    );
+    assert!(v.apps.iter().all(|a| a.status == AppStatus::Rejected));
+    // The ack lists exactly what the verdict keeps.
+    let facts = FileFacts {
+        file_name: "x.xml",
+        sha256: [0; 32],
+        received_at: Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0).unwrap(),
+    };
+    let xml = Ack::first(&v, &facts, &[]).render();
+    let text = String::from_utf8(xml).unwrap();
+    assert_eq!(text.matches("<Error ").count(), 9 * 101 + 92 + 2);
+}

@@ -75,6 +75,10 @@ impl DataDir {
     pub fn archive(&self) -> PathBuf {
         self.root.join("archive")
     }
+    /// `claimed/<ID>/`: files taken out of a partner's inbox, being read (docs/architecture.md).
+    pub fn claimed(&self) -> PathBuf {
+        self.root.join("claimed")
+    }
     pub fn logs(&self) -> PathBuf {
         self.root.join("log")
     }
@@ -271,11 +275,13 @@ impl Daemon {
                 dir: cfg.partner_inbox(p),
                 outbox: cfg.partner_outbox(p),
                 emails: p.emails.clone(),
+                claimed: PathBuf::new(),
             })
             .collect();
         let intake = Intake::new(
             inboxes,
             cfg.inbox.clone(),
+            &data.claimed(),
             Duration::from_millis(cfg.intake.settle_ms),
         )?;
         let settings = cfg.rule_settings();
@@ -377,7 +383,7 @@ impl Daemon {
             if !ready.is_empty() {
                 match self.process_batch(ready, stop) {
                     Ok(()) => {}
-                    // Nothing of the batch was acked: its files stay in the inbox and are read
+                    // Nothing of the batch was acked: its files stay claimed and are read
                     // again once the database is writable.
                     Err(DaemonError::Store(e)) if e.is_io() => self.data_disk_full(&e),
                     Err(e) => return Err(e),
@@ -421,7 +427,14 @@ impl Daemon {
             };
             let sha = crate::store::sha_from_hex(&r.sha256)?;
             for (i, d) in r.deliveries.iter().enumerate().filter(|(_, d)| !d.done) {
-                let src = intake::name_in(&inbox.dir, &d.file_name);
+                // Claimed before it was read; an input of an older version may still lie in
+                // the inbox, where a file of the same name may also be a new one.
+                let claimed = intake::name_in(&inbox.claimed, &d.file_name);
+                let src = if std::fs::symlink_metadata(&claimed).is_ok() {
+                    claimed
+                } else {
+                    intake::name_in(&inbox.dir, &d.file_name)
+                };
                 let in_inbox = match std::fs::symlink_metadata(&src) {
                     Err(_) => Presence::Gone,
                     Ok(_) => self.identify(&src, &r, &sha),
@@ -495,7 +508,7 @@ impl Daemon {
     ) -> Presence {
         let same = match intake::read_file(path, self.cfg.intake.max_file_bytes) {
             Ok(Content::Bytes(b)) => <[u8; 32]>::from(Sha256::digest(&b)) == *sha,
-            Ok(Content::TooLarge { sha256, .. }) => sha256 == *sha,
+            Ok(Content::TooLarge { .. }) => r.file_error.as_deref() == Some("F006"),
             Ok(Content::NotRegular { .. }) => r.file_error.as_deref() == Some("F012"),
             Err(_) => false,
         };
@@ -580,6 +593,11 @@ impl Daemon {
                     if let Some(p) = s.ready.path.parent() {
                         dirs.insert(p.to_path_buf());
                     }
+                    archived.push(s);
+                }
+                // Its ack is written; a vanished input is said, never a pause for everyone.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    tracing::warn!(sender = %self.intake.inboxes[s.ready.inbox].partner, file = %filing::codes::sanitize(&s.ready.name), "the input vanished before it was archived; its ack is written");
                     archived.push(s);
                 }
                 Err(e) => self.deferred(&s, &e),
@@ -779,24 +797,42 @@ impl Daemon {
         let received_at = self.clock.now();
         let filing_day = received_at.date_naive();
         let inbox = self.intake.inboxes[r.inbox].clone();
+        let mut r = r;
+        // Claimed first: the bytes judged are the bytes archived, whatever the partner does to
+        // its inbox meanwhile.
+        if !r.claimed {
+            match intake::claim(&r.path, &inbox.claimed) {
+                Ok(intake::Claim::Claimed(p)) => {
+                    r.path = p;
+                    r.claimed = true;
+                }
+                Ok(intake::Claim::Vanished) => return Ok(None),
+                Ok(intake::Claim::Busy) => {
+                    tracing::info!(sender = %inbox.partner, file = %filing::codes::sanitize(&r.name), "a file of this name is still being finished: this one is read after it");
+                    self.intake.again(&r);
+                    return Ok(None);
+                }
+                Err(e) => {
+                    tracing::error!(sender = %inbox.partner, file = %filing::codes::sanitize(&r.name), "cannot claim: {}; will retry at the next scan", filing::codes::sanitize(&e.to_string()));
+                    return Ok(None);
+                }
+            }
+        }
         let content = match intake::read_file(&r.path, self.cfg.intake.max_file_bytes) {
             Ok(c) => c,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::warn!(sender = %inbox.partner, file = %filing::codes::sanitize(&r.name), "the claimed file vanished before it was read");
+                return Ok(None);
+            }
             Err(e) => {
                 tracing::error!(file = %filing::codes::sanitize(&r.name), "cannot read: {e}; will retry at the next scan");
                 return Ok(None);
             }
         };
         let sha: [u8; 32] = match &content {
-            // Never opened: identify this arrival by name and time.
-            Content::NotRegular { .. } => {
-                let mut h = Sha256::new();
-                h.update(b"F012\0");
-                h.update(r.name.as_bytes());
-                h.update(received_at.timestamp_nanos_opt().unwrap_or(0).to_be_bytes());
-                h.finalize().into()
-            }
-            Content::TooLarge { sha256, .. } => *sha256,
+            // Never read: identify this arrival by its code, name and time.
+            Content::NotRegular { .. } => arrival_id("F012", &r.name, received_at),
+            Content::TooLarge { .. } => arrival_id("F006", &r.name, received_at),
             Content::Bytes(b) => Sha256::digest(b).into(),
         };
 
@@ -853,7 +889,7 @@ impl Daemon {
 
         let input = match &content {
             Content::NotRegular { kind } => filing::Input::NotRegular(kind),
-            Content::TooLarge { size, .. } => filing::Input::TooLarge(*size),
+            Content::TooLarge { size } => filing::Input::TooLarge(*size),
             Content::Bytes(bytes) => filing::Input::Bytes(bytes),
         };
         let registered = |id: &str| self.cfg.partner(id).is_some();
@@ -875,10 +911,10 @@ impl Daemon {
         let verdict = match verdict {
             Ok(v) => v,
             // The store could not answer the rules: not the filer's fault, so no ack. The file
-            // stays in the inbox and is judged again at the next rescan.
+            // stays claimed and is judged again at the next rescan.
             Err(e) => {
                 let msg = format!(
-                    "cannot judge {} of {}: {e}; it stays in the inbox and is tried again at the next rescan",
+                    "cannot judge {} of {}: {e}; it stays claimed and is tried again at the next rescan",
                     filing::codes::sanitize(&r.name),
                     inbox.partner
                 );
@@ -918,6 +954,17 @@ impl Daemon {
             outcomes: verdict.apps.iter().map(|a| a.status).collect(),
         }))
     }
+}
+
+/// The identity of a file that is never read (F006, F012): its code, name and time of
+/// receipt. Each such arrival is its own receipt (docs/format.md, "Intake").
+fn arrival_id(code: &str, name: &str, at: chrono::DateTime<chrono::Utc>) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(code.as_bytes());
+    h.update(b"\0");
+    h.update(name.as_bytes());
+    h.update(at.timestamp_nanos_opt().unwrap_or(0).to_be_bytes());
+    h.finalize().into()
 }
 
 /// Set up logging to stderr and to `<data>/log/aim.log.<day>`. The guard must live as long as

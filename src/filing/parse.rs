@@ -102,7 +102,10 @@ pub struct RawApp {
     /// Set once a `Product` element was seen, even one beyond the limit.
     pub product_seen: bool,
     pub reason: Option<Text>,
+    /// At most `rules::MAX_APP_ERRORS + 1` problems are kept; the rest are only counted, so
+    /// an application of 200,000 unknown elements costs no more memory than one of 101.
     pub problems: Vec<Problem>,
+    pub problems_unlisted: usize,
 }
 
 /// What reading a document yields.
@@ -210,6 +213,10 @@ struct Reader<'a> {
     ns_scopes: Vec<usize>,
     /// The last event was an empty element that opened a scope: close it before the next.
     pop_empty: bool,
+    /// Problems kept so far in all applications: the rules' bound on the errors of a file
+    /// (`rules::MAX_FILE_ERRORS`) applied while reading, so that no more are kept than the
+    /// ack can list (the rules keep at most as many, whatever value errors they add).
+    kept_problems: usize,
     text: &'a str,
     base: usize,
     limits: Limits,
@@ -850,6 +857,7 @@ pub fn read(text: &str, limits: Limits) -> RawFiling {
         depth: 0,
         ns_scopes: Vec::new(),
         pop_empty: false,
+        kept_problems: 0,
         limits,
         f002: None,
         f010: None,
@@ -1117,6 +1125,9 @@ pub fn parse_line_number(s: &str) -> Option<u16> {
 
 struct Ctx<'p> {
     problems: &'p mut Vec<Problem>,
+    /// Problems beyond this many are only counted.
+    keep: usize,
+    unlisted: usize,
     /// Occurrences seen of elements that may appear once, by path (for `Importer[2]`).
     repeats: std::collections::HashMap<String, usize>,
 }
@@ -1129,7 +1140,16 @@ impl Ctx<'_> {
         format!("{path}[{n}]")
     }
 
+    /// No further problem is kept (only counted).
+    fn full(&self) -> bool {
+        self.problems.len() > self.keep
+    }
+
     fn push(&mut self, code: Code, path: String, offset: usize, message: String) {
+        if self.full() {
+            self.unlisted += 1;
+            return;
+        }
         self.problems.push(Problem {
             code,
             path,
@@ -1171,6 +1191,9 @@ fn application<'a>(rd: &mut Reader<'a>, s: &Start<'a>, position: usize) -> R<Raw
     let mut problems = std::mem::take(&mut app.problems);
     let mut cx = Ctx {
         problems: &mut problems,
+        keep: super::rules::MAX_APP_ERRORS
+            .min(super::rules::MAX_FILE_ERRORS.saturating_sub(rd.kept_problems)),
+        unlisted: 0,
         repeats: std::collections::HashMap::new(),
     };
     for (key, off) in unknown_attrs {
@@ -1206,11 +1229,18 @@ fn application<'a>(rd: &mut Reader<'a>, s: &Start<'a>, position: usize) -> R<Raw
             }
         }
     }
+    app.problems_unlisted = cx.unlisted;
+    rd.kept_problems += problems.len();
     app.problems = problems;
     Ok(app)
 }
 
 fn unknown_child(cx: &mut Ctx<'_>, parent_path: &str, parent: &str, c: &Start<'_>, why: &str) {
+    // Past the bound nothing is built, only counted: 200,000 unknown elements cost no text.
+    if cx.full() {
+        cx.unlisted += 1;
+        return;
+    }
     cx.push(
         Code::A101,
         format!("{parent_path}/{}", c.qname),

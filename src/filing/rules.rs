@@ -330,8 +330,24 @@ pub fn judge(
     }
     let sender = v.sender_id.clone().unwrap_or_default();
     let dup_ids = duplicate_ids(&raw.apps);
+    let mut listed = 0usize;
     for app in &raw.apps {
-        let verdict = judge_app(app, &dup_ids, loc, cx, &sender, ledger)?;
+        let (mut verdict, unlisted) = judge_app(app, &dup_ids, loc, cx, &sender, ledger)?;
+        // Bounded acks (docs/format.md): 100 errors an application, 1,000 in all, each list
+        // closed by one error that counts the rest.
+        let budget = MAX_FILE_ERRORS.saturating_sub(listed);
+        let why = if budget < MAX_APP_ERRORS {
+            "this acknowledgement lists at most 1000 errors in all"
+        } else {
+            "an acknowledgement lists at most 100 errors of an application"
+        };
+        close_errors(
+            &mut verdict.errors,
+            budget.min(MAX_APP_ERRORS),
+            unlisted,
+            why,
+        );
+        listed += verdict.errors.len();
         if verdict.status != AppStatus::Rejected {
             ledger.applied(&sender, &verdict);
         }
@@ -521,15 +537,48 @@ fn duplicate_ids(apps: &[RawApp]) -> HashMap<&str, usize> {
     counts
 }
 
-/// Collects the errors of one application.
+/// The most errors an ack lists for one application; beyond them, one closing error (the
+/// next one, its message saying how many more there are). docs/format.md, "Bounded acks".
+pub const MAX_APP_ERRORS: usize = 100;
+/// The most errors an ack lists in all; beyond them, each further rejected application lists
+/// only its first error, as a closing error that counts the rest.
+pub const MAX_FILE_ERRORS: usize = 1000;
+
+/// List at most `keep` of an application's errors in full; where there are more, the next
+/// one closes the list, its message saying how many of the application's errors are not
+/// listed (`unlisted` counted before, plus those cut here).
+fn close_errors(errors: &mut Vec<Issue>, keep: usize, unlisted: usize, why: &str) {
+    if errors.len() <= keep + 1 && unlisted == 0 {
+        return;
+    }
+    let more = unlisted + errors.len().saturating_sub(keep + 1);
+    errors.truncate(keep + 1);
+    if let Some(last) = errors.last_mut()
+        && more > 0
+    {
+        let s = if more == 1 { "" } else { "s" };
+        last.message = format!(
+            "{}; and {more} more error{s} in this application, not listed: {why}; correct these and send the file again",
+            last.message
+        );
+    }
+}
+
+/// Collects the errors of one application: the first [`MAX_APP_ERRORS`] + 1 in full, the rest
+/// only counted (no position is computed for them).
 struct Judge<'a, 'l> {
     loc: &'a Locator<'l>,
     errors: Vec<Issue>,
+    unlisted: usize,
     warnings: Vec<Issue>,
 }
 
 impl Judge<'_, '_> {
     fn err(&mut self, code: Code, path: String, offset: usize, message: String) {
+        if self.errors.len() > MAX_APP_ERRORS {
+            self.unlisted += 1;
+            return;
+        }
         self.errors.push(Issue {
             code,
             path,
@@ -1021,10 +1070,11 @@ fn judge_app(
     cx: &FileContext<'_>,
     sender: &str,
     ledger: &dyn Ledger,
-) -> LedgerResult<AppVerdict> {
+) -> LedgerResult<(AppVerdict, usize)> {
     let mut j = Judge {
         loc,
         errors: Vec::new(),
+        unlisted: app.problems_unlisted,
         warnings: Vec::new(),
     };
     for p in &app.problems {
@@ -1230,26 +1280,29 @@ fn judge_app(
         (false, Some(Action::New), true) => AppStatus::Issued,
         (false, Some(Action::Correct), true) => AppStatus::Corrected,
     };
-    Ok(AppVerdict {
-        id,
-        position: app.position,
-        action,
-        status,
-        license,
-        data: if status == AppStatus::Rejected {
-            None
-        } else {
-            data
+    Ok((
+        AppVerdict {
+            id,
+            position: app.position,
+            action,
+            status,
+            license,
+            data: if status == AppStatus::Rejected {
+                None
+            } else {
+                data
+            },
+            reason: if status == AppStatus::Rejected {
+                None
+            } else {
+                reason
+            },
+            errors: j.errors,
+            warnings: j.warnings,
+            held_for,
         },
-        reason: if status == AppStatus::Rejected {
-            None
-        } else {
-            reason
-        },
-        errors: j.errors,
-        warnings: j.warnings,
-        held_for,
-    })
+        j.unlisted,
+    ))
 }
 
 /// The sum of the application's customs values, when every one of them is valid.

@@ -267,6 +267,38 @@ impl<'t> Tx<'t> {
         ack: &[u8],
         at: DateTime<Utc>,
     ) -> TxResult<()> {
+        self.enqueue(sender, to, ack_name, ack.to_vec(), None, at)
+    }
+
+    /// Queue the mail of a file's first ack, which its receipt holds: the job names the
+    /// receipt instead of copying the bytes.
+    pub(crate) fn enqueue_first_ack_mail(
+        &mut self,
+        sender: &str,
+        to: &[String],
+        ack_name: &str,
+        sha_hex: &str,
+        at: DateTime<Utc>,
+    ) -> TxResult<()> {
+        self.enqueue(
+            sender,
+            to,
+            ack_name,
+            Vec::new(),
+            Some(sha_hex.to_owned()),
+            at,
+        )
+    }
+
+    fn enqueue(
+        &mut self,
+        sender: &str,
+        to: &[String],
+        ack_name: &str,
+        ack: Vec<u8>,
+        ack_of: Option<String>,
+        at: DateTime<Utc>,
+    ) -> TxResult<()> {
         if to.is_empty() {
             return Ok(());
         }
@@ -276,7 +308,8 @@ impl<'t> Tx<'t> {
             sender: sender.to_owned(),
             to: to.to_vec(),
             ack_name: ack_name.to_owned(),
-            ack: ack.to_vec(),
+            ack,
+            ack_of,
             created_at: at,
             attempts: 0,
             next_attempt: at,

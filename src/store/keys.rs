@@ -67,6 +67,14 @@ pub(crate) fn receipt(sender: &str, sha: &[u8; 32]) -> Vec<u8> {
     k
 }
 
+/// A file's first ack, beside its receipt in the `receipts` tree: the XML bytes as they are,
+/// written once (the receipt is rewritten as deliveries finish; the ack never is).
+pub(crate) fn receipt_ack(receipt_key: &[u8]) -> Vec<u8> {
+    let mut k = receipt_key.to_vec();
+    k.extend_from_slice(b"\0ack");
+    k
+}
+
 pub(crate) fn control(sender: &str, n: u32) -> Vec<u8> {
     let mut k = sender.as_bytes().to_vec();
     k.push(0);

@@ -8,6 +8,21 @@ use super::{Result, Store, StoreError, keys};
 use chrono::{DateTime, Utc};
 
 impl Store {
+    /// The ack bytes of a mail job: its own, or those of the receipt it names.
+    pub fn mail_ack(&self, job: &MailJob) -> Result<Vec<u8>> {
+        let Some(sha_hex) = job.ack_of.as_deref().filter(|_| job.ack.is_empty()) else {
+            return Ok(job.ack.clone());
+        };
+        let sha = super::codec::sha_from_hex(sha_hex)?;
+        match self.receipt(&job.sender, &sha)? {
+            Some(r) => Ok(r.ack),
+            None => Err(StoreError::Invalid(format!(
+                "mail {} names a receipt {sha_hex} of {} that is not on record",
+                job.id, job.sender
+            ))),
+        }
+    }
+
     /// Mail jobs due at `now`, earliest first, at most `limit`.
     pub fn due_mail(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<MailJob>> {
         let end = keys::mail(now, u64::MAX);
@@ -158,7 +173,7 @@ impl Store {
                 .deliveries
                 .first()
                 .ok_or_else(|| StoreError::Invalid("the file has no delivery".into()))?;
-            (d.ack_name.clone(), r.ack.clone())
+            (d.ack_name.clone(), Vec::new())
         } else {
             let f = r
                 .followups
@@ -168,7 +183,11 @@ impl Store {
             (f.ack_name.clone(), f.ack.clone())
         };
         self.transact(|tx| {
-            tx.enqueue_mail(sender, to, &name, &ack, at)?;
+            if seq <= 1 {
+                tx.enqueue_first_ack_mail(sender, to, &name, &r.sha256, at)?;
+            } else {
+                tx.enqueue_mail(sender, to, &name, &ack, at)?;
+            }
             tx.audit(
                 &AuditEvent {
                     at,

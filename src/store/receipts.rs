@@ -30,7 +30,27 @@ pub struct Committed {
 impl Store {
     pub fn receipt(&self, sender: &str, sha: &[u8; 32]) -> Result<Option<Receipt>> {
         let k = keys::receipt(sender, sha);
-        self.receipts.get(&k)?.map(|v| dec(&k, &v)).transpose()
+        match self.receipts.get(&k)? {
+            Some(v) => Ok(Some(self.with_ack(&k, dec(&k, &v)?)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A receipt with its first ack's bytes, which are kept once beside it
+    /// ([`keys::receipt_ack`]); a receipt of an older version holds them itself.
+    fn with_ack(&self, k: &[u8], mut r: Receipt) -> Result<Receipt> {
+        if r.ack.is_empty() {
+            let ak = keys::receipt_ack(k);
+            r.ack = self
+                .receipts
+                .get(&ak)?
+                .ok_or_else(|| StoreError::Decode {
+                    key: keys::show(&ak),
+                    message: "the receipt's ack is missing".into(),
+                })?
+                .to_vec();
+        }
+        Ok(r)
     }
 
     pub fn control_owner(&self, sender: &str, n: u32) -> Result<Option<[u8; 32]>> {
@@ -45,7 +65,7 @@ impl Store {
             let (k, _) = kv?;
             let rk = &k[2..];
             match self.receipts.get(rk)? {
-                Some(v) => out.push(dec(rk, &v)?),
+                Some(v) => out.push(self.with_ack(rk, dec(rk, &v)?)?),
                 None => {
                     return Err(StoreError::Decode {
                         key: keys::show(&k),
@@ -128,7 +148,7 @@ impl Store {
                 },
                 &[],
             )?;
-            tx.enqueue_mail(sender, mail_to, &d.ack_name, &r.ack, d.received_at)?;
+            tx.enqueue_first_ack_mail(sender, mail_to, &d.ack_name, &r.sha256, d.received_at)?;
             let n = r.deliveries.len() - 1;
             Ok((r, n))
         })
@@ -248,7 +268,8 @@ impl Store {
                 control_text: f.verdict.control_number.clone(),
                 status,
                 file_error: f.verdict.file_error.as_ref().map(|e| e.code.to_string()),
-                ack: ack_bytes.clone(),
+                // Kept once, beside the receipt: rewriting the receipt never copies it.
+                ack: Vec::new(),
                 apps: f
                     .verdict
                     .apps
@@ -270,9 +291,11 @@ impl Store {
                 followups: Vec::new(),
             };
             tx.receipts.insert(rk.as_slice(), enc(&receipt))?;
+            tx.receipts
+                .insert(keys::receipt_ack(&rk).as_slice(), ack_bytes.clone())?;
             tx.index.insert(keys::undone(&rk), &[])?;
             tx.note_rejections(f.sender, day, at, f.facts.file_name, &sha, f.verdict)?;
-            tx.enqueue_mail(f.sender, f.mail_to, f.ack_name, &ack_bytes, at)?;
+            tx.enqueue_first_ack_mail(f.sender, f.mail_to, f.ack_name, &sha_hex, at)?;
             tx.count(day, |s| {
                 s.files += 1;
                 s.applications += f.verdict.apps.len() as u64;

@@ -231,8 +231,14 @@ pub struct MailJob {
     pub to: Vec<String>,
     pub ack_name: String,
     /// The ack file's exact bytes: attached as they are, and the summary is read from them.
+    /// Empty when `ack_of` names the receipt that holds them (a file's first ack is kept
+    /// once, in its receipt, not again in each mail job).
     #[serde(with = "utf8_bytes")]
     pub ack: Vec<u8>,
+    /// The SHA-256 (hex) of the file whose receipt (of `sender`) holds this job's ack: its
+    /// first ack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack_of: Option<String>,
     pub created_at: DateTime<Utc>,
     pub attempts: u32,
     pub next_attempt: DateTime<Utc>,

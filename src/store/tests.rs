@@ -823,3 +823,29 @@ fn a_commit_stopped_half_applied_is_finished_when_the_store_opens() {
         "{seen:?}: both files' commits were cut"
     );
 }
+
+#[test]
+fn a_first_ack_is_kept_once_beside_its_receipt() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(d.path()).unwrap();
+    let xml = with_control(7);
+    let (_, c) = commit(&store, &xml, day());
+    let sha = sha_of(&xml);
+    let k = keys::receipt("ACMEBRK", &sha);
+    // The receipt itself and the mail job hold no copy; the one copy is beside the receipt.
+    let raw: Receipt = codec::dec(&k, &store.receipts.get(&k).unwrap().unwrap()).unwrap();
+    assert!(raw.ack.is_empty());
+    let kept = store.receipts.get(keys::receipt_ack(&k)).unwrap().unwrap();
+    assert_eq!(kept.as_ref(), c.ack.as_slice());
+    let jobs = store.queued_mail(10).unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert!(jobs[0].ack.is_empty());
+    assert_eq!(jobs[0].ack_of.as_deref(), Some(hex::encode(sha).as_str()));
+    assert_eq!(store.mail_ack(&jobs[0]).unwrap(), c.ack);
+    // Readers get it with the receipt, before and after the delivery is finished.
+    assert_eq!(store.unfinished().unwrap()[0].ack, c.ack);
+    store.mark_done("ACMEBRK", &sha, 0).unwrap();
+    assert_eq!(store.receipt("ACMEBRK", &sha).unwrap().unwrap().ack, c.ack);
+    let raw: Receipt = codec::dec(&k, &store.receipts.get(&k).unwrap().unwrap()).unwrap();
+    assert!(raw.ack.is_empty(), "finishing a delivery copies no ack");
+}

@@ -284,10 +284,11 @@ ssh_opts=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMo
 # $sftp_rc: sftp -b stops at the first failing command and exits non-zero)
 out=""
 sftp_rc=0
-sftp_as() {
+sftp_as() {  # key user [extra sftp options...]
     local key=$1 user=$2
+    shift 2
     mkdir -p "$root/client/$key.dir"
-    out=$(cd "$root/client/$key.dir" && timeout 60 sftp -b - "${ssh_opts[@]}" -i "$root/client/$key.key" -P "$port" "$user@127.0.0.1" 2>&1)
+    out=$(cd "$root/client/$key.dir" && timeout 60 sftp -b - "${ssh_opts[@]}" "$@" -i "$root/client/$key.key" -P "$port" "$user@127.0.0.1" 2>&1)
     sftp_rc=$?
     return "$sftp_rc"
 }
@@ -568,6 +569,26 @@ for stem in early x y z p b; do
     h=$(sha256sum <"$f/$stem.xml" | cut -d' ' -f1)
     check "original bytes of $stem.xml kept under <data>" grep -qx "$h" <<<"$archived"
 done
+
+# A plain SFTP v3 rename: `rename -l` makes OpenSSH's sftp send SSH2_FXP_RENAME instead of its
+# posix-rename@openssh.com extension, and OpenSSH's sftp-server carries that out as link(2) +
+# unlink(2): no close and no moved-to event ever names v.xml. It must be answered within the
+# settle time (300 ms here), not only after a restart.
+make_filing "$PA" 700007 "$f/v.xml"
+sftp_as sftpa "$ua" <<<"put $f/v.xml inbox/v.xml.part"
+check "v.xml.part uploaded" [ "$sftp_rc" = 0 ]
+sftp_as sftpa "$ua" -vvv <<<"rename -l inbox/v.xml.part inbox/v.xml"
+check "v.xml.part renamed to v.xml with the SFTP v3 rename (SSH2_FXP_RENAME)" \
+    eval '[ "$sftp_rc" = 0 ] && grep -q "Sending SSH2_FXP_RENAME" <<<"$out" && ! grep -q "posix-rename@openssh.com\" \"" <<<"$out"' ||
+    note "$(grep -i rename <<<"$out" | head -n 5)"
+deadline=$(($(date +%s) + 5))
+if wait_for "$ca/outbox/v.ack.xml"; then
+    ok "v.xml (renamed by link + unlink) answered within 5 s"
+    check "  v.ack.xml: Status accepted" [ "$(elem "$ca/outbox/v.ack.xml" Status)" = accepted ]
+else
+    nok "v.xml (renamed by link + unlink) answered within 5 s (outbox: $(ls -A "$ca/outbox" | tr '\n' ' '))"
+    daemon_tail
+fi
 
 stop_daemon
 check "daemon exits 0 on SIGTERM (got $daemon_rc)" [ "$daemon_rc" = 0 ] || daemon_tail

@@ -22,78 +22,9 @@ use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn is_root() -> bool {
-    nix::unistd::Uid::effective().is_root()
-}
-
-/// A small tmpfs mounted over a folder, unmounted (lazily) on drop.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(at: &Path, size: &str) -> Tmpfs {
-        fs::create_dir_all(at).unwrap();
-        let st = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .status()
-            .expect("mount");
-        assert!(st.success(), "mount a tmpfs at {}", at.display());
-        Tmpfs(at.to_path_buf())
-    }
-
-    /// Grow (or shrink) it in place, under whoever uses it.
-    fn resize(&self, size: &str) {
-        let st = Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(&self.0)
-            .status()
-            .expect("mount -o remount");
-        assert!(
-            st.success(),
-            "remount {} with size {size}",
-            self.0.display()
-        );
-    }
-
-    /// Fill it up, leaving about `leave_kib` KiB.
-    fn fill(&self, leave_kib: u64) {
-        let s = rustix::fs::statvfs(&self.0).unwrap();
-        let free_kib = s.f_bavail * s.f_frsize / 1024;
-        let mut f = fs::File::create(self.0.join("filler")).unwrap();
-        let chunk = vec![0u8; 1024];
-        for _ in 0..free_kib.saturating_sub(leave_kib) {
-            if f.write_all(&chunk).is_err() {
-                break;
-            }
-        }
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
-fn generate(env: &Env, count: usize, apps: usize, seed: u64, into: &Path) {
-    let o = Command::new(aim_bin())
-        .args(["gen", "--sender", ACME, "--count"])
-        .arg(count.to_string())
-        .arg("--apps-per-file")
-        .arg(apps.to_string())
-        .arg("--seed")
-        .arg(seed.to_string())
-        .arg("--out")
-        .arg(into)
-        .current_dir(env.dir.path())
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
 
 /// Move every file of `from` into ACME's inbox (renames: each appears whole).
 fn move_into_inbox(env: &Env, from: &Path) {
@@ -101,19 +32,6 @@ fn move_into_inbox(env: &Env, from: &Path) {
     for e in fs::read_dir(from).unwrap().flatten() {
         fs::rename(e.path(), env.inbox_of(ACME).join(e.file_name())).unwrap();
     }
-}
-
-fn acks(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.ends_with(".ack.xml"))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
 }
 
 /// The licenses issued in the acks of `outbox`: in all and distinct.

@@ -12,10 +12,6 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-fn is_root() -> bool {
-    nix::unistd::Uid::effective().is_root()
-}
-
 /// Drop valid-single.xml as `name` with `control`; wait for its ack; its license number.
 fn issue(env: &Env, d: &mut Daemon, name: &str, control: &str) -> String {
     drop_file(&env.inbox_of(ACME), name, valid_with_control(control));

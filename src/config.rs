@@ -397,7 +397,9 @@ impl Config {
             return Err("monitor.keep_publications must be at least 1".into());
         }
         if self.monitor.publish_dir.as_os_str().is_empty() {
-            return Err("monitor.publish_dir is empty; name a folder such as \"var/public\"".into());
+            return Err(
+                "monitor.publish_dir is empty; name a folder such as \"var/public\"".into(),
+            );
         }
         if !self.metrics.listen.is_empty()
             && self.metrics.listen.parse::<std::net::SocketAddr>().is_err()
@@ -461,7 +463,10 @@ mod tests {
         assert_eq!(c.monitor.keep_publications, 104);
         assert_eq!(
             c.monitor.schedule(),
-            Some((chrono::Weekday::Mon, chrono::NaiveTime::from_hms_opt(6, 0, 0).unwrap()))
+            Some((
+                chrono::Weekday::Mon,
+                chrono::NaiveTime::from_hms_opt(6, 0, 0).unwrap()
+            ))
         );
         assert_eq!(c.metrics.address(), None);
         assert_eq!(

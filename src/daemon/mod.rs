@@ -8,6 +8,7 @@
 //!
 //! At start, unfinished receipts are completed from their stored ack bytes before any new file.
 
+pub mod publisher;
 pub mod staff;
 pub mod writer;
 
@@ -981,6 +982,7 @@ impl Prepared {
                 events: self.daemon.events(),
                 health: self.daemon.health(),
                 started_at: self.daemon.clock.now(),
+                clock: Arc::clone(&self.daemon.clock),
             });
             let (listener, token, stop) = (self.listener, token.clone(), Arc::clone(&stop));
             std::thread::Builder::new()
@@ -1016,6 +1018,19 @@ impl Prepared {
                     });
                 })?
         };
+        // The weekly publication reads the store on a thread of its own, never in intake's way.
+        let publisher = cfg.monitor.schedule().map(|_| {
+            let mut p = publisher::Publisher::new(
+                cfg.monitor.clone(),
+                self.daemon.shared_store(),
+                Arc::clone(&self.daemon.clock),
+                self.daemon.writer(),
+            );
+            let stop = Arc::clone(&stop);
+            std::thread::Builder::new()
+                .name("publisher".into())
+                .spawn(move || p.run(&stop))
+        });
         let result = self.daemon.run(&stop);
         stop.store(true, Ordering::SeqCst);
         token.cancel();
@@ -1036,6 +1051,9 @@ impl Prepared {
         }
         drop(self.daemon);
         let _ = mail_worker.join();
+        if let Some(Ok(p)) = publisher {
+            let _ = p.join();
+        }
         let _ = api.join();
         let _ = std::fs::remove_file(self.data.socket());
         result

@@ -147,8 +147,8 @@ struct Chart {
 
 /// Chart geometry: the drawing is 360 units wide (see `macros.html`); a row holds its label,
 /// then its bar with the figure at the right end.
-const BAR_SPACE: f64 = 250.0;
-const ROW: u32 = 40;
+const BAR_SPACE: f64 = 240.0;
+const ROW: u32 = 48;
 
 /// A horizontal bar chart of metric tons: `None` figures are drawn as a gap marked withheld.
 fn chart(id: &str, title: String, desc: String, items: &[(String, Option<Figures>)]) -> Chart {

@@ -42,8 +42,9 @@ TOML
 "$aim" gen --sender ACMEBRK --count 40 --apps-per-file 3 --seed 11 --out "$work/inbox/ACMEBRK" >/dev/null
 "$aim" daemon --config "$work/aim.toml" 2>"$work/daemon.log" &
 pid=$!
+n=0
 for _ in $(seq 1 600); do
-  n=$(find "$work/outbox/ACMEBRK" -name '*.ack.xml' 2>/dev/null | wc -l)
+  n=$( (ls "$work/outbox/ACMEBRK" 2>/dev/null || true) | grep -c '\.ack\.xml$' || true)
   [ "$n" -ge 40 ] && break
   kill -0 "$pid" || { cat "$work/daemon.log" >&2; exit 1; }
   sleep 0.1

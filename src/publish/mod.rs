@@ -17,6 +17,10 @@ use std::path::{Path, PathBuf};
 /// The link that always names the newest publication.
 pub const CURRENT: &str = "current";
 
+/// Held (flock) while a publication is written: two at once (the weekly one and a staff
+/// request, or two commands) would clear each other's unfinished folder.
+pub const LOCK: &str = ".publish.lock";
+
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
     #[error("cannot {what} {path}: {source}")]
@@ -173,6 +177,15 @@ pub fn publish(
     cadence: &str,
 ) -> Result<Published, PublishError> {
     std::fs::create_dir_all(dir).map_err(io("create", dir))?;
+    let lock_path = dir.join(LOCK);
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io("open", &lock_path))?;
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
+        .map_err(|e| io("lock", &lock_path)(e.into()))?;
     // Leftovers of a publication a crash cut short: never visible, never needed.
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {

@@ -166,7 +166,10 @@ fn publications_are_whole_vintages_and_the_oldest_beyond_keep_go() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(!names.iter().any(|n| n.starts_with('.')), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n.starts_with('.') && n != LOCK),
+        "{names:?}"
+    );
     let list = std::fs::read_to_string(d.path().join("current/publications.html")).unwrap();
     assert!(list.contains("../2026-12-07T06-00-00Z/data/monitor.csv"));
     assert!(!list.contains("2026-11-30"));
@@ -215,4 +218,21 @@ fn the_schedule_publishes_weekly_and_catches_up_once() {
     );
     assert_eq!(parse_vintage("current"), None);
     assert_eq!(parse_vintage("2026-12-07T06-00-00Z.bak"), None);
+}
+
+#[test]
+fn a_publication_waits_for_one_in_progress() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path()).unwrap();
+    let held = std::fs::File::create(d.path().join(LOCK)).unwrap();
+    rustix::fs::flock(&held, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    let dir = d.path().to_path_buf();
+    let t = std::thread::spawn(move || {
+        publish(&sample_cells(), at(2026, 12, 7, 6, 0, 0), &dir, 3, "x").unwrap()
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!t.is_finished(), "waits for the lock");
+    assert!(vintages(d.path()).unwrap().is_empty());
+    drop(held);
+    assert_eq!(t.join().unwrap().vintage, "2026-12-07T06-00-00Z");
 }

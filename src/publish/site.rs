@@ -456,10 +456,16 @@ pub fn render(
             })?
             .into_bytes(),
     ));
-    let pubs: Vec<(String, bool)> = meta
+    let pubs: Vec<(String, String, bool)> = meta
         .publications
         .iter()
-        .map(|v| (v.clone(), v == meta.vintage))
+        .map(|v| {
+            let label = super::parse_vintage(v).map_or_else(
+                || v.clone(),
+                |t| t.format("%-d %B %Y, %H:%M:%S UTC").to_string(),
+            );
+            (v.clone(), label, v == meta.vintage)
+        })
         .collect();
     out.push((
         "publications.html".into(),

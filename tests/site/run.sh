@@ -51,6 +51,8 @@ for _ in $(seq 1 600); do
 done
 [ "$n" -ge 40 ] || { echo "only $n of 40 acks" >&2; exit 1; }
 "$aim" monitor publish --config "$work/aim.toml"
+sleep 1.1   # a second vintage, so that the publications page lists two
+"$aim" monitor publish --config "$work/aim.toml"
 "$aim" monitor export --config "$work/aim.toml" | cmp - "$work/public/current/data/monitor.csv"
 kill "$pid"; wait "$pid" || true; pid=""
 rm -rf "$shots"

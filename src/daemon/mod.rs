@@ -1024,7 +1024,6 @@ impl Prepared {
                 cfg.monitor.clone(),
                 self.daemon.shared_store(),
                 Arc::clone(&self.daemon.clock),
-                self.daemon.writer(),
             );
             let stop = Arc::clone(&stop);
             std::thread::Builder::new()

@@ -1,13 +1,14 @@
 //! The daemon's own publication of the monitor (spec 7.2): weekly at `publish_weekday`
 //! `publish_time_utc`, and at start when the latest scheduled one was missed, judged from the
 //! newest vintage in `publish_dir`. It runs on its own thread and only reads the store, so
-//! intake never waits for it; its time comes from the daemon's [`Clock`].
+//! intake never waits for it; its time comes from the daemon's [`Clock`]. Its publications go
+//! to the daemon's log (the audit log records what staff do; a staff publication is audited by
+//! the control socket).
 
-use super::writer::Writer;
 use crate::clock::Clock;
 use crate::config;
 use crate::publish::{self, Published};
-use crate::store::{Actor, AuditAction, AuditEvent, Outcome, SharedStore};
+use crate::store::SharedStore;
 use chrono::{DateTime, Duration, Utc};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,22 +20,15 @@ pub struct Publisher {
     cfg: config::Monitor,
     store: Arc<SharedStore>,
     clock: Arc<dyn Clock>,
-    writer: Writer,
     retry_at: Option<DateTime<Utc>>,
 }
 
 impl Publisher {
-    pub fn new(
-        cfg: config::Monitor,
-        store: Arc<SharedStore>,
-        clock: Arc<dyn Clock>,
-        writer: Writer,
-    ) -> Publisher {
+    pub fn new(cfg: config::Monitor, store: Arc<SharedStore>, clock: Arc<dyn Clock>) -> Publisher {
         Publisher {
             cfg,
             store,
             clock,
-            writer,
             retry_at: None,
         }
     }
@@ -72,8 +66,7 @@ impl Publisher {
         match done {
             Ok(p) => {
                 self.retry_at = None;
-                tracing::info!(vintage = %p.vintage, files = p.files, removed = p.removed.len(), "monitor published");
-                self.audit(now, Outcome::Done, format!("{} files", p.files));
+                tracing::info!(vintage = %p.vintage, dir = %p.dir, files = p.files, removed = ?p.removed, "monitor published on schedule");
                 Some(Ok(p))
             }
             Err(e) => Some(self.failed(now, e)),
@@ -83,24 +76,7 @@ impl Publisher {
     fn failed(&mut self, now: DateTime<Utc>, e: String) -> Result<Published, String> {
         tracing::error!("the monitor was not published: {e}; trying again in 10 minutes");
         self.retry_at = Some(now + RETRY);
-        self.audit(now, Outcome::Failed, e.clone());
         Err(e)
-    }
-
-    fn audit(&self, at: DateTime<Utc>, outcome: Outcome, detail: String) {
-        self.writer.audit_nowait(AuditEvent {
-            at,
-            actor: Actor::Daemon,
-            action: AuditAction::Publish,
-            subject: self
-                .cfg
-                .publish_dir
-                .join(publish::vintage_name(at))
-                .display()
-                .to_string(),
-            outcome,
-            detail,
-        });
     }
 
     /// Until `stop`: a look at the clock every second.
@@ -121,7 +97,6 @@ impl Publisher {
 mod tests {
     use super::*;
     use crate::clock::FixedClock;
-    use crate::daemon::writer::Command;
     use chrono::TimeZone;
 
     fn at(d: u32, h: u32, m: u32) -> DateTime<Utc> {
@@ -138,13 +113,20 @@ mod tests {
             publish_time_utc: "06:00".into(),
             keep_publications: 2,
         };
-        let (writer, audits) = Writer::new(Box::new(|| {}));
-        // Down since before Monday 2026-11-30 06:00: the first look publishes at once.
+        // Never published: the first look publishes at once.
         let clock = Arc::new(FixedClock::at(at(2, 9, 30)));
-        let mut p = Publisher::new(cfg.clone(), Arc::clone(&store), clock.clone(), writer);
+        let mut p = Publisher::new(cfg.clone(), Arc::clone(&store), clock.clone());
         let first = p.tick().unwrap().unwrap();
         assert_eq!(first.vintage, "2026-12-02T09-30-00Z");
         assert!(p.tick().is_none(), "caught up: nothing more until Monday");
+        // Down over Monday 2026-12-07 06:00: published when it looks again.
+        let mut late = Publisher::new(cfg.clone(), Arc::clone(&store), clock.clone());
+        clock.set(at(8, 11, 15));
+        assert_eq!(
+            late.tick().unwrap().unwrap().vintage,
+            "2026-12-08T11-15-00Z"
+        );
+        std::fs::remove_dir_all(cfg.publish_dir.join("2026-12-08T11-15-00Z")).unwrap();
         clock.set(at(7, 5, 59));
         assert!(p.tick().is_none());
         clock.set(at(7, 6, 0));
@@ -155,23 +137,10 @@ mod tests {
             std::fs::read_link(cfg.publish_dir.join("current")).unwrap(),
             std::path::PathBuf::from("2026-12-07T06-00-00Z")
         );
-        // Both audited as the daemon's.
-        let got: Vec<(String, String)> = audits
-            .try_iter()
-            .filter_map(|c| match c {
-                Command::Audit(e, _) => Some((e.actor.name().to_owned(), e.subject)),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(got.len(), 2);
-        assert!(
-            got.iter()
-                .all(|(a, s)| a == "daemon" && s.contains("2026-12-0"))
-        );
     }
 
     #[test]
-    fn a_failed_publication_is_audited_and_retried_later() {
+    fn a_failed_publication_is_retried_later() {
         let tmp = tempfile::tempdir().unwrap();
         let store = Arc::new(SharedStore::open(&tmp.path().join("db")).unwrap());
         // A file where the folder should be: publishing cannot create it.
@@ -181,21 +150,12 @@ mod tests {
             publish_dir: blocked,
             ..config::Monitor::default()
         };
-        let (writer, audits) = Writer::new(Box::new(|| {}));
         let clock = Arc::new(FixedClock::at(at(7, 7, 0)));
-        let mut p = Publisher::new(cfg, store, clock.clone(), writer);
+        let mut p = Publisher::new(cfg, store, clock.clone());
         assert!(p.tick().unwrap().is_err());
         clock.set(at(7, 7, 5));
         assert!(p.tick().is_none(), "waits before trying again");
         clock.set(at(7, 7, 10));
         assert!(p.tick().unwrap().is_err());
-        let outcomes: Vec<Outcome> = audits
-            .try_iter()
-            .filter_map(|c| match c {
-                Command::Audit(e, _) => Some(e.outcome),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(outcomes, [Outcome::Failed, Outcome::Failed]);
     }
 }

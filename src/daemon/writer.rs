@@ -115,11 +115,6 @@ impl Writer {
         }
     }
 
-    /// Record an event without waiting for it (from a thread outside the async runtime).
-    pub fn audit_nowait(&self, e: AuditEvent) -> bool {
-        self.send(Command::Audit(e, None))
-    }
-
     /// Record a mail delivery outcome, waiting until it is applied.
     pub async fn settle_mail(&self, old_due: DateTime<Utc>, job: MailJob) -> Result<(), String> {
         let (done, rx) = oneshot::channel();

@@ -132,6 +132,12 @@ fn the_data_files_are_the_export_and_agree_with_the_pages_on_every_d() {
             }
         }
     }
+    // The overview's monthly chart marks November as withheld and draws no bar for it.
+    let index = std::fs::read_to_string(cur.join("index.html")).unwrap();
+    let svg = &index[index.find("<svg").unwrap()..index.find("</svg>").unwrap()];
+    assert!(svg.contains(">November 2026</text>"), "{svg}");
+    assert!(svg.contains("(D) withheld"), "{svg}");
+    assert_eq!(svg.matches("<rect").count(), 1, "December only: {svg}");
     // November fails rule 3: its total and every cell are withheld.
     let nov = std::fs::read_to_string(cur.join("origin-2026-11.html")).unwrap();
     assert!(nov.contains("<span class=\"d\">(D)</span> withheld"));

@@ -10,6 +10,7 @@ command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server
 command -v sftp >/dev/null || need_apt+=(openssh-client)
 command -v tmux >/dev/null || need_apt+=(tmux)
 command -v openssl >/dev/null || need_apt+=(openssl)   # test certificates for the SMTP TLS tests
+command -v systemd-analyze >/dev/null || need_apt+=(systemd)   # verify deploy/aim.service
 # The SMTP test server (tests/support/smtp_server.py) runs on Debian's own Python with Debian's
 # aiosmtpd: never pip into the system Python (PEP 668 refuses it). tests/mail.rs prefers
 # /usr/bin/python3 when it has aiosmtpd (AIM_TEST_PYTHON overrides).
@@ -45,3 +46,6 @@ AIM_BIN="$PWD/target/release/aim" bash tests/sftp/run.sh
 
 echo "== backup and restore of the data folder"
 bash tests/deploy/backup-restore.sh
+
+echo "== the systemd unit (systemd-analyze verify)"
+AIM_BIN="$PWD/target/release/aim" bash tests/deploy/verify-unit.sh

@@ -35,11 +35,16 @@ pub enum Command {
     Daemon,
     /// The staff console in this terminal, attached to the running daemon (`?` lists the keys).
     Console,
-    /// Counts of the day, queue health and the last errors of the running daemon.
+    /// Counts of the day, the state of intake, queue health and the last errors of the
+    /// running daemon.
     Status {
         /// One JSON object on stdout instead of text.
         #[arg(long)]
         json: bool,
+        /// For monitoring: one line, and exit 0 ok, 1 warning (mail retrying, dead letters),
+        /// 2 critical (intake paused, mail worker down, the daemon not answering).
+        #[arg(long)]
+        check: bool,
     },
     /// Applications held for review: list them, approve or reject them (reviewer).
     #[command(subcommand)]
@@ -111,9 +116,10 @@ pub enum Command {
         /// name, then renamed), so it may be a partner's inbox.
         #[arg(long, value_name = "DIR", default_value = ".")]
         out: PathBuf,
-        /// Seed of the generator: the same seed and day give byte-identical files.
-        #[arg(long, value_name = "S", default_value_t = 1, value_parser = parse_seed)]
-        seed: u64,
+        /// Seed of the generator: the same seed and day give byte-identical files. Without it a
+        /// seed is taken from the clock and printed, so each run writes new filings.
+        #[arg(long, value_name = "S", value_parser = parse_seed)]
+        seed: Option<u64>,
         /// Day the filings are made for: their dates are relative to it [default: today, UTC].
         #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
         today: Option<chrono::NaiveDate>,
@@ -195,7 +201,7 @@ pub fn run() -> ExitCode {
             today,
         }) => run_gen(sender, count, apps_per_file, out, seed, today),
         Some(Command::Daemon) => run_daemon(&cli.config, false),
-        Some(Command::Status { json }) => crate::staff_cli::status(&cli.config, json),
+        Some(Command::Status { json, check }) => crate::staff_cli::status(&cli.config, json, check),
         Some(Command::Review(c)) => crate::staff_cli::review(&cli.config, c),
         Some(Command::License(c)) => crate::staff_cli::license(&cli.config, c),
         Some(Command::Audit {
@@ -354,9 +360,13 @@ fn run_gen(
     count: usize,
     apps_per_file: usize,
     out: PathBuf,
-    seed: u64,
+    seed: Option<u64>,
     today: Option<chrono::NaiveDate>,
 ) -> ExitCode {
+    let (seed, from_clock) = match seed {
+        Some(s) => (s, false),
+        None => (crate::generator::clock_seed(), true),
+    };
     if !(2..=15).contains(&sender.len())
         || !sender
             .bytes()
@@ -399,5 +409,8 @@ fn run_gen(
         },
         opts.sender
     );
+    if from_clock {
+        eprintln!("seed {seed} (from the clock; --seed {seed} writes the same files again)");
+    }
     ExitCode::SUCCESS
 }

@@ -8,8 +8,24 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// The configuration the program runs on when no file is given and `config/aim.toml` is
-/// absent: the same text as the shipped `config/aim.toml`.
-pub const BUILT_IN: &str = include_str!("../config/aim.toml");
+/// absent: every key at its default, and the shipped file's partners and staff. Kept here
+/// rather than included from `config/aim.toml`, so that editing that file never rebuilds the
+/// binary; `tests/first_hour.rs` checks that both give the same configuration.
+pub const BUILT_IN: &str = r#"# The built-in defaults (the shipped config/aim.toml's values).
+[[partner]]
+id     = "DEMO"
+name   = "Demo Customs Brokerage"
+emails = ["filings@demo.example"]
+
+[[partner]]
+id     = "ACMEBRK"
+name   = "Acme Customs Brokerage LLC"
+emails = ["filings@acme.example"]
+
+[[staff]]
+user = "alice"
+role = "supervisor"
+"#;
 
 /// The default `--config` path.
 pub const DEFAULT_PATH: &str = "config/aim.toml";

@@ -61,6 +61,15 @@ pub fn generate(opts: &GenOptions) -> impl Iterator<Item = GeneratedFile> + use<
     (0..opts.count).map(move |index| generate_file(&opts, index))
 }
 
+/// A seed for a run without `--seed`: the clock's microseconds, so that each run writes new
+/// files (new names, new control numbers) instead of the same ones again.
+pub fn clock_seed() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(now.as_micros()).unwrap_or(u64::MAX)
+}
+
 /// Control number of file `index` (0-based) of a run with `seed`:
 /// `((seed mod 1000) × 1,000,000 + index + 1) mod 1,000,000,000`, written as 9 digits.
 ///

@@ -16,6 +16,7 @@ pub mod intake;
 pub mod mail;
 pub mod monitor;
 pub mod publish;
+pub mod service;
 pub mod staff_cli;
 pub mod store;
 pub mod validate;

@@ -147,7 +147,10 @@ fn unexpected(r: &Reply) -> ExitCode {
     ExitCode::from(2)
 }
 
-pub fn status(config: &Path, json: bool) -> ExitCode {
+pub fn status(config: &Path, json: bool, check: bool) -> ExitCode {
+    if check {
+        return status_check(config, json);
+    }
     let (_, r) = match ask(config, Request::Status) {
         Ok(x) => x,
         Err(c) => return c,
@@ -165,7 +168,7 @@ pub fn status(config: &Path, json: bool) -> ExitCode {
     );
     println!("Today ({}, UTC)", s.day);
     println!(
-        "  files received       {:>8}   rejected whole {:>6}",
+        "  files received       {:>8}   rejected files {:>6}",
         s.files_today, s.files_rejected_today
     );
     println!("  applications         {:>8}", s.applications_today);
@@ -174,6 +177,14 @@ pub fn status(config: &Path, json: bool) -> ExitCode {
     println!("  held for review      {:>8}", s.held_today);
     println!("Pending review         {:>8}", s.pending_review);
     println!("Licenses on record     {:>8}", s.licenses_on_record);
+    println!(
+        "Intake                 {}",
+        if s.problems.iter().any(|p| p.starts_with("intake paused")) {
+            "paused"
+        } else {
+            "running"
+        }
+    );
     println!(
         "Mail                   {:>8} queued, {} retrying, {} dead",
         s.mail_queued, s.mail_retrying, s.mail_dead
@@ -192,6 +203,44 @@ pub fn status(config: &Path, json: bool) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// `aim status --check`: one line for a monitoring system and the exit code of its level
+/// (0 ok, 1 warning, 2 critical); a daemon that cannot be asked is critical. With `--json`,
+/// `{"level": …, "reasons": […]}` instead of the line.
+fn status_check(config: &Path, json: bool) -> ExitCode {
+    use crate::service::level::{Level, assess_status};
+    let answer = match load_config(config) {
+        Ok(cfg) => client::one_request(&cfg, config, Request::Status)
+            .map_err(|e| format!("cannot ask the daemon: {e}")),
+        Err(_) => Err("the configuration cannot be read (see above)".to_owned()),
+    };
+    let (level, reasons) = match answer {
+        Ok(Reply::Status(s)) => {
+            let a = assess_status(&s);
+            (a.level, a.reasons)
+        }
+        Ok(r) => (
+            Level::Critical,
+            vec![format!(
+                "the daemon answered something else than asked ({r:?})"
+            )],
+        ),
+        Err(why) => (Level::Critical, vec![why]),
+    };
+    if json {
+        let v = serde_json::json!({
+            "level": level.name().to_ascii_lowercase(),
+            "reasons": reasons,
+        });
+        println!("{v}");
+    } else if reasons.is_empty() {
+        println!("AIM OK: intake running, mail worker running");
+    } else {
+        let text: Vec<String> = reasons.iter().map(|r| sanitize(r)).collect();
+        println!("AIM {}: {}", level.name(), text.join("; "));
+    }
+    ExitCode::from(level as u8)
 }
 
 pub fn review(config: &Path, c: ReviewCommand) -> ExitCode {
@@ -311,7 +360,7 @@ fn print_license(l: &views::LicenseView) {
         println!(
             "    {}  {:<9}  by {}{}",
             h.at.format("%Y-%m-%d %H:%M:%SZ"),
-            h.action,
+            h.action.as_str(),
             s(&h.by),
             h.reason
                 .as_deref()
@@ -370,8 +419,8 @@ pub fn audit(config: &Path, license: Option<String>, limit: usize, json: bool) -
             "{}  {:<10} {:<10} {:<8} {}  {}",
             e.at.format("%Y-%m-%d %H:%M:%SZ"),
             sanitize(&e.actor),
-            e.action,
-            e.outcome,
+            e.action.as_str(),
+            e.outcome.as_str(),
             sanitize(&e.subject),
             sanitize(&e.detail)
         );

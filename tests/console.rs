@@ -6,7 +6,10 @@
 mod common;
 mod daemon_harness;
 
+use common::read_ack;
 use daemon_harness::*;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -15,7 +18,7 @@ struct Tmux {
 }
 
 impl Tmux {
-    fn start(cmd: &str) -> Tmux {
+    fn start(cmd: &str, size: (u16, u16)) -> Tmux {
         let t = Tmux {
             socket: format!("aim-console-{}-{}", std::process::id(), rand_suffix()),
         };
@@ -25,9 +28,9 @@ impl Tmux {
             "-s",
             "aim",
             "-x",
-            "160",
+            &size.0.to_string(),
             "-y",
-            "48",
+            &size.1.to_string(),
             cmd,
         ]);
         t
@@ -104,6 +107,8 @@ fn gen_into(env: &Env, count: &str) {
             count,
             "--apps-per-file",
             "2",
+            "--seed",
+            "1",
             "--out",
         ])
         .arg(env.inbox_of(ACME))
@@ -125,13 +130,51 @@ fn a_license(d: &mut Daemon, env: &Env) -> String {
     })
 }
 
-fn console(env: &Env) -> Tmux {
-    Tmux::start(&format!(
-        "cd {} && {} console --config {}; echo EXIT=$?; sleep 30",
-        env.dir.path().display(),
-        aim_bin(),
-        env.config.display()
-    ))
+fn console(env: &Env, size: (u16, u16)) -> Tmux {
+    console_in_zone(env, size, "UTC")
+}
+
+/// The console with `TZ=zone` (a POSIX zone such as `XXX-1` needs no time zone database).
+fn console_in_zone(env: &Env, size: (u16, u16), zone: &str) -> Tmux {
+    Tmux::start(
+        &format!(
+            "cd {} && TZ={zone} {} console --config {}; echo EXIT=$?; sleep 30",
+            env.dir.path().display(),
+            aim_bin(),
+            env.config.display()
+        ),
+        size,
+    )
+}
+
+/// A decimal with its thousands grouped, as the console shows amounts.
+fn grouped(s: &str) -> String {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let mut out = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if frac.is_empty() {
+        out
+    } else {
+        format!("{out}.{frac}")
+    }
+}
+
+/// The screen's line that holds `what`.
+fn line_with<'a>(screen: &'a str, what: &str) -> &'a str {
+    screen.lines().find(|l| l.contains(what)).unwrap_or("")
+}
+
+/// The list's row of license `lic` (not the search box that names it).
+fn row_of<'a>(screen: &'a str, lic: &str) -> &'a str {
+    screen
+        .lines()
+        .find(|l| l.contains(lic) && l.contains(ACME))
+        .unwrap_or("")
 }
 
 #[test]
@@ -139,7 +182,8 @@ fn a_supervisor_sees_filings_live_searches_opens_and_cancels() {
     let env = Env::new();
     with_staff(&env, "supervisor");
     let mut d = env.start_ready();
-    let t = console(&env);
+    // A plain 80×24 terminal.
+    let t = console(&env, (80, 24));
     t.wait_for("the connection", |s| {
         s.contains("daemon connected") && s.contains("root (supervisor)")
     });
@@ -148,15 +192,25 @@ fn a_supervisor_sees_filings_live_searches_opens_and_cancels() {
         s.matches("acmebrk-1-00000").count() == 3
     });
     let lic = a_license(&mut d, &env);
+    let show = Command::new(aim_bin())
+        .args(["license", "show", "--json", "--config"])
+        .arg(&env.config)
+        .arg(&lic)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let value = grouped(v["total_value_usd"].as_str().unwrap());
     t.keys(&["/"]);
     t.text(&lic);
     t.keys(&["Enter"]);
-    t.wait_for("the one license", |s| {
-        s.contains("row 1 of 1") && s.contains(&lic)
+    // The whole license number and the whole value, grouped, in its row.
+    let s = t.wait_for("the one license", |s| {
+        s.contains("row 1 of 1") && row_of(s, &lic).contains(&value)
     });
+    assert!(row_of(&s, &lic).contains("issued"), "{s}");
     t.keys(&["Enter"]);
     t.wait_for("its detail", |s| {
-        s.contains(&format!("License {lic}")) && s.contains("Audit timeline")
+        s.contains(&format!("License {lic}")) && line_with(s, "status").contains("issued")
     });
     t.keys(&["c"]);
     t.text("entered twice by mistake");
@@ -172,7 +226,40 @@ fn a_supervisor_sees_filings_live_searches_opens_and_cancels() {
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
     assert_eq!(v["status"], "cancelled", "{v}");
-    t.keys(&["Escape", "q"]);
+    // Any key closes the outcome; Esc goes back to the list, whose row says cancelled
+    // without a new search.
+    t.keys(&["Escape"]);
+    t.wait_for("the detail, read again", |s| {
+        line_with(s, "status").contains("cancelled")
+    });
+    t.keys(&["Escape"]);
+    t.wait_for("the row, cancelled", |s| {
+        s.contains("row 1 of 1") && row_of(s, &lic).contains("cancelled")
+    });
+    // The list to a CSV file: the console says where; the file holds the search's rows.
+    t.keys(&["Escape"]);
+    t.wait_for("every license listed", |s| s.contains("row 1 of 6"));
+    t.keys(&["e"]);
+    t.wait_for("the export's path", |s| s.contains("exported 6 rows to "));
+    let csv = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("aim-licenses-"))
+        .expect("the CSV file in the console's folder");
+    let text = std::fs::read_to_string(csv.path()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 7, "{text}");
+    assert!(
+        lines[0].starts_with("license,status,sender,importer"),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("{lic},cancelled,{ACME},"))),
+        "{text}"
+    );
+    t.keys(&["q"]);
     t.wait_for("a clean exit", |s| s.contains("EXIT=0"));
 }
 
@@ -183,8 +270,12 @@ fn a_viewer_is_refused_and_the_console_outlives_a_daemon_restart() {
     let mut d = env.start_ready();
     gen_into(&env, "1");
     let lic = a_license(&mut d, &env);
-    let t = console(&env);
+    let t = console_in_zone(&env, (160, 45), "XXX-1");
     t.wait_for("the connection", |s| s.contains("root (viewer)"));
+    // Times in the staff member's zone, labelled; t for UTC.
+    t.wait_for("local times", |s| s.contains("times local UTC+01:00"));
+    t.keys(&["t"]);
+    t.wait_for("UTC times", |s| s.contains("times UTC"));
     t.keys(&["/"]);
     t.text(&lic);
     t.keys(&["Enter"]);
@@ -216,4 +307,116 @@ fn a_viewer_is_refused_and_the_console_outlives_a_daemon_restart() {
     t.wait_for("the reconnection", |s| s.contains("daemon connected"));
     t.keys(&["q"]);
     t.wait_for("a clean exit", |s| s.contains("EXIT=0"));
+}
+
+/// One request on the control socket, as the console makes it: the answer's `ok.data`.
+fn ask(env: &Env, request: serde_json::Value) -> serde_json::Value {
+    let mut s = UnixStream::connect(env.data.join("aim.sock")).expect("connect to the socket");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut line = serde_json::json!({"v": 1, "id": 1});
+    for (k, v) in request.as_object().unwrap() {
+        line[k] = v.clone();
+    }
+    writeln!(s, "{line}").unwrap();
+    let mut answer = String::new();
+    BufReader::new(s).read_line(&mut answer).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert!(v["error"].is_null(), "{v}");
+    v["ok"]["data"].clone()
+}
+
+/// A file whose A1 is issued and whose A2 is held (cast in CN, on the watch list), with the
+/// control number `001000007`: after A1's cancellation and A2's rejection the file reads as
+/// it stands (not as the first ack answered it), and the held handle shows the control number
+/// as filed while a handle typed with the plain number (spec section 9) or as filed decides.
+#[test]
+fn a_file_reads_as_it_stands_and_handles_show_the_control_number_as_filed() {
+    let env = Env::new();
+    env.append_config(&format!(
+        "[review]\nwatch_countries = [\"CN\"]\n[[staff]]\nuser = \"{}\"\nrole = \"supervisor\"\n",
+        current_user()
+    ));
+    let mut d = env.start_ready();
+    let a2 = replace_elem(&new_app("A2"), "MostRecentCast", "CN");
+    let bytes = filing(ACME, "001000007", &[new_app("A1"), a2]);
+    drop_file(&env.inbox_of(ACME), "two.xml", &bytes);
+    let ack = read_ack(&d.wait_ack(&env.outbox_of(ACME), "two.ack.xml"));
+    assert_eq!(ack.apps[1].status, "pending-review", "{:?}", ack.apps);
+    let lic = ack.apps[0].license.clone().expect("A1 issued");
+
+    let held = json_of(&env.aim(&["review", "list", "--json"]));
+    assert_eq!(held[0]["handle"], format!("{ACME}:1000007:A2"));
+    assert_eq!(held[0]["handle_as_filed"], format!("{ACME}:001000007:A2"));
+
+    let o = env.aim(&["license", "cancel", &lic, "--reason", "entered twice"]);
+    assert!(o.status.success(), "{:?}", out_text(&o));
+    let as_filed = format!("{ACME}:001000007:A2");
+    let o = env.aim(&["review", "reject", &as_filed, "--reason", "not ours"]);
+    assert!(o.status.success(), "{:?}", out_text(&o));
+
+    let r = ask(
+        &env,
+        serde_json::json!({"op": "receipt", "sender": ACME, "sha256": sha256_hex(bytes.as_bytes())}),
+    );
+    assert_eq!(r["control_text"], "001000007", "{r}");
+    let apps = r["applications"].as_array().unwrap();
+    assert_eq!(
+        (&apps[0]["id"], &apps[0]["status"]),
+        (&"A1".into(), &"cancelled".into()),
+        "{r}"
+    );
+    assert_eq!(
+        (&apps[1]["id"], &apps[1]["status"]),
+        (&"A2".into(), &"rejected".into()),
+        "{r}"
+    );
+}
+
+/// One definition of a rejected file (docs/format.md): its ack says rejected, by a file-level
+/// error or because every application was rejected. `aim status` and the console's
+/// Rejections screen count the same files; the mail screen lists the messages sent.
+#[test]
+fn rejected_files_are_counted_alike_everywhere_and_sent_mail_is_listed() {
+    let env = Env::new();
+    env.add_staff("viewer");
+    let mut d = env.start_ready();
+    let bad = replace_elem(&new_app("A1"), "Hts", "7208.10.1500");
+    let files = [
+        (
+            "all-rejected.xml",
+            filing(ACME, "11", std::slice::from_ref(&bad)),
+        ),
+        ("broken.xml", "<LicenseFiling".to_owned()),
+        ("good.xml", valid_with_control("12")),
+        (
+            "partial.xml",
+            filing(ACME, "13", &[new_app("A1"), bad.replace("A1", "A2")]),
+        ),
+    ];
+    for (name, body) in &files {
+        drop_file(&env.inbox_of(ACME), name, body);
+        d.wait_ack(&env.outbox_of(ACME), &ack_name(name));
+    }
+    let status = json_of(&env.aim(&["status", "--json"]));
+    assert_eq!(status["files_today"], 4, "{status}");
+    assert_eq!(status["files_rejected_today"], 2, "{status}");
+    let (text, _) = out_text(&env.aim(&["status"]));
+    assert!(text.contains("rejected files      2"), "{text}");
+    let score = ask(&env, serde_json::json!({"op": "rejections", "days": 1}));
+    let rejected: u64 = score["by_sender"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["files_rejected"].as_u64().unwrap())
+        .sum();
+    assert_eq!(rejected, 2, "{score}");
+
+    let mail = d.wait_for("the mail sent", WAIT, || {
+        let m = ask(&env, serde_json::json!({"op": "mail"}));
+        (m["sent"].as_array()?.len() == 4).then_some(m)
+    });
+    let first = &mail["sent"][0];
+    assert_eq!(first["state"], "sent", "{mail}");
+    assert_eq!(first["attempts"], 1, "{mail}");
+    assert!(first["sent_at"].is_string(), "{mail}");
 }

@@ -196,6 +196,7 @@ async fn drive(socket: PathBuf, config: PathBuf, target: String) -> Report {
         first_run_note: None,
         mode_note: None,
         start: Screen::Browser,
+        zone: aim::console::app::Zone::Utc,
     };
     aim::console::event_loop(&mut terminal, input, opts, Some(&mut probe))
         .await

@@ -152,6 +152,14 @@ fn a_full_outbox_pauses_intake_once_and_every_file_is_answered_once_space_return
                 .then_some(())
         },
     );
+    // The resume is logged after the batch's last flush, a moment after its acks appear.
+    let p = d.stderr_path.clone();
+    d.wait_for("the resume to be logged", WAIT, || {
+        fs::read_to_string(&p)
+            .ok()
+            .filter(|s| s.contains("intake resumed"))
+            .map(|_| ())
+    });
     let log = d.stderr();
     assert_eq!(count_lines(&log, "intake paused"), 1, "{log}");
     assert_eq!(count_lines(&log, "intake resumed"), 1, "{log}");

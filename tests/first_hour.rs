@@ -54,20 +54,75 @@ fn a_clean_daemon_stop_leaves_no_stale_pid() {
     assert!(last.ends_with("stopped"), "the last log line: {stderr}");
 }
 
+/// The control numbers of the filings in `dir`.
+fn control_numbers(dir: &std::path::Path) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let t = std::fs::read_to_string(e.path()).unwrap();
+            let i = t.find("<ControlNumber>").unwrap() + 15;
+            t[i..i + t[i..].find('<').unwrap()].to_owned()
+        })
+        .collect()
+}
+
 #[test]
 fn gen_says_what_it_wrote_and_where() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("inbox/DEMO");
+    let readme_line = [
+        "gen",
+        "--sender",
+        "DEMO",
+        "--count",
+        "4",
+        "--apps-per-file",
+        "3",
+        "--out",
+    ];
+    let a = aim().args(readme_line).arg(&out).assert().success();
+    let stderr = String::from_utf8(a.get_output().stderr.clone()).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!(
+            "wrote 4 filings (12 applications) for DEMO into {}",
+            out.display()
+        )
+    );
+    // Without --seed the seed comes from the clock, and is said.
+    let seed = lines[1]
+        .strip_prefix("seed ")
+        .and_then(|r| r.split_once(' '))
+        .map(|(n, _)| n.to_owned())
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        lines[1].ends_with(&format!(
+            "(from the clock; --seed {seed} writes the same files again)"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 4);
+    let first = control_numbers(&out);
+    // The README's line again: new filings, none a duplicate of the first run's.
+    aim().args(readme_line).arg(&out).assert().success();
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 8);
+    let both = control_numbers(&out);
+    assert_eq!(both.len(), 8, "new control numbers: {both:?}");
+    assert!(first.is_subset(&both));
+    // The printed seed writes the first run's files again, byte for byte.
+    let again = dir.path().join("again");
+    aim()
+        .args(&readme_line[..7])
+        .args(["--seed", &seed, "--out"])
+        .arg(&again)
+        .assert()
+        .success();
+    assert_eq!(control_numbers(&again), first);
     let a = aim()
         .args([
-            "gen",
-            "--sender",
-            "DEMO",
-            "--count",
-            "4",
-            "--apps-per-file",
-            "3",
-            "--out",
+            "gen", "--sender", "DEMO", "--count", "1", "--seed", "1", "--out",
         ])
         .arg(&out)
         .assert()
@@ -76,21 +131,32 @@ fn gen_says_what_it_wrote_and_where() {
     assert_eq!(
         stderr,
         format!(
-            "wrote 4 filings (12 applications) for DEMO into {}\n",
+            "wrote 1 filing (1 application) for DEMO into {}\n",
             out.display()
-        )
+        ),
+        "a given seed is not repeated back"
     );
-    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 4);
-    let a = aim()
-        .args(["gen", "--sender", "DEMO", "--count", "1", "--out"])
-        .arg(&out)
-        .assert()
-        .success();
-    let stderr = String::from_utf8(a.get_output().stderr.clone()).unwrap();
+}
+
+/// A staff command run from a folder without `config/aim.toml` says which configuration it
+/// used and that no file was found there.
+#[test]
+fn a_staff_command_from_the_wrong_folder_says_no_config_was_found_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = aim().current_dir(dir.path()).arg("status").assert().code(2);
+    let stderr = String::from_utf8(o.get_output().stderr.clone()).unwrap();
     assert!(
-        stderr.starts_with("wrote 1 filing (1 application) for DEMO into "),
+        stderr.contains(&format!(
+            "no file config/aim.toml was found in {}",
+            dir.path().display()
+        )),
         "{stderr}"
     );
+    assert!(
+        stderr.contains("the built-in defaults were used"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("give --config with its path"), "{stderr}");
 }
 
 #[test]
@@ -168,4 +234,20 @@ fn the_console_without_a_terminal_says_what_to_run_instead() {
     }
     // Nothing was started: no data folder appeared.
     assert!(!dir.path().join("var").exists());
+}
+
+/// The built-in defaults live in the code (editing `config/aim.toml` does not rebuild the
+/// binary) and are the shipped file's configuration.
+#[test]
+fn the_built_in_defaults_are_the_shipped_config() {
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/aim.toml")).unwrap();
+    let from_file = aim::config::Config::parse(&shipped, "config/aim.toml").unwrap();
+    let built_in = aim::config::Config::parse(aim::config::BUILT_IN, "built-in").unwrap();
+    assert_eq!(format!("{from_file:?}"), format!("{built_in:?}"));
+    let src = include_str!("../src/config.rs");
+    assert!(
+        !src.contains(&format!("{}!(\"../config/aim.toml\")", "include_str")),
+        "the shipped file is not compiled in"
+    );
 }

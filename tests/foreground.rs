@@ -98,6 +98,8 @@ fn aim_alone_runs_daemon_and_console_and_q_stops_both() {
             "3",
             "--apps-per-file",
             "2",
+            "--seed",
+            "1",
             "--out",
         ])
         .arg(&out)

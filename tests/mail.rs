@@ -464,6 +464,41 @@ fn a_permanent_rejection_becomes_a_dead_letter() {
 }
 
 #[test]
+fn a_dead_letter_makes_status_check_warn() {
+    let port = free_port();
+    let env = Env::new(port, "reject-me@acme.example");
+    let user = nix::unistd::User::from_uid(nix::unistd::Uid::effective())
+        .unwrap()
+        .expect("the test user has a name")
+        .name;
+    let mut text = std::fs::read_to_string(&env.config).unwrap();
+    text.push_str(&format!(
+        "[[staff]]\nuser = \"{user}\"\nrole = \"viewer\"\n"
+    ));
+    std::fs::write(&env.config, text).unwrap();
+    let maildir = env.path("maildir");
+    let _smtp = smtp_server(port, &maildir, "reject-me");
+    let _d = env.daemon();
+    let check = || {
+        let o = Command::new(env!("CARGO_BIN_EXE_aim"))
+            .args(["status", "--check", "--config"])
+            .arg(&env.config)
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    };
+    wait_for(|| check().0 == Some(0), "status --check ok before any mail");
+    env.drop_filing("dead.xml", 802);
+    wait_for(|| env.log().contains("dead letter"), "the dead letter");
+    let (code, out) = check();
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.starts_with("AIM WARNING: 1 dead letter"), "{out}");
+}
+
+#[test]
 fn the_file_transport_writes_one_eml_per_ack() {
     let env = Env::new(free_port(), "filings@acme.example");
     // The first-run default: no SMTP, messages as files under <data>/mail.

@@ -85,7 +85,10 @@ pub fn connect_error(socket: &Path, config: &Path, e: &std::io::Error) -> Client
         std::io::ErrorKind::NotFound => ClientError::NoDaemon {
             socket: s,
             config: config.display().to_string(),
-            why: "no socket there".into(),
+            why: match no_config_here(config) {
+                Some(note) => format!("no socket there; {note}"),
+                None => "no socket there".into(),
+            },
         },
         std::io::ErrorKind::ConnectionRefused => ClientError::NoDaemon {
             socket: s,
@@ -108,6 +111,22 @@ pub fn connect_error(socket: &Path, config: &Path, e: &std::io::Error) -> Client
             why: e.to_string(),
         },
     }
+}
+
+/// When `config` does not exist (a command run from another folder), which configuration was
+/// used instead, and what to do.
+fn no_config_here(config: &Path) -> Option<String> {
+    if config.exists() {
+        return None;
+    }
+    let here = std::env::current_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_else(|_| "this folder".into());
+    Some(format!(
+        "no file {} was found in {here}, so the built-in defaults were used (data folder var/ here): run the command from the folder that holds {}, or give --config with its path",
+        config.display(),
+        config.display()
+    ))
 }
 
 type Pending = Arc<std::sync::Mutex<HashMap<u64, oneshot::Sender<ResponseLine>>>>;

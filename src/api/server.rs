@@ -409,7 +409,7 @@ async fn handle(
     match req {
         Request::Hello => Ok(Reply::Hello(views::HelloView {
             user: user.to_owned(),
-            role: role_name(role).to_owned(),
+            role,
             version: env!("CARGO_PKG_VERSION").to_owned(),
             data: cx.cfg.data.display().to_string(),
         })),
@@ -434,14 +434,13 @@ async fn handle(
                 events.iter().map(views::AuditView::of).collect(),
             ))
         }
-        Request::ReviewList => Ok(Reply::Held(
-            cx.db()?
-                .held()
-                .map_err(store_err)?
-                .iter()
-                .map(views::HeldView::of)
-                .collect(),
-        )),
+        Request::ReviewList => {
+            let db = cx.db()?;
+            let held = db.held().map_err(store_err)?;
+            Ok(Reply::Held(
+                views::held_as_filed(&held, &db).map_err(store_err)?,
+            ))
+        }
         Request::MonitorExport { month } => {
             let cells = monitor_cells(cx, month.as_deref())?;
             Ok(Reply::Monitor(crate::monitor::public_rows(
@@ -473,6 +472,13 @@ async fn handle(
                 .iter()
                 .map(views::MailJobView::of)
                 .collect(),
+            sent: cx
+                .db()?
+                .sent_mail(300)
+                .map_err(store_err)?
+                .iter()
+                .map(views::MailJobView::of)
+                .collect(),
         })),
         Request::Subscribe => Ok(Reply::Subscribed),
         Request::Browse(q) => {
@@ -497,7 +503,9 @@ async fn handle(
             let mut names: Vec<String> = r.deliveries.iter().map(|d| d.ack_name.clone()).collect();
             names.extend(r.followups.iter().map(|f| f.ack_name.clone()));
             let mail = cx.db()?.mail_of_acks(&sender, &names).map_err(store_err)?;
-            Ok(Reply::Receipt(Box::new(views::ReceiptView::of(&r, &mail))))
+            let mut view = views::ReceiptView::of(&r, &mail);
+            view.as_they_stand(&*cx.db()?).map_err(store_err)?;
+            Ok(Reply::Receipt(Box::new(view)))
         }
         Request::Rejections { days } => {
             let through = Utc::now().date_naive();

@@ -1,8 +1,11 @@
 //! What the server answers, as the commands print it with `--json` (spec section 9): decimals
 //! as strings, times RFC 3339 UTC. Built from store records by plain functions.
 
+use crate::config::Role;
 use crate::filing::model::{EntryType, Manufacturers, Product, fixed};
-use crate::store::{self, AuditEvent, License, MailJob, PendingApp};
+use crate::store::{
+    self, AuditAction, AuditEvent, FileStatus, License, LicenseAction, MailJob, Outcome, PendingApp,
+};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -37,9 +40,30 @@ pub enum Reply {
 pub struct HelloView {
     pub user: String,
     /// `viewer`, `reviewer`, `supervisor`, or `none` for a user not on the staff list.
-    pub role: String,
+    #[serde(with = "role_wire")]
+    pub role: Option<Role>,
     pub version: String,
     pub data: String,
+}
+
+/// A role on the wire: its name, `none` for a user not on the staff list.
+mod role_wire {
+    use crate::config::Role;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(r: &Option<Role>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(crate::api::server::role_name(*r))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Role>, D::Error> {
+        match String::deserialize(d)?.as_str() {
+            "viewer" => Ok(Some(Role::Viewer)),
+            "reviewer" => Ok(Some(Role::Reviewer)),
+            "supervisor" => Ok(Some(Role::Supervisor)),
+            "none" => Ok(None),
+            other => Err(serde::de::Error::custom(format!("unknown role {other:?}"))),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,7 +126,7 @@ impl ProductView {
 pub struct HistoryView {
     pub at: DateTime<Utc>,
     /// `issued`, `corrected`, `cancelled`.
-    pub action: String,
+    pub action: LicenseAction,
     /// `daemon` for a filing, or the staff user.
     pub by: String,
     pub file_sha256: String,
@@ -171,7 +195,7 @@ impl LicenseView {
                 .iter()
                 .map(|e| HistoryView {
                     at: e.at,
-                    action: e.action.as_str().to_owned(),
+                    action: e.action,
                     by: e.by.name().to_owned(),
                     file_sha256: e.receipt.clone(),
                     application: e.app_id.clone(),
@@ -195,9 +219,9 @@ pub struct CancelView {
 pub struct AuditView {
     pub at: DateTime<Utc>,
     pub actor: String,
-    pub action: String,
+    pub action: AuditAction,
     pub subject: String,
-    pub outcome: String,
+    pub outcome: Outcome,
     pub detail: String,
 }
 
@@ -206,9 +230,9 @@ impl AuditView {
         AuditView {
             at: e.at,
             actor: e.actor.name().to_owned(),
-            action: e.action.as_str().to_owned(),
+            action: e.action,
             subject: e.subject.clone(),
-            outcome: e.outcome.as_str().to_owned(),
+            outcome: e.outcome,
             detail: e.detail.clone(),
         }
     }
@@ -223,7 +247,12 @@ pub struct ReasonView {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeldView {
+    /// `<SenderId>:<ControlNumber>:<Application id>`, the control number as a plain number
+    /// (spec section 9): what a decision names.
     pub handle: String,
+    /// The same with the control number as filed (`DEMO:001000007:A2`), for the screen.
+    #[serde(default)]
+    pub handle_as_filed: String,
     pub sender: String,
     pub control_number: Option<u32>,
     pub application: Option<String>,
@@ -244,6 +273,15 @@ pub struct HeldView {
 }
 
 impl HeldView {
+    /// The handle as the screen shows it: with the control number as filed.
+    pub fn shown_handle(&self) -> &str {
+        if self.handle_as_filed.is_empty() {
+            &self.handle
+        } else {
+            &self.handle_as_filed
+        }
+    }
+
     pub fn of(p: &PendingApp) -> HeldView {
         let v = &p.verdict;
         let mut reasons: Vec<String> = Vec::new();
@@ -260,6 +298,7 @@ impl HeldView {
             .unwrap_or_default();
         HeldView {
             handle: p.handle(),
+            handle_as_filed: p.handle(),
             sender: p.sender.clone(),
             control_number: p.control_number,
             application: v.id.clone(),
@@ -284,6 +323,36 @@ impl HeldView {
             products,
         }
     }
+}
+
+/// The held applications with their handles as filed: each file's control number as it was
+/// written, read once a file.
+pub fn held_as_filed(
+    held: &[PendingApp],
+    db: &store::Store,
+) -> Result<Vec<HeldView>, store::StoreError> {
+    let mut texts: std::collections::HashMap<String, Option<String>> = Default::default();
+    let mut out = Vec::with_capacity(held.len());
+    for p in held {
+        let mut v = HeldView::of(p);
+        if !texts.contains_key(&p.receipt) {
+            let text = match store::sha_from_hex(&p.receipt) {
+                Ok(sha) => db.receipt(&p.sender, &sha)?.and_then(|r| r.control_text),
+                Err(_) => None,
+            };
+            texts.insert(p.receipt.clone(), text);
+        }
+        if let Some(Some(t)) = texts.get(&p.receipt) {
+            v.handle_as_filed = format!(
+                "{}:{}:{}",
+                p.sender,
+                t,
+                p.verdict.id.as_deref().unwrap_or("")
+            );
+        }
+        out.push(v);
+    }
+    Ok(out)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -318,12 +387,15 @@ pub struct MailJobView {
     pub sender: String,
     pub to: Vec<String>,
     pub ack_name: String,
-    /// `queued`, `retrying`, `dead`.
-    pub state: String,
+    /// `queued`, `retrying`, `sent`, `dead`.
+    pub state: store::MailState,
     pub attempts: u32,
     pub created_at: DateTime<Utc>,
     pub next_attempt: DateTime<Utc>,
     pub last_error: Option<String>,
+    /// When it was delivered (sent messages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<DateTime<Utc>>,
 }
 
 impl MailJobView {
@@ -333,17 +405,21 @@ impl MailJobView {
             sender: j.sender.clone(),
             to: j.to.clone(),
             ack_name: j.ack_name.clone(),
-            state: match j.state {
-                store::MailState::Queued => "queued",
-                store::MailState::Retrying => "retrying",
-                store::MailState::Sent => "sent",
-                store::MailState::Dead => "dead",
-            }
-            .into(),
+            state: j.state,
             attempts: j.attempts,
             created_at: j.created_at,
             next_attempt: j.next_attempt,
             last_error: j.last_error.clone(),
+            sent_at: j.sent_at,
+        }
+    }
+
+    /// `sent after 1 attempt`, `dead after 5 attempts`, `queued, not tried yet`.
+    pub fn state_words(&self) -> String {
+        match self.attempts {
+            0 => format!("{}, not tried yet", self.state.as_str()),
+            1 => format!("{} after 1 attempt", self.state.as_str()),
+            n => format!("{} after {n} attempts", self.state.as_str()),
         }
     }
 }
@@ -352,6 +428,9 @@ impl MailJobView {
 pub struct MailView {
     pub waiting: Vec<MailJobView>,
     pub dead: Vec<MailJobView>,
+    /// Messages delivered, newest first (the latest few hundred).
+    #[serde(default)]
+    pub sent: Vec<MailJobView>,
 }
 
 /// One error or warning of an ack, as the ack states it.
@@ -404,7 +483,10 @@ pub struct ReceiptView {
     pub sender: String,
     pub sha256: String,
     pub control_number: Option<u32>,
-    pub status: String,
+    /// The control number as filed (`001000007`), which staff screens show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_text: Option<String>,
+    pub status: FileStatus,
     pub file_error: Option<String>,
     pub deliveries: Vec<DeliveryView>,
     pub applications: Vec<AppSummaryView>,
@@ -456,7 +538,8 @@ impl ReceiptView {
             sender: r.sender.clone(),
             sha256: r.sha256.clone(),
             control_number: r.control_number,
-            status: r.status.as_str().to_owned(),
+            control_text: r.control_text.clone(),
+            status: r.status,
             file_error: r.file_error.clone(),
             deliveries: r
                 .deliveries
@@ -480,6 +563,43 @@ impl ReceiptView {
                 .collect(),
             acks,
         }
+    }
+}
+
+impl ReceiptView {
+    /// Each application as it stands now rather than as the first ack answered it: a license
+    /// cancelled or corrected since, a held application decided since.
+    pub fn as_they_stand(&mut self, db: &store::Store) -> Result<(), store::StoreError> {
+        for a in &mut self.applications {
+            if let Some(n) = a
+                .license
+                .as_deref()
+                .and_then(crate::filing::model::LicenseNumber::parse)
+                && let Some(l) = db.license(n)?
+            {
+                a.status = l.status_name().to_owned();
+                continue;
+            }
+            if a.status == crate::filing::rules::AppStatus::PendingReview.as_str()
+                && let (Some(control), Some(id)) = (self.control_number, a.id.clone())
+            {
+                let h = store::Handle {
+                    sender: self.sender.clone(),
+                    control,
+                    app_id: id,
+                };
+                if let store::HeldLookup::Decided(d) = db.lookup_handle(&h)? {
+                    match d.decision {
+                        store::Decision::Approved { license } => {
+                            a.status = "issued".into();
+                            a.license = Some(license.to_string());
+                        }
+                        store::Decision::Rejected { .. } => a.status = "rejected".into(),
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -42,6 +42,8 @@ fn options(cfg: &Config, config: &Path) -> Options {
         first_run_note: None,
         mode_note: None,
         start: Screen::Dashboard,
+        // The process's zone: `TZ`, else /etc/localtime.
+        zone: super::app::Zone::Local,
     }
 }
 

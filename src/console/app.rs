@@ -6,6 +6,7 @@ use crate::api::views::{
 };
 use crate::monitor::{Row, StaffRow};
 use crate::store::{BrowseFilter, BrowseRow, RejectedFile, Rejections, Sort};
+use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, VecDeque};
 
 /// The screens, in `Tab` order.
@@ -43,6 +44,23 @@ impl Screen {
         }
     }
 
+    pub fn index(self) -> usize {
+        Screen::ALL.iter().position(|s| *s == self).unwrap_or(0)
+    }
+
+    /// The tab's title when the terminal is narrow.
+    pub fn short(self) -> &'static str {
+        match self {
+            Screen::Dashboard => "Dash",
+            Screen::Browser => "Licenses",
+            Screen::Detail => "Detail",
+            Screen::Rejections => "Rejects",
+            Screen::Mail => "Mail",
+            Screen::Review => "Review",
+            Screen::Monitor => "Monitor",
+        }
+    }
+
     pub fn next(self) -> Screen {
         let i = Screen::ALL.iter().position(|s| *s == self).unwrap_or(0);
         Screen::ALL[(i + 1) % Screen::ALL.len()]
@@ -73,12 +91,13 @@ pub enum RoleLevel {
 }
 
 impl RoleLevel {
-    pub fn of(name: &str) -> RoleLevel {
-        match name {
-            "viewer" => RoleLevel::Viewer,
-            "reviewer" => RoleLevel::Reviewer,
-            "supervisor" => RoleLevel::Supervisor,
-            _ => RoleLevel::None,
+    pub fn of(role: Option<crate::config::Role>) -> RoleLevel {
+        use crate::config::Role;
+        match role {
+            Some(Role::Viewer) => RoleLevel::Viewer,
+            Some(Role::Reviewer) => RoleLevel::Reviewer,
+            Some(Role::Supervisor) => RoleLevel::Supervisor,
+            None => RoleLevel::None,
         }
     }
 
@@ -135,10 +154,23 @@ impl Pending {
             Pending::Cancel { license } => format!("Cancel license {license}"),
             Pending::Resend { ack, .. } => format!("Mail ack {ack} again to the filer"),
             Pending::Retry { id, ack } => format!("Queue dead letter {id} ({ack}) again"),
-            Pending::Approve { handles } => format!("Approve {}", handles.join(", ")),
-            Pending::Reject { handles } => format!("Reject {}", handles.join(", ")),
+            Pending::Approve { handles } => format!("Approve {}", some(handles)),
+            Pending::Reject { handles } => format!("Reject {}", some(handles)),
         }
     }
+}
+
+/// A few handles by name, the rest counted: `DEMO:7:A1, DEMO:7:A2 and 288 more (290)`.
+fn some(handles: &[String]) -> String {
+    if handles.len() <= 3 {
+        return handles.join(", ");
+    }
+    format!(
+        "{} and {} more ({} applications)",
+        handles[..2].join(", "),
+        handles.len() - 2,
+        handles.len()
+    )
 }
 
 /// What covers the screen.
@@ -211,6 +243,8 @@ pub struct Browser {
     pub plan: String,
     /// How long the newest page took, for the status line.
     pub last_ms: Option<u128>,
+    /// The license to keep selected when the window is read again.
+    pub keep: Option<String>,
 }
 
 impl Browser {
@@ -272,6 +306,22 @@ pub enum RejFocus {
     Files,
 }
 
+/// Whose files the rejections screen lists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FilesOf {
+    Code(String),
+    Sender(String),
+}
+
+impl std::fmt::Display for FilesOf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FilesOf::Code(c) => write!(f, "code {c}"),
+            FilesOf::Sender(s) => write!(f, "sender {s}"),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct RejectionsState {
     pub days: u32,
@@ -280,7 +330,7 @@ pub struct RejectionsState {
     pub code_sel: usize,
     pub sender_sel: usize,
     /// The drill-down: what it lists, and the files.
-    pub files_of: Option<String>,
+    pub files_of: Option<FilesOf>,
     pub files: Vec<RejectedFile>,
     pub file_sel: usize,
 }
@@ -295,9 +345,12 @@ pub struct MailState {
 pub struct ReviewState {
     pub held: Vec<HeldView>,
     pub selected: usize,
-    /// Handles marked with Space.
+    /// Handles marked with Space (or all shown with `A`).
     pub marked: BTreeSet<String>,
     pub loaded: bool,
+    /// Words every row shown matches (a code, a country, an HTS start, a sender…).
+    pub filter: String,
+    pub filtering: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -405,8 +458,14 @@ pub struct App {
     /// Rows of the terminal (for page sizes).
     pub height: u16,
     pub width: u16,
-    /// The last line of feedback at the bottom.
+    /// The last line of feedback at the bottom, and the tick it was said at.
     pub flash: Option<String>,
+    pub flash_tick: u64,
+    /// Times in UTC instead of the local time zone.
+    pub utc: bool,
+    pub zone: Zone,
+    /// Screens whose data changed since they were read, by [`Screen::index`].
+    pub stale: [bool; 7],
     pub quit: bool,
     /// Ticks seen (one a second).
     pub ticks: u64,
@@ -435,6 +494,10 @@ impl App {
             height,
             width,
             flash: None,
+            flash_tick: 0,
+            utc: false,
+            zone: Zone::Utc,
+            stale: [false; 7],
             quit: false,
             ticks: 0,
         }
@@ -443,7 +506,7 @@ impl App {
     pub fn role(&self) -> RoleLevel {
         self.hello
             .as_ref()
-            .map_or(RoleLevel::None, |h| RoleLevel::of(&h.role))
+            .map_or(RoleLevel::None, |h| RoleLevel::of(h.role))
     }
 
     pub fn user(&self) -> &str {
@@ -465,5 +528,97 @@ impl App {
     /// Table rows that fit on the screen (for paging).
     pub fn page_rows(&self) -> usize {
         usize::from(self.height.saturating_sub(10)).max(3)
+    }
+
+    /// Lines inside the body's box (tabs, status line, footer and borders taken off).
+    pub fn body_rows(&self) -> u16 {
+        self.height.saturating_sub(5).max(1)
+    }
+
+    /// A status message at the bottom, until a key or a few seconds pass.
+    pub fn say(&mut self, text: String) {
+        self.flash = Some(text);
+        self.flash_tick = self.ticks;
+    }
+
+    pub fn mark_stale(&mut self, s: Screen) {
+        self.stale[s.index()] = true;
+    }
+
+    /// Whether `s` was stale (it is not any more: the caller reads it again).
+    pub fn take_stale(&mut self, s: Screen) -> bool {
+        std::mem::take(&mut self.stale[s.index()])
+    }
+
+    /// A time as staff read it: local (or UTC with `t`), to the second.
+    pub fn time(&self, t: DateTime<Utc>) -> String {
+        self.time_fmt(t, "%Y-%m-%d %H:%M:%S")
+    }
+
+    pub fn time_fmt(&self, t: DateTime<Utc>, fmt: &str) -> String {
+        if self.utc {
+            return t.format(fmt).to_string();
+        }
+        match self.zone {
+            Zone::Utc => t.format(fmt).to_string(),
+            Zone::Fixed(o) => t.with_timezone(&o).format(fmt).to_string(),
+            Zone::Local => t.with_timezone(&chrono::Local).format(fmt).to_string(),
+        }
+    }
+
+    /// The zone times are shown in, for labels: `UTC` or `local UTC+01:00`.
+    pub fn zone_name(&self) -> String {
+        let offset = match (self.utc, self.zone) {
+            (true, _) | (false, Zone::Utc) => return "UTC".into(),
+            (false, Zone::Fixed(o)) => o,
+            (false, Zone::Local) => *chrono::Local::now().offset(),
+        };
+        if offset.local_minus_utc() == 0 {
+            "local = UTC".into()
+        } else {
+            format!("local UTC{offset}")
+        }
+    }
+}
+
+/// The staff member's time zone: the process's (`TZ`, else /etc/localtime), or a fixed one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Zone {
+    Utc,
+    Fixed(chrono::FixedOffset),
+    Local,
+}
+
+/// The lists a click can select a row of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListArea {
+    Recent,
+    Browser,
+    Review,
+    Mail,
+    Rejections(RejFocus),
+    Monitor,
+}
+
+impl App {
+    /// The selected row of a list, as a click compares it.
+    pub fn selected_index(&self, a: ListArea) -> Option<usize> {
+        Some(match a {
+            ListArea::Recent => self.recent_selected(),
+            ListArea::Browser => self.browser.selected,
+            ListArea::Review => self.review.selected,
+            ListArea::Mail => self.mail.selected,
+            ListArea::Rejections(f) => {
+                if self.rejections.focus != f {
+                    return None;
+                }
+                match f {
+                    RejFocus::Codes => self.rejections.code_sel,
+                    RejFocus::Senders => self.rejections.sender_sel,
+                    RejFocus::Files => self.rejections.file_sel,
+                }
+            }
+            ListArea::Monitor => self.monitor.selected,
+        })
     }
 }

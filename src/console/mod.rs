@@ -15,6 +15,7 @@ pub mod keys;
 pub mod render;
 pub mod run;
 pub mod sanitize;
+pub mod screens;
 pub mod update;
 
 pub use run::{Options, event_loop, run};

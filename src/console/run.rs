@@ -25,6 +25,8 @@ pub struct Options {
     pub first_run_note: Option<String>,
     pub mode_note: Option<String>,
     pub start: Screen,
+    /// The zone times are shown in (`t` switches to UTC).
+    pub zone: super::app::Zone,
 }
 
 /// Called after every frame (benchmarks and tests): the state drawn and when.
@@ -123,6 +125,7 @@ where
 {
     let size = terminal.size().map_err(std::io::Error::other)?;
     let mut app = App::new(size.height, size.width);
+    app.zone = opts.zone;
     app.first_run_note = opts.first_run_note.clone();
     app.mode_note = opts.mode_note.clone();
     app.screen = opts.start;
@@ -140,6 +143,7 @@ where
             ev = input.next() => match ev {
                 Some(Ok(crossterm::event::Event::Key(k))) => In::App(Msg::Key(k)),
                 Some(Ok(crossterm::event::Event::Resize(w, h))) => In::App(Msg::Resize(w, h)),
+                Some(Ok(crossterm::event::Event::Mouse(m))) => In::App(Msg::Mouse(m)),
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => return Err(e),
                 None => return Ok(()),
@@ -180,6 +184,20 @@ where
             for action in update(&mut app, msg) {
                 match action {
                     Action::Quit => return Ok(()),
+                    Action::Export(q) => match &client {
+                        Some(c) => {
+                            let (c, tx) = (Arc::clone(c), tx.clone());
+                            tokio::spawn(async move {
+                                let r = export(&c, q).await;
+                                let _ = tx.send(In::App(Msg::Exported(r)));
+                            });
+                        }
+                        None => {
+                            let _ = tx.send(In::App(Msg::Exported(Err(
+                                "not connected to the daemon: try again when it is back".into(),
+                            ))));
+                        }
+                    },
                     Action::Send(tag, req) => match &client {
                         Some(c) => {
                             let (c, tx, ep) = (Arc::clone(c), tx.clone(), epoch);
@@ -236,6 +254,8 @@ pub fn run(opts: Options) -> std::io::Result<()> {
         .build()?;
     rt.block_on(async {
         let mut terminal = ratatui::try_init()?;
+        // Clicks on tabs and rows, the wheel (k9s, gitui, lazygit do the same).
+        crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture)?;
         let r = event_loop(
             &mut terminal,
             crossterm::event::EventStream::new(),
@@ -243,7 +263,98 @@ pub fn run(opts: Options) -> std::io::Result<()> {
             None,
         )
         .await;
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
         ratatui::restore();
         r
     })
+}
+
+/// Every row of `q` into a CSV file in the current folder, page by page (at most 1,000 rows
+/// a request): the file's absolute path and the rows written.
+async fn export(c: &Client, mut q: crate::store::BrowseQuery) -> Result<(String, u64), String> {
+    let name = format!(
+        "aim-licenses-{}.csv",
+        chrono::Utc::now().format("%Y%m%d-%H%M%S")
+    );
+    let path = std::env::current_dir()
+        .map_err(|e| format!("cannot tell the current folder: {e}"))?
+        .join(name);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let mut w = csv::Writer::from_writer(std::io::BufWriter::new(file));
+    let fail = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", path.display());
+    w.write_record([
+        "license",
+        "status",
+        "sender",
+        "importer",
+        "entry_number",
+        "country_of_origin",
+        "valid_from",
+        "hts",
+        "products",
+        "total_value_usd",
+    ])
+    .map_err(|e| fail(&e))?;
+    let mut n = 0u64;
+    q.limit = q.limit.clamp(1, 1000);
+    loop {
+        let page = match c.request(Request::Browse(Box::new(q.clone()))).await {
+            Ok(Reply::Page(p)) => p,
+            Ok(_) => return Err("the daemon answered the export with something else".into()),
+            Err(e) => return Err(format!("export stopped after {n} rows: {e}")),
+        };
+        for r in &page.rows {
+            w.write_record([
+                r.license.as_str(),
+                r.status.as_str(),
+                r.sender.as_str(),
+                &csv_text(&r.importer),
+                &csv_text(r.entry_number.as_deref().unwrap_or("")),
+                r.country_of_origin.as_str(),
+                &r.valid_from.to_string(),
+                r.hts.as_str(),
+                &r.products.to_string(),
+                r.total_value_usd.as_str(),
+            ])
+            .map_err(|e| fail(&e))?;
+            n += 1;
+        }
+        let next = page
+            .resume
+            .clone()
+            .or_else(|| page.rows.last().map(|r| r.cursor.clone()));
+        if page.at_end && page.resume.is_none() || next.is_none() {
+            break;
+        }
+        q.after = next;
+    }
+    w.flush().map_err(|e| fail(&e))?;
+    Ok((path.display().to_string(), n))
+}
+
+/// Filer-written text as a CSV cell a spreadsheet shows as text: a leading `=`, `+`, `-` or
+/// `@` would start a formula (`=HYPERLINK(…)` in an importer's name), so it gets a `'` first.
+pub fn csv_text(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn filer_text_never_starts_a_spreadsheet_formula() {
+        assert_eq!(super::csv_text("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(super::csv_text("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(
+            super::csv_text("Northwind Metals Inc"),
+            "Northwind Metals Inc"
+        );
+    }
 }

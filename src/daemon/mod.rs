@@ -155,6 +155,8 @@ struct Staged {
     status: String,
     apps: usize,
     licenses: usize,
+    /// The outcome of each application judged (none for a re-delivery), for the metrics.
+    outcomes: Vec<rules::AppStatus>,
 }
 
 /// Why intake waits, and when it tries again: 2 s, doubling to a minute.
@@ -202,6 +204,8 @@ pub struct Daemon {
     events: tokio::sync::broadcast::Sender<Event>,
     writer: Writer,
     commands: std::sync::mpsc::Receiver<Command>,
+    /// systemd notifications, watchdog and metrics (spec 8, "Running as a service").
+    service: Arc<crate::service::Service>,
 }
 
 impl Daemon {
@@ -257,7 +261,12 @@ impl Daemon {
             events,
             writer,
             commands,
+            service: Arc::new(crate::service::Service::from_env()),
         })
+    }
+
+    pub fn service(&self) -> Arc<crate::service::Service> {
+        Arc::clone(&self.service)
     }
 
     pub fn shared_store(&self) -> Arc<SharedStore> {
@@ -306,7 +315,10 @@ impl Daemon {
             watching = self.intake.watching(),
             "intake started"
         );
+        self.service.ready(&self.health);
         while !stop.load(Ordering::SeqCst) {
+            // A full turn: the watchdog is petted only from here.
+            self.service.turn(&self.health);
             // Staff actions and mail outcomes between group commits: the one writer.
             self.apply_commands()?;
             if self
@@ -398,6 +410,17 @@ impl Daemon {
                     continue;
                 }
                 self.db()?.mark_done(&r.sender, &sha, i)?;
+                // Counted once, when done; the first delivery is the one whose apps were judged.
+                let outcomes: Vec<rules::AppStatus> = match i {
+                    0 => r.apps.iter().map(|a| a.status).collect(),
+                    _ => Vec::new(),
+                };
+                let took = (self.clock.now() - d.received_at)
+                    .to_std()
+                    .unwrap_or_default();
+                self.service
+                    .metrics
+                    .file_answered(r.status.as_str(), &outcomes, took);
                 tracing::info!(sender = %r.sender, file = %filing::codes::sanitize(&d.file_name), ack = %filing::codes::sanitize(&d.ack_name), "unfinished delivery completed");
             }
             // Follow-up acks committed before a crash: written now from their stored bytes.
@@ -532,6 +555,9 @@ impl Daemon {
             .collect();
         self.db()?.mark_all_done(&done)?;
         for s in archived {
+            self.service
+                .metrics
+                .file_answered(&s.status, &s.outcomes, s.started.elapsed());
             let inbox = &self.intake.inboxes[s.ready.inbox];
             self.stats.files.fetch_add(1, Ordering::Relaxed);
             self.stats
@@ -772,6 +798,7 @@ impl Daemon {
                 status: format!("{} (duplicate)", rec.status.as_str()),
                 apps: rec.apps.len(),
                 licenses: 0,
+                outcomes: Vec::new(),
             }));
         }
 
@@ -839,6 +866,7 @@ impl Daemon {
             status: verdict.status_str().to_owned(),
             apps: verdict.apps.len(),
             licenses: committed.issued.len(),
+            outcomes: verdict.apps.iter().map(|a| a.status).collect(),
         }))
     }
 }
@@ -899,6 +927,8 @@ pub struct Prepared {
     data: DataDir,
     daemon: Daemon,
     listener: std::os::unix::net::UnixListener,
+    /// `[metrics] listen`, bound; `None` when metrics are off.
+    metrics: Option<std::net::TcpListener>,
     _lock: DataLock,
     _log: Option<tracing_appender::non_blocking::WorkerGuard>,
 }
@@ -920,11 +950,18 @@ pub fn prepare(cfg: Config, stderr_log: bool) -> Result<Prepared, DaemonError> {
             source,
         }
     })?;
+    let addr = cfg.metrics.address();
+    let metrics = crate::service::http::bind(addr).map_err(|source| DaemonError::Folder {
+        what: "the metrics address ([metrics] listen)",
+        path: addr.map(|a| a.to_string()).unwrap_or_default(),
+        source,
+    })?;
     Ok(Prepared {
         cfg,
         data,
         daemon,
         listener,
+        metrics,
         _lock: lock,
         _log: log,
     })
@@ -951,9 +988,11 @@ impl Prepared {
                 self.daemon.health(),
                 Arc::clone(&stop),
             );
+            let alive = crate::service::Service::mail_alive(health.clone(), stop.clone());
             std::thread::Builder::new()
                 .name("mail".into())
                 .spawn(move || {
+                    let _alive = alive;
                     // Intake first: on a busy machine the mail thread yields the CPU (Linux
                     // takes a nice value per thread). Failure only means equal priority.
                     let _ =
@@ -1030,6 +1069,20 @@ impl Prepared {
                 .name("publisher".into())
                 .spawn(move || p.run(&stop))
         });
+        let service = self.daemon.service();
+        let notify = service.watch_stop(Arc::clone(&stop))?;
+        let metrics = match self.metrics.take() {
+            Some(l) => Some(crate::service::http::spawn(
+                l,
+                crate::service::http::Context {
+                    service,
+                    store: self.daemon.shared_store(),
+                    health: self.daemon.health(),
+                },
+                Arc::clone(&stop),
+            )?),
+            None => None,
+        };
         let result = self.daemon.run(&stop);
         stop.store(true, Ordering::SeqCst);
         token.cancel();
@@ -1054,6 +1107,10 @@ impl Prepared {
             let _ = p.join();
         }
         let _ = api.join();
+        let _ = notify.join();
+        if let Some(m) = metrics {
+            let _ = m.join();
+        }
         let _ = std::fs::remove_file(self.data.socket());
         result
     }

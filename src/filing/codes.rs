@@ -87,6 +87,60 @@ impl Code {
         }
     }
 
+    /// What the code means, in one line (spec section 3), for staff screens.
+    pub fn meaning(self) -> &'static str {
+        use Code::*;
+        match self {
+            F001 => "not well-formed XML",
+            F002 => "wrong root element, namespace or version",
+            F003 => "SenderId is not a registered partner",
+            F004 => "SenderId is not the partner of the inbox folder",
+            F005 => "ControlNumber already used by this sender for other content",
+            F006 => "file larger than the configured maximum",
+            F007 => "not UTF-8, or another encoding declared",
+            F008 => "a DOCTYPE, entity declaration or processing instruction",
+            F009 => "no Application, or more than the configured maximum",
+            F010 => "Interchange missing or one of its fields invalid",
+            F011 => "file name does not end in .xml",
+            F012 => "not a regular file",
+            A101 => "unknown element or attribute",
+            A102 => "required element or attribute missing",
+            A103 => "element repeated where only one is allowed",
+            A201 => "malformed value (type, length, list)",
+            A202 => "country code not in ISO 3166-1 alpha-2",
+            A203 => "control character in a value",
+            A204 => "EntryNumber check digit wrong",
+            A205 => "duplicate Application id or Product line in the file",
+            A301 => "HTS number outside AIM scope",
+            A310 => "UNKNOWN smelt country after 2022-06-28",
+            A311 => "LargestSmelt NOT_APPLICABLE but SecondLargestSmelt is not",
+            A312 => "SecondLargestSmelt same country as LargestSmelt",
+            A313 => "MostRecentCast is not a country code",
+            A320 => "ExpectedImportDate more than 60 days ahead",
+            A321 => "ExpectedImportDate too far in the past",
+            A322 => "ExpectedExportDate after ExpectedImportDate",
+            A330 => "quantity or value zero, negative or too many digits",
+            A401 => "license to correct or cancel not found for this sender",
+            A402 => "license already cancelled",
+            A403 => "license expired",
+            W301 => "total value under USD 2,500 (informal entry)",
+            W310 => "unit value far from the 90-day median of its HTS6",
+            R590 => "rejected by a reviewer",
+        }
+    }
+
+    /// The code named `s` (`A301`), if it is one.
+    pub fn parse(s: &str) -> Option<Code> {
+        use Code::*;
+        [
+            F001, F002, F003, F004, F005, F006, F007, F008, F009, F010, F011, F012, A101, A102,
+            A103, A201, A202, A203, A204, A205, A301, A310, A311, A312, A313, A320, A321, A322,
+            A330, A401, A402, A403, W301, W310, R590,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+
     pub fn is_warning(self) -> bool {
         matches!(self, Code::W301 | Code::W310)
     }
@@ -167,4 +221,14 @@ pub fn sanitize(value: &str) -> String {
         .chars()
         .map(|c| if is_control(c) || c == '\t' { ' ' } else { c })
         .collect()
+}
+
+/// The one-line meaning of any code an ack or a hold carries (`A301`, `R501`), if known.
+pub fn meaning_of(code: &str) -> Option<&'static str> {
+    Code::parse(code).map(Code::meaning).or(match code {
+        "R501" => Some("held: a smelt country on the watch list"),
+        "R502" => Some("held: the country of most recent cast on the watch list"),
+        "R510" => Some("held: a unit value far from its HTS6 median"),
+        _ => None,
+    })
 }

@@ -96,6 +96,19 @@ impl Store {
             .collect()
     }
 
+    /// Messages delivered, newest first, at most `limit` (kept slim: without the ack).
+    pub fn sent_mail(&self, limit: usize) -> Result<Vec<MailJob>> {
+        self.mail_done
+            .scan_prefix([keys::SENT])
+            .rev()
+            .take(limit)
+            .map(|kv| {
+                let (k, v) = kv?;
+                dec(&k, &v)
+            })
+            .collect()
+    }
+
     /// Queue a dead letter again, due now, its attempts counted afresh.
     pub fn retry_dead(&self, id: u64, by: &Actor, at: DateTime<Utc>) -> Result<MailJob> {
         let dk = keys::mail_done(keys::DEAD, id);

@@ -276,7 +276,9 @@ impl Store {
             tx.count(day, |s| {
                 s.files += 1;
                 s.applications += f.verdict.apps.len() as u64;
-                if f.verdict.file_error.is_some() {
+                // A rejected file: its ack says rejected (a file-level error, or every
+                // application rejected), the one definition of docs/format.md.
+                if status == FileStatus::Rejected {
                     s.files_rejected += 1;
                 }
             });

@@ -212,6 +212,17 @@ pub enum MailState {
     Dead,
 }
 
+impl MailState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailState::Queued => "queued",
+            MailState::Retrying => "retrying",
+            MailState::Sent => "sent",
+            MailState::Dead => "dead",
+        }
+    }
+}
+
 /// One message waiting for (or done with) delivery.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MailJob {
@@ -376,7 +387,8 @@ impl Cell {
 pub struct DayStats {
     /// Files received (identical re-deliveries included).
     pub files: u64,
-    /// Files rejected at file level.
+    /// Files whose first ack says rejected: a file-level error, or every application
+    /// rejected (docs/format.md, "Rejected files").
     pub files_rejected: u64,
     pub applications: u64,
     pub licenses_issued: u64,

@@ -90,6 +90,11 @@ emails = ["x@other.example"]
 
     /// Start `aim daemon` (stderr kept in a file of the temporary folder).
     pub fn start(&self) -> Daemon {
+        self.start_with(&[])
+    }
+
+    /// [`Env::start`] with these variables added to the daemon's environment.
+    pub fn start_with(&self, vars: &[(&str, &std::ffi::OsStr)]) -> Daemon {
         let n = self.starts.get() + 1;
         self.starts.set(n);
         let stderr_path = self.dir.path().join(format!("daemon-{n}.stderr"));
@@ -101,6 +106,7 @@ emails = ["x@other.example"]
             .current_dir(self.dir.path())
             .env("NO_COLOR", "1")
             .env_remove("AIM_LOG")
+            .envs(vars.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)

@@ -1,21 +1,54 @@
 //! Today's counts, throughput, mail and intake health, and the filings as they arrive.
 
-use super::clean;
-use crate::console::app::{App, group};
+use super::{Col, clean, col, flex, grid, num};
+use crate::console::app::{App, ListArea, group};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Cell, Paragraph, Row, Sparkline, Table, TableState};
+use ratatui::widgets::{Block, Paragraph, Sparkline, Table, TableState, Wrap};
 
-pub fn render(app: &App, f: &mut Frame, area: Rect) {
+/// Below this width the chart gives its room to the counts and health (its figures stay).
+const CHART_FROM: u16 = 110;
+
+fn areas(app: &App, area: Rect) -> [Rect; 3] {
     let note_h = u16::from(app.first_run_note.is_some());
-    let [note, top, rows] = Layout::vertical([
+    Layout::vertical([
         Constraint::Length(note_h),
         Constraint::Length(9),
         Constraint::Min(3),
     ])
-    .areas(area);
+    .areas(area)
+}
+
+/// The list a click selects in: the latest filings.
+pub fn lists(app: &App, area: Rect) -> Vec<(ListArea, Rect, usize)> {
+    let [_, _, rows] = areas(app, area);
+    let rows = super::table_rows(rows);
+    vec![(
+        ListArea::Recent,
+        rows,
+        super::offset_for(app.recent_selected(), rows),
+    )]
+}
+
+const RECENT: [Col; 6] = [
+    col("time", 8, 0),
+    col("sender", 12, 3),
+    flex("file", 12, 0),
+    col("outcome", 20, 0),
+    num("apps", 6, 2),
+    num("licenses", 8, 1),
+];
+
+/// The newest points that fit in `width` columns: the chart moves on however long the
+/// console runs (a sparkline draws from its first point and cuts the rest).
+pub fn chart_points(data: &[u64], width: u16) -> &[u64] {
+    &data[data.len().saturating_sub(usize::from(width))..]
+}
+
+pub fn render(app: &App, f: &mut Frame, area: Rect) {
+    let [note, top, rows] = areas(app, area);
     if let Some(n) = &app.first_run_note {
         f.render_widget(
             Paragraph::new(clean(n))
@@ -23,59 +56,70 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
             note,
         );
     }
-    let [counts, spark, health] = Layout::horizontal([
-        Constraint::Length(34),
-        Constraint::Min(20),
-        Constraint::Length(48),
-    ])
-    .areas(top);
+    let wide = area.width >= CHART_FROM;
+    let [counts, spark, health] = if wide {
+        Layout::horizontal([
+            Constraint::Length(34),
+            Constraint::Min(20),
+            Constraint::Length(48),
+        ])
+        .areas(top)
+    } else {
+        let [c, h] = Layout::horizontal([Constraint::Length(32), Constraint::Min(20)]).areas(top);
+        [c, Rect::default(), h]
+    };
     let d = &app.dashboard;
+    // Label left, figure right, over the box's inner width.
+    let inner = usize::from(counts.width.saturating_sub(2));
+    let line = |label: &str, n: u64| {
+        let n = group(n);
+        let pad = inner.saturating_sub(label.chars().count());
+        Line::from(format!("{label}{n:>pad$}"))
+    };
     let lines: Vec<Line> = match &d.status {
         Some(s) => vec![
-            Line::from(format!("files            {:>12}", group(s.files_today))),
-            Line::from(format!(
-                "  rejected files {:>12}",
-                group(s.files_rejected_today)
-            )),
-            Line::from(format!(
-                "applications     {:>12}",
-                group(s.applications_today)
-            )),
-            Line::from(format!(
-                "licenses issued  {:>12}",
-                group(s.licenses_issued_today)
-            )),
-            Line::from(format!("rejected         {:>12}", group(s.rejected_today))),
-            Line::from(format!("held             {:>12}", group(s.held_today))),
-            Line::from(format!("on record {:>19}", group(s.licenses_on_record))),
+            line("files", s.files_today),
+            line("  rejected files", s.files_rejected_today),
+            line("applications", s.applications_today),
+            line("licenses issued", s.licenses_issued_today),
+            line("apps rejected", s.rejected_today),
+            line("apps held", s.held_today),
+            line("on record", s.licenses_on_record),
         ],
         None => vec![Line::from("waiting for the daemon's counts…")],
     };
     let day = d
         .status
         .as_ref()
-        .map_or_else(String::new, |s| format!(" Today {} (UTC) ", s.day));
+        .map_or_else(String::new, |s| format!(" Today {} (UTC day) ", s.day));
     f.render_widget(
         Paragraph::new(lines).block(Block::bordered().title(day)),
         counts,
     );
     let data: Vec<u64> = d.throughput.iter().copied().collect();
     let peak = data.iter().max().copied().unwrap_or(0);
-    f.render_widget(
-        Sparkline::default()
-            .data(&data)
-            .style(Style::new().fg(Color::Green))
-            .block(Block::bordered().title(format!(
-                " Files per 2 s (peak {peak}, last {}) ",
-                data.last().copied().unwrap_or(0)
-            ))),
-        spark,
-    );
+    let last = data.last().copied().unwrap_or(0);
+    if wide {
+        let shown = chart_points(&data, spark.width.saturating_sub(2));
+        f.render_widget(
+            Sparkline::default()
+                .data(shown)
+                .style(Style::new().fg(Color::Green))
+                .block(Block::bordered().title(format!(
+                    " Files per 2 s (peak {}, last {}) ",
+                    group(peak),
+                    group(last)
+                ))),
+            spark,
+        );
+    }
     let mut h: Vec<Line> = Vec::new();
     if let Some(s) = &d.status {
         let mail = format!(
             "mail: {} queued, {} retrying, {} dead",
-            s.mail_queued, s.mail_retrying, s.mail_dead
+            group(s.mail_queued),
+            group(s.mail_retrying),
+            group(s.mail_dead)
         );
         h.push(if s.mail_dead > 0 {
             Line::from(mail).red()
@@ -84,7 +128,17 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         } else {
             Line::from(mail).green()
         });
-        h.push(Line::from(format!("pending review: {}", s.pending_review)));
+        h.push(Line::from(format!(
+            "pending review: {}",
+            group(s.pending_review)
+        )));
+        if !wide {
+            h.push(Line::from(format!(
+                "files per 2 s: last {}, peak {}",
+                group(last),
+                group(peak)
+            )));
+        }
         if s.problems.is_empty() {
             h.push(Line::from("intake: healthy").green());
         } else {
@@ -98,47 +152,34 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     }
     f.render_widget(
         Paragraph::new(h)
-            .wrap(ratatui::widgets::Wrap { trim: true })
+            .wrap(Wrap { trim: true })
             .block(Block::bordered().title(" Health ")),
         health,
     );
-    let header = Row::new(["time", "sender", "file", "outcome", "apps", "licenses"])
-        .style(Style::new().add_modifier(Modifier::BOLD));
-    let table_rows: Vec<Row> = d
-        .recent
-        .iter()
-        .map(|r| {
-            let outcome = Cell::from(clean(&r.status)).style(match r.status.as_str() {
-                s if s.starts_with("accepted") => Style::new().fg(Color::Green),
-                s if s.starts_with("partial") => Style::new().fg(Color::Yellow),
-                _ => Style::new().fg(Color::Red),
-            });
-            Row::new(vec![
-                Cell::from(r.at.format("%H:%M:%S").to_string()),
-                Cell::from(clean(&r.sender)),
-                Cell::from(clean(&r.file_name)),
-                outcome,
-                Cell::from(r.applications.to_string()),
-                Cell::from(r.licenses.to_string()),
-            ])
-        })
-        .collect();
+    let body = d.recent.iter().map(|r| {
+        let style = match r.status.as_str() {
+            s if s.starts_with("accepted") => Style::new().fg(Color::Green),
+            s if s.starts_with("partial") => Style::new().fg(Color::Yellow),
+            _ => Style::new().fg(Color::Red),
+        };
+        vec![
+            (app.time_fmt(r.at, "%H:%M:%S"), Style::new()),
+            (clean(&r.sender), Style::new()),
+            (clean(&r.file_name), Style::new()),
+            (clean(&r.status), style),
+            (group(r.applications), Style::new()),
+            (group(r.licenses), Style::new()),
+        ]
+    });
+    let (header, widths, table_rows) = grid(&RECENT, rows.width.saturating_sub(2), body);
     let n = table_rows.len();
-    let table = Table::new(
-        table_rows,
-        [
-            Constraint::Length(8),
-            Constraint::Length(15),
-            Constraint::Min(20),
-            Constraint::Length(22),
-            Constraint::Length(6),
-            Constraint::Length(8),
-        ],
-    )
-    .header(header)
-    .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
-    .block(Block::bordered().title(format!(" Latest filings, live ({n}) ")));
-    let mut st = TableState::default()
-        .with_selected((n > 0).then_some(app.recent_sel.min(n.saturating_sub(1))));
+    let table = Table::new(table_rows, widths)
+        .header(header)
+        .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
+        .block(Block::bordered().title(format!(
+            " Latest filings, live ({n}), times {} ",
+            app.zone_name()
+        )));
+    let mut st = TableState::default().with_selected((n > 0).then_some(app.recent_selected()));
     f.render_stateful_widget(table, rows, &mut st);
 }

@@ -63,7 +63,7 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
                 "valid",
                 format!("{} through {}", l.valid_from, l.valid_through),
             ),
-            ("total value USD", l.total_value_usd.clone()),
+            ("total value USD", super::grouped(&l.total_value_usd)),
         ] {
             out.push(field(k, &v));
         }
@@ -71,33 +71,39 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
         out.push(Line::from("Products").bold());
         out.push(
             Line::from(format!(
-                "{:<5}{:<12}{:<28}{:>14}{:>16}{:>14}  smelt / 2nd / cast",
-                "line", "HTS", "category", "kg", "USD", "USD/t"
+                "{:<5}{:<11}{:>17}{:>18}{:>14}",
+                "line", "HTS", "kg", "USD", "USD/t"
             ))
             .dim(),
         );
         for p in &l.products {
             out.push(Line::from(format!(
-                "{:<5}{:<12}{:<28}{:>14}{:>16}{:>14}  {} / {} / {}",
+                "{:<5}{:<11}{:>17}{:>18}{:>14}",
                 p.line,
                 clean(&p.hts),
-                clean(&p.category),
-                clean(&p.quantity_kg),
-                clean(&p.value_usd),
-                clean(&p.unit_value_usd_per_mt),
-                clean(&p.largest_smelt),
-                clean(&p.second_largest_smelt),
-                clean(&p.most_recent_cast)
+                super::grouped(&clean(&p.quantity_kg)),
+                super::grouped(&clean(&p.value_usd)),
+                super::grouped(&clean(&p.unit_value_usd_per_mt)),
             )));
+            out.push(
+                Line::from(format!(
+                    "     {}; smelt {} / {}, cast {}",
+                    clean(&p.category),
+                    clean(&p.largest_smelt),
+                    clean(&p.second_largest_smelt),
+                    clean(&p.most_recent_cast)
+                ))
+                .dim(),
+            );
             out.push(Line::from(format!("     {}", clean(&p.description))).dim());
         }
         out.push(Line::from(""));
-        out.push(Line::from("History").bold());
+        out.push(Line::from(format!("History (times {})", app.zone_name())).bold());
         for h in &l.history {
             out.push(Line::from(format!(
                 "{}  {:<10} by {:<12} {}{}",
-                h.at.format("%Y-%m-%d %H:%M:%S"),
-                h.action,
+                app.time(h.at),
+                h.action.as_str(),
                 clean(&h.by),
                 h.application
                     .as_deref()
@@ -115,10 +121,10 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
         for a in &d.audit {
             out.push(Line::from(format!(
                 "{}  {:<12} {:<10} {:<8} {}",
-                a.at.format("%Y-%m-%d %H:%M:%S"),
+                app.time(a.at),
                 clean(&a.actor),
-                a.action,
-                a.outcome,
+                a.action.as_str(),
+                a.outcome.as_str(),
                 clean(&a.detail)
             )));
         }
@@ -126,11 +132,13 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
     }
     if let Some(r) = &d.receipt {
         out.push(Line::from(format!("File of {} ({})", clean(&r.sender), r.sha256)).bold());
-        out.push(field("status", &r.status));
+        out.push(field("status", r.status.as_str()));
         out.push(field(
             "control number",
-            &r.control_number
-                .map_or_else(|| "-".into(), |n| n.to_string()),
+            &r.control_text
+                .clone()
+                .or_else(|| r.control_number.map(|n| n.to_string()))
+                .unwrap_or_else(|| "-".into()),
         ));
         if let Some(e) = &r.file_error {
             out.push(field("file-level error", e));
@@ -138,18 +146,18 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
         for dl in &r.deliveries {
             out.push(Line::from(format!(
                 "received {}  {}  → ack {}{}",
-                dl.received_at.format("%Y-%m-%d %H:%M:%S"),
+                app.time(dl.received_at),
                 clean(&dl.file_name),
                 clean(&dl.ack_name),
                 if dl.done { "" } else { "  (not finished)" }
             )));
         }
-        out.push(Line::from("Applications").bold());
+        out.push(Line::from("Applications (as they stand now)").bold());
         for a in &r.applications {
             out.push(Line::from(format!(
                 "  {:<12} {:<16} {}",
                 a.id.as_deref().map_or_else(|| "-".into(), clean),
-                a.status,
+                a.status.as_str(),
                 a.license.as_deref().unwrap_or("")
             )));
         }
@@ -161,7 +169,7 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
                     clean(&ack.name),
                     ack.seq,
                     clean(&ack.by),
-                    ack.at.format("%Y-%m-%d %H:%M:%S"),
+                    app.time(ack.at),
                     if ack.written { "" } else { ", not yet written" }
                 ))
                 .bold(),
@@ -171,16 +179,15 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
             }
             for m in &ack.mail {
                 let mut l = format!(
-                    "  mail {} to {}: {} after {} attempts",
+                    "  mail {} to {}: {}",
                     m.id,
                     clean(&m.to.join(", ")),
-                    m.state,
-                    m.attempts
+                    m.state_words()
                 );
                 if let Some(e) = &m.last_error {
                     l.push_str(&format!("; last SMTP error: {}", clean(e)));
                 }
-                out.push(if m.state == "dead" {
+                out.push(if m.state == crate::store::MailState::Dead {
                     Line::from(l).red()
                 } else {
                     Line::from(l)
@@ -193,9 +200,11 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
                     _ => "-".into(),
                 };
                 let l = format!(
-                    "  {} {} {} at {}  {}{}",
+                    "  {} {}{} {} at {}  {}{}",
                     i.kind,
                     clean(&i.code),
+                    crate::filing::codes::meaning_of(&i.code)
+                        .map_or_else(String::new, |m| format!(" ({m})")),
                     clean(&i.path),
                     pos,
                     clean(&i.message),
@@ -219,15 +228,33 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
 }
 
 pub fn render(app: &App, f: &mut Frame, area: Rect) {
-    let title = match (&app.detail.license, &app.detail.receipt) {
+    let all = lines(app);
+    let n = all.len();
+    let inner = area.width.saturating_sub(2);
+    let rows = usize::from(area.height.saturating_sub(2));
+    let scroll = usize::from(app.detail.scroll).min(n.saturating_sub(rows));
+    let mut title = match (&app.detail.license, &app.detail.receipt) {
         (Some(l), _) => format!(" License {} ", l.license),
         (None, Some(r)) => format!(" File of {} ", clean(&r.sender)),
         _ => " Detail ".into(),
     };
+    if n > rows {
+        title.push_str(&format!(
+            "· lines {}-{} of {} ",
+            scroll + 1,
+            (scroll + rows).min(n),
+            n
+        ));
+    }
+    // Lines are cut with an ellipsis rather than wrapped, so the scroll counts true lines.
+    let shown: Vec<Line> = all
+        .into_iter()
+        .skip(scroll)
+        .take(rows)
+        .map(|l| super::clip(l, inner))
+        .collect();
     f.render_widget(
-        Paragraph::new(lines(app))
-            .scroll((app.detail.scroll, 0))
-            .block(Block::bordered().title(title)),
+        Paragraph::new(shown).block(Block::bordered().title(title)),
         area,
     );
 }

@@ -1,18 +1,53 @@
 //! The monitor for staff: a month and a dimension, unsuppressed figures marked CONFIDENTIAL,
-//! bar charts of the top keys, the 12-month trend of the selected key, and a preview of
-//! exactly what the public export shows.
+//! bar charts of the top keys and the 12-month trend of the selected key ([`charts`]), and a
+//! preview of exactly what the public export shows.
 
-use super::clean;
-use crate::console::app::{App, tons};
+use super::{Col, clean, flex, grid, grouped, num};
+use crate::console::app::{App, ListArea, tons};
+use crate::monitor::StaffRow;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
-use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Paragraph, Table, TableState};
+
+/// Below this width the charts go under the table instead of beside it.
+const SIDE_BY_SIDE_FROM: u16 = 140;
+
+/// The banner, the table and the charts' area.
+fn areas(area: Rect) -> [Rect; 3] {
+    let [banner, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area);
+    let [table, charts] = if area.width >= SIDE_BY_SIDE_FROM {
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(body)
+    } else {
+        Layout::vertical([Constraint::Min(6), Constraint::Length(9)]).areas(body)
+    };
+    [banner, table, charts]
+}
+
+/// The list a click selects in: the keys of the month.
+pub fn lists(app: &App, area: Rect) -> Vec<(ListArea, Rect, usize)> {
+    let [_, table, _] = areas(area);
+    let rows = super::table_rows(table);
+    vec![(
+        ListArea::Monitor,
+        rows,
+        super::offset_for(app.monitor.selected, rows),
+    )]
+}
+
+const COLUMNS: [Col; 6] = [
+    flex("key", 8, 0),
+    num("licenses", 8, 2),
+    num("metric tons", 13, 0),
+    num("value USD", 16, 1),
+    num("USD/t", 11, 3),
+    num("importers", 10, 0),
+];
 
 pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let m = &app.monitor;
-    let [banner, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area);
+    let [banner, table_area, chart_area] = areas(area);
     let month = m.month_name().unwrap_or("no month yet");
     let head = if m.public_preview {
         Line::from(format!(
@@ -28,73 +63,53 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         ))
         .style(Style::new().fg(Color::White).bg(Color::Red).bold())
     };
-    f.render_widget(Paragraph::new(head), banner);
+    f.render_widget(Paragraph::new(super::clip(head, banner.width)), banner);
     if !m.loaded {
-        f.render_widget(Paragraph::new("loading the monitor…"), body);
+        f.render_widget(Paragraph::new("loading the monitor…"), table_area);
         return;
     }
-    let [table_area, charts] =
-        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(body);
-    let bold = Style::new().add_modifier(Modifier::BOLD);
     let shown = m.shown();
-    let widths = [
-        Constraint::Min(12),
-        Constraint::Length(9),
-        Constraint::Length(13),
-        Constraint::Length(16),
-        Constraint::Length(12),
-        Constraint::Length(10),
-    ];
-    let table = if m.public_preview {
-        let rows: Vec<Row> = m
-            .shown_public()
+    let plain = Style::new();
+    let rows: Vec<Vec<(String, Style)>> = if m.public_preview {
+        m.shown_public()
             .iter()
             .map(|p| {
-                Row::new(vec![
-                    clean(&p.key),
-                    p.licenses.clone(),
-                    p.metric_tons.clone(),
-                    p.value_usd.clone(),
-                    p.unit_value_usd_per_mt.clone(),
-                    String::new(),
-                ])
+                vec![
+                    (clean(&p.key), plain),
+                    (grouped(&p.licenses), plain),
+                    (grouped(&p.metric_tons), plain),
+                    (grouped(&p.value_usd), plain),
+                    (grouped(&p.unit_value_usd_per_mt), plain),
+                    (String::new(), plain),
+                ]
             })
-            .collect();
-        Table::new(rows, widths).header(
-            Row::new(["key", "licenses", "metric tons", "value USD", "USD/t", ""]).style(bold),
-        )
+            .collect()
     } else {
-        let rows: Vec<Row> = shown
+        shown
             .iter()
             .map(|r| {
-                let sup = if r.suppressed {
-                    Cell::from(format!("{} (D)", r.importers)).style(Style::new().fg(Color::Yellow))
+                let importers = if r.suppressed {
+                    (
+                        format!("{} (D)", r.importers),
+                        Style::new().fg(Color::Yellow),
+                    )
                 } else {
-                    Cell::from(r.importers.to_string())
+                    (r.importers.to_string(), plain)
                 };
-                Row::new(vec![
-                    Cell::from(clean(&r.key)),
-                    Cell::from(r.licenses.to_string()),
-                    Cell::from(r.metric_tons.clone()),
-                    Cell::from(r.value_usd.clone()),
-                    Cell::from(r.unit_value_usd_per_mt.clone()),
-                    sup,
-                ])
+                vec![
+                    (clean(&r.key), plain),
+                    (grouped(&r.licenses.to_string()), plain),
+                    (grouped(&r.metric_tons), plain),
+                    (grouped(&r.value_usd), plain),
+                    (grouped(&r.unit_value_usd_per_mt), plain),
+                    importers,
+                ]
             })
-            .collect();
-        Table::new(rows, widths).header(
-            Row::new([
-                "key",
-                "licenses",
-                "metric tons",
-                "value USD",
-                "USD/t",
-                "importers",
-            ])
-            .style(bold),
-        )
+            .collect()
     };
-    let table = table
+    let (header, widths, rows) = grid(&COLUMNS, table_area.width.saturating_sub(2), rows);
+    let table = Table::new(rows, widths)
+        .header(header)
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
         .block(Block::bordered().title(format!(
             " {month} by {} ({} of {} months; Left/Right) ",
@@ -104,24 +119,40 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         )));
     let mut st = TableState::default().with_selected((!shown.is_empty()).then_some(m.selected));
     f.render_stateful_widget(table, table_area, &mut st);
+    charts(app, &shown, f, chart_area);
+}
 
-    let [top, trend] =
-        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(charts);
+/// The monitor's charts: the top keys of the month, and the selected key's 12 months.
+fn charts(app: &App, shown: &[&StaffRow], f: &mut Frame, area: Rect) {
+    let m = &app.monitor;
+    let [top, trend] = if area.width >= area.height * 4 {
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area)
+    } else {
+        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area)
+    };
+    let bar_w = 7u16;
+    let fits = usize::from(top.width.saturating_sub(2) / (bar_w + 1)).max(1);
     let bars: Vec<Bar> = shown
         .iter()
-        .take(8)
+        .take(fits.min(8))
         .map(|r| {
             let t = tons(&r.metric_tons);
             Bar::default()
                 .value(t.round().max(0.0) as u64)
-                .text_value(format!("{t:.0}"))
-                .label(Line::from(clean(&r.key)))
+                .text_value(super::ellipsis(
+                    &grouped(&format!("{t:.0}")),
+                    usize::from(bar_w),
+                ))
+                .label(Line::from(super::ellipsis(
+                    &clean(&r.key),
+                    usize::from(bar_w),
+                )))
         })
         .collect();
     f.render_widget(
         BarChart::default()
             .data(BarGroup::default().bars(&bars))
-            .bar_width(7)
+            .bar_width(bar_w)
             .bar_gap(1)
             .bar_style(Style::new().fg(Color::Cyan))
             .block(Block::bordered().title(" Top keys, metric tons ")),
@@ -131,19 +162,30 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let key = shown
         .get(m.selected)
         .map_or_else(String::new, |r| clean(&r.key));
+    // As many months as fit, the newest kept.
+    let tw = 5u16;
+    let fits = usize::from(trend.width.saturating_sub(2) / (tw + 1)).max(1);
+    let series = &series[series.len().saturating_sub(fits)..];
     let tbars: Vec<Bar> = series
         .iter()
         .map(|(mo, t)| {
+            // Whole tons, grouped, where they fit the bar; thousands (`12k`) where not.
+            let whole = grouped(&format!("{t:.0}"));
+            let label = if whole.chars().count() <= usize::from(tw) {
+                whole
+            } else {
+                format!("{:.0}k", t / 1000.0)
+            };
             Bar::default()
                 .value(t.round().max(0.0) as u64)
-                .text_value(format!("{t:.0}"))
+                .text_value(super::ellipsis(&label, usize::from(tw)))
                 .label(Line::from(mo.get(5..).unwrap_or(mo).to_owned()))
         })
         .collect();
     f.render_widget(
         BarChart::default()
             .data(BarGroup::default().bars(&tbars))
-            .bar_width(4)
+            .bar_width(tw)
             .bar_gap(1)
             .bar_style(Style::new().fg(Color::Magenta))
             .block(Block::bordered().title(format!(" {key}: 12 months, metric tons "))),

@@ -1,12 +1,15 @@
-//! Rejections grouped by error code and by sender (the filer's scorecard), and the files of
-//! the one chosen.
+//! Rejections grouped by error code (with what each code means) and by sender (the filer's
+//! scorecard), and the files of the one chosen.
 
-use super::clean;
-use crate::console::app::{App, RejFocus, group};
+use super::{Col, clean, col, flex, grid, num};
+use crate::console::app::{App, ListArea, RejFocus, group};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::widgets::{Block, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Block, Paragraph, Table, TableState};
+
+/// Below this width the three lists are stacked instead of codes beside senders.
+const SIDE_BY_SIDE_FROM: u16 = 140;
 
 fn focus_block(title: String, focused: bool) -> Block<'static> {
     let b = Block::bordered().title(title);
@@ -17,6 +20,71 @@ fn focus_block(title: String, focused: bool) -> Block<'static> {
     }
 }
 
+fn areas(area: Rect) -> [Rect; 3] {
+    if area.width >= SIDE_BY_SIDE_FROM {
+        let [top, files] =
+            Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
+        let [codes, senders] =
+            Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(top);
+        [codes, senders, files]
+    } else {
+        Layout::vertical([
+            Constraint::Ratio(1, 3),
+            Constraint::Ratio(1, 3),
+            Constraint::Ratio(1, 3),
+        ])
+        .areas(area)
+    }
+}
+
+/// The lists a click selects in: codes, senders, files.
+pub fn lists(app: &App, area: Rect) -> Vec<(ListArea, Rect, usize)> {
+    let r = &app.rejections;
+    let [codes, senders, files] = areas(area).map(super::table_rows);
+    vec![
+        (
+            ListArea::Rejections(RejFocus::Codes),
+            codes,
+            super::offset_for(r.code_sel, codes),
+        ),
+        (
+            ListArea::Rejections(RejFocus::Senders),
+            senders,
+            super::offset_for(r.sender_sel, senders),
+        ),
+        (
+            ListArea::Rejections(RejFocus::Files),
+            files,
+            super::offset_for(r.file_sel, files),
+        ),
+    ]
+}
+
+const CODES: [Col; 4] = [
+    col("code", 5, 0),
+    num("count", 7, 0),
+    flex("meaning", 20, 0),
+    col("senders", 20, 1),
+];
+
+const SENDERS: [Col; 7] = [
+    col("sender", 12, 0),
+    num("files", 7, 0),
+    num("rej.files", 9, 0),
+    num("apps", 8, 3),
+    num("rej.apps", 8, 2),
+    num("accepted", 8, 0),
+    flex("top codes", 12, 1),
+];
+
+const FILES: [Col; 5] = [
+    col("received", 19, 0),
+    col("sender", 12, 2),
+    flex("file", 14, 0),
+    col("status", 9, 0),
+    col("codes", 20, 1),
+];
+
 pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let r = &app.rejections;
     let Some(data) = &r.data else {
@@ -26,96 +94,64 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         );
         return;
     };
-    let [top, files] =
-        Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
-    let [codes, senders] =
-        Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(top);
+    let [codes, senders, files] = areas(area);
     let hl = Style::new().add_modifier(Modifier::REVERSED);
-    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let plain = Style::new();
     let period = format!(
         "{} through {}",
         data.from.map(|d| d.to_string()).unwrap_or_default(),
         data.through.map(|d| d.to_string()).unwrap_or_default()
     );
-    let code_rows: Vec<Row> = data
-        .by_code
-        .iter()
-        .map(|c| {
-            Row::new(vec![
-                clean(&c.code),
-                group(c.count),
-                clean(&c.senders.join(" ")),
-            ])
-        })
-        .collect();
-    let t = Table::new(
-        code_rows,
-        [
-            Constraint::Length(6),
-            Constraint::Length(10),
-            Constraint::Min(10),
-        ],
-    )
-    .header(Row::new(["code", "count", "senders"]).style(bold))
-    .row_highlight_style(hl)
-    .block(focus_block(
-        format!(" By error code, last {} days ({period}) ", r.days),
-        r.focus == RejFocus::Codes,
-    ));
+    let code_rows = data.by_code.iter().map(|c| {
+        vec![
+            (clean(&c.code), plain),
+            (group(c.count), plain),
+            (
+                crate::filing::codes::meaning_of(&c.code)
+                    .unwrap_or("")
+                    .to_owned(),
+                plain,
+            ),
+            (clean(&c.senders.join(" ")), plain),
+        ]
+    });
+    let (header, widths, rows) = grid(&CODES, codes.width.saturating_sub(2), code_rows);
+    let t = Table::new(rows, widths)
+        .header(header)
+        .row_highlight_style(hl)
+        .block(focus_block(
+            format!(" By error code, last {} days ({period}) ", r.days),
+            r.focus == RejFocus::Codes,
+        ));
     let mut st =
         TableState::default().with_selected((!data.by_code.is_empty()).then_some(r.code_sel));
     f.render_stateful_widget(t, codes, &mut st);
 
-    let sender_rows: Vec<Row> = data
-        .by_sender
-        .iter()
-        .map(|s| {
-            let top: Vec<String> = s
-                .codes
-                .iter()
-                .take(3)
-                .map(|(c, n)| format!("{} {n}", clean(c)))
-                .collect();
-            Row::new(vec![
-                clean(&s.sender),
-                group(s.files),
-                group(s.files_rejected),
-                group(s.applications),
-                group(s.applications_rejected),
-                format!("{}%", s.acceptance_pct),
-                top.join(", "),
-            ])
-        })
-        .collect();
-    let t = Table::new(
-        sender_rows,
-        [
-            Constraint::Length(15),
-            Constraint::Length(8),
-            Constraint::Length(9),
-            Constraint::Length(8),
-            Constraint::Length(9),
-            Constraint::Length(9),
-            Constraint::Min(10),
-        ],
-    )
-    .header(
-        Row::new([
-            "sender",
-            "files",
-            "rej.files",
-            "apps",
-            "rej.apps",
-            "accepted",
-            "top codes",
-        ])
-        .style(bold),
-    )
-    .row_highlight_style(hl)
-    .block(focus_block(
-        " By sender: the filer's scorecard ".into(),
-        r.focus == RejFocus::Senders,
-    ));
+    let sender_rows = data.by_sender.iter().map(|s| {
+        let top: Vec<String> = s
+            .codes
+            .iter()
+            .take(3)
+            .map(|(c, n)| format!("{} {n}", clean(c)))
+            .collect();
+        vec![
+            (clean(&s.sender), plain),
+            (group(s.files), plain),
+            (group(s.files_rejected), plain),
+            (group(s.applications), plain),
+            (group(s.applications_rejected), plain),
+            (format!("{}%", s.acceptance_pct), plain),
+            (top.join(", "), plain),
+        ]
+    });
+    let (header, widths, rows) = grid(&SENDERS, senders.width.saturating_sub(2), sender_rows);
+    let t = Table::new(rows, widths)
+        .header(header)
+        .row_highlight_style(hl)
+        .block(focus_block(
+            " By sender: the filer's scorecard (rej.files: every application rejected) ".into(),
+            r.focus == RejFocus::Senders,
+        ));
     let mut st =
         TableState::default().with_selected((!data.by_sender.is_empty()).then_some(r.sender_sel));
     f.render_stateful_widget(t, senders, &mut st);
@@ -123,36 +159,24 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let title = match &r.files_of {
         Some(w) => format!(
             " Files of {} (newest first; Enter opens, Esc closes) ",
-            clean(w)
+            clean(&w.to_string())
         ),
         None => " Files: Enter on a code or a sender lists them ".into(),
     };
-    let file_rows: Vec<Row> = r
-        .files
-        .iter()
-        .map(|x| {
-            Row::new(vec![
-                x.received_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                clean(&x.sender),
-                clean(&x.file_name),
-                x.status.clone(),
-                clean(&x.codes.join(" ")),
-            ])
-        })
-        .collect();
-    let t = Table::new(
-        file_rows,
-        [
-            Constraint::Length(19),
-            Constraint::Length(15),
-            Constraint::Min(20),
-            Constraint::Length(9),
-            Constraint::Length(30),
-        ],
-    )
-    .header(Row::new(["received", "sender", "file", "status", "codes"]).style(bold))
-    .row_highlight_style(hl)
-    .block(focus_block(title, r.focus == RejFocus::Files));
+    let file_rows = r.files.iter().map(|x| {
+        vec![
+            (app.time(x.received_at), plain),
+            (clean(&x.sender), plain),
+            (clean(&x.file_name), plain),
+            (x.status.clone(), plain),
+            (clean(&x.codes.join(" ")), plain),
+        ]
+    });
+    let (header, widths, rows) = grid(&FILES, files.width.saturating_sub(2), file_rows);
+    let t = Table::new(rows, widths)
+        .header(header)
+        .row_highlight_style(hl)
+        .block(focus_block(title, r.focus == RejFocus::Files));
     let mut st = TableState::default().with_selected((!r.files.is_empty()).then_some(r.file_sel));
     f.render_stateful_widget(t, files, &mut st);
 }

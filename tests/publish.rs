@@ -113,7 +113,7 @@ fn story_invented_importers_do_not_reveal_a_lone_competitors_shipment() {
 fn story_no_lone_suppressed_cell_on_a_generated_data_set() {
     let env = Env::new();
     quiet(&env, "viewer");
-    let mut d = env.start_ready();
+    // The files first, then the daemon: every one of them is still there to be named.
     let o = std::process::Command::new(aim_bin())
         .args([
             "gen", "--sender", ACME, "--count", "40", "--seed", "7", "--out",
@@ -129,6 +129,7 @@ fn story_no_lone_suppressed_cell_on_a_generated_data_set() {
         .filter(|n| n.ends_with(".xml"))
         .collect();
     assert_eq!(names.len(), 40);
+    let mut d = env.start_ready();
     for n in &names {
         d.wait_ack(&env.outbox_of(ACME), &ack_name(n));
     }

@@ -15,6 +15,10 @@ command -v systemd-analyze >/dev/null || need_apt+=(systemd)   # verify deploy/a
 # aiosmtpd: never pip into the system Python (PEP 668 refuses it). tests/mail.rs prefers
 # /usr/bin/python3 when it has aiosmtpd (AIM_TEST_PYTHON overrides).
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || need_apt+=(python3-aiosmtpd)
+# The published monitor in a real browser (tests/site): Debian's Chromium and Node.js.
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
@@ -33,6 +37,9 @@ cargo clippy --all-targets -- -D warnings
 echo "== unit, integration and end-to-end tests"
 cargo build --release
 cargo test --all-targets
+
+echo "== the published monitor in headless Chromium (axe-core WCAG 2.1 AA, 360 and 1280 px)"
+AIM_BIN="$PWD/target/release/aim" bash tests/site/run.sh
 
 echo "== SFTP drop-off end to end (real sshd)"
 AIM_BIN="$PWD/target/release/aim" bash tests/sftp/run.sh

@@ -15,6 +15,7 @@ pub mod health;
 pub mod intake;
 pub mod mail;
 pub mod monitor;
+pub mod publish;
 pub mod service;
 pub mod staff_cli;
 pub mod store;

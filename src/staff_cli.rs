@@ -84,6 +84,13 @@ pub enum MonitorCommand {
         #[arg(long, value_name = "YYYY-MM", value_parser = parse_month)]
         month: Option<String>,
     },
+    /// Publish the public monitor as a static site: DIR/<vintage>/, then DIR/current points
+    /// at it. Through the running daemon (supervisor), or from the store when none runs.
+    Publish {
+        /// Where to publish (default: [monitor] publish_dir).
+        #[arg(long, value_name = "DIR")]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -477,7 +484,10 @@ pub fn audit(config: &Path, license: Option<String>, limit: usize, json: bool) -
 }
 
 pub fn monitor(config: &Path, c: MonitorCommand) -> ExitCode {
-    let MonitorCommand::Export { format, month } = c;
+    let (format, month) = match c {
+        MonitorCommand::Export { format, month } => (format, month),
+        MonitorCommand::Publish { out } => return publish(config, out.as_deref()),
+    };
     let cfg = match load_config(config) {
         Ok(c) => c,
         Err(code) => return code,
@@ -522,4 +532,68 @@ fn export_offline(cfg: &Config, month: Option<&str>) -> Result<Vec<crate::monito
         .cells(month.unwrap_or(""))
         .map_err(|e| e.to_string())?;
     Ok(crate::monitor::public_rows(&cells, month))
+}
+
+/// `aim monitor publish`: through the daemon when one runs (it audits it), else from the store.
+fn publish(config: &Path, out: Option<&Path>) -> ExitCode {
+    let cfg = match load_config(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    // The daemon runs elsewhere: a relative folder is taken from here.
+    let out = match out.map(std::path::absolute).transpose() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("aim: cannot resolve --out: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let request = Request::MonitorPublish {
+        out: out.as_ref().map(|p| p.display().to_string()),
+    };
+    let published = match client::one_request(&cfg, config, request) {
+        Ok(Reply::Published(p)) => p,
+        Ok(other) => return unexpected(&other),
+        Err(ClientError::NoDaemon { .. }) => match publish_offline(&cfg, out.as_deref()) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("aim: {}", sanitize(&e));
+                return ExitCode::from(2);
+            }
+        },
+        Err(e) => return fail(&e),
+    };
+    println!(
+        "published {} ({} files); {} now points at it",
+        sanitize(&published.dir),
+        published.files,
+        crate::publish::CURRENT
+    );
+    for r in &published.removed {
+        println!("removed the older publication {}", sanitize(r));
+    }
+    ExitCode::SUCCESS
+}
+
+fn publish_offline(cfg: &Config, out: Option<&Path>) -> Result<crate::publish::Published, String> {
+    let data = crate::daemon::DataDir {
+        root: cfg.data.clone(),
+    };
+    let cells = if data.db().exists() {
+        let _lock = crate::daemon::lock_data(&data).map_err(|e| e.to_string())?;
+        let store = crate::store::Store::open(&data.db()).map_err(|e| e.to_string())?;
+        store.cells("").map_err(|e| e.to_string())?
+    } else {
+        // Nothing was ever stored: an empty monitor, and no database created.
+        Vec::new()
+    };
+    let dir = crate::publish::out_dir(cfg, out);
+    crate::publish::publish(
+        &cells,
+        chrono::Utc::now(),
+        &dir,
+        cfg.monitor.keep_publications,
+        &crate::publish::cadence(cfg.monitor.schedule()),
+    )
+    .map_err(|e| e.to_string())
 }

@@ -63,6 +63,11 @@ pub enum Request {
     MonitorCells {
         month: Option<String>,
     },
+    /// Publish the public monitor now (spec 7.2): into `out` (an absolute folder), or
+    /// `[monitor] publish_dir`.
+    MonitorPublish {
+        out: Option<String>,
+    },
     /// The newest filings, newest first.
     Recent {
         limit: usize,
@@ -114,9 +119,10 @@ impl Request {
         match self {
             Request::MonitorExport { .. } => Need::Public,
             Request::ReviewApprove { .. } | Request::ReviewReject { .. } => Need::Reviewer,
-            Request::LicenseCancel { .. } | Request::MailRetry { .. } | Request::Resend { .. } => {
-                Need::Supervisor
-            }
+            Request::LicenseCancel { .. }
+            | Request::MailRetry { .. }
+            | Request::Resend { .. }
+            | Request::MonitorPublish { .. } => Need::Supervisor,
             _ => Need::Viewer,
         }
     }
@@ -134,6 +140,7 @@ impl Request {
             Request::ReviewReject { .. } => "review reject",
             Request::MonitorExport { .. } => "monitor export",
             Request::MonitorCells { .. } => "monitor cells",
+            Request::MonitorPublish { .. } => "monitor publish",
             Request::Recent { .. } => "recent filings",
             Request::Mail => "mail queue",
             Request::MailRetry { .. } => "mail retry",

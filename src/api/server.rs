@@ -51,6 +51,8 @@ pub struct Context {
     pub started_at: DateTime<Utc>,
     /// Refusals per user in the current minute (see [`REFUSALS_IN_FULL`]).
     pub refusals: std::sync::Mutex<HashMap<String, RefusalMinute>>,
+    /// The daemon's clock: the time of a publication.
+    pub clock: Arc<dyn crate::clock::Clock>,
 }
 
 /// One user's refusals in one minute.
@@ -512,6 +514,7 @@ async fn audit_refusal(cx: &Context, user: &str, req: &Request, e: &ApiError) {
         Request::ReviewApprove { .. } => AuditAction::Approve,
         Request::ReviewReject { .. } => AuditAction::Reject,
         Request::MailRetry { .. } => AuditAction::RetryMail,
+        Request::MonitorPublish { .. } => AuditAction::Publish,
         Request::Resend { .. } => AuditAction::Resend,
         _ => AuditAction::Read,
     };
@@ -634,6 +637,7 @@ async fn handle(
                 month.as_deref(),
             )))
         }
+        Request::MonitorPublish { out } => monitor_publish(cx, user, out).await,
         Request::Recent { limit } => Ok(Reply::Filings(cx.health.recent(limit.min(200)))),
         Request::Mail => Ok(Reply::Mail(views::MailView {
             waiting: cx
@@ -739,6 +743,57 @@ async fn handle(
             staff(StaffAction::Resend { sender, sha, seq }).await
         }
     }
+}
+
+/// Publish the monitor off the async workers (it reads the whole store and writes files),
+/// then audit it.
+async fn monitor_publish(cx: &Context, user: &str, out: Option<String>) -> Result<Reply, ApiError> {
+    let dir = match out {
+        Some(o) if !Path::new(&o).is_absolute() => {
+            return Err(ApiError::invalid(format!(
+                "--out {o:?} must be an absolute folder when the daemon publishes"
+            )));
+        }
+        Some(o) => std::path::PathBuf::from(o),
+        None => cx.cfg.monitor.publish_dir.clone(),
+    };
+    let (store, mcfg, at) = (cx.db()?, cx.cfg.monitor.clone(), cx.clock.now());
+    let d = dir.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        let cells = store.cells("").map_err(|e| e.to_string())?;
+        crate::publish::publish(
+            &cells,
+            at,
+            &d,
+            mcfg.keep_publications,
+            &crate::publish::cadence(mcfg.schedule()),
+        )
+        .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| ApiError::failed(format!("publishing stopped: {e}")))?;
+    let (outcome, detail) = match &done {
+        Ok(p) => (Outcome::Done, format!("{} files", p.files)),
+        Err(e) => (Outcome::Failed, e.clone()),
+    };
+    cx.writer
+        .audit(
+            AuditEvent {
+                at,
+                actor: Actor::Staff(user.to_owned()),
+                action: AuditAction::Publish,
+                subject: dir
+                    .join(crate::publish::vintage_name(at))
+                    .display()
+                    .to_string(),
+                outcome,
+                detail,
+            },
+            Duration::from_secs(5),
+        )
+        .await;
+    done.map(Reply::Published)
+        .map_err(|e| ApiError::failed(format!("the monitor was not published: {e}")))
 }
 
 fn monitor_cells(cx: &Context, month: Option<&str>) -> Result<Vec<store::StoredCell>, ApiError> {

@@ -22,6 +22,7 @@ pub enum Reply {
     Decided(Vec<DecisionView>),
     Monitor(Vec<crate::monitor::Row>),
     Cells(Vec<crate::monitor::StaffRow>),
+    Published(crate::publish::Published),
     Filings(Vec<FilingRow>),
     Mail(MailView),
     /// A done action that has nothing more to show.

@@ -133,6 +133,8 @@ pub enum Pending {
     Reject {
         handles: Vec<String>,
     },
+    /// Publish the public monitor now (spec 7.2).
+    Publish,
 }
 
 impl Pending {
@@ -156,6 +158,9 @@ impl Pending {
             Pending::Retry { id, ack } => format!("Queue dead letter {id} ({ack}) again"),
             Pending::Approve { handles } => format!("Approve {}", some(handles)),
             Pending::Reject { handles } => format!("Reject {}", some(handles)),
+            Pending::Publish => {
+                "Publish the public monitor now: a new publication of the website, seen by the public at once".into()
+            }
         }
     }
 }
@@ -395,14 +400,70 @@ impl MonitorState {
         v
     }
 
-    /// The public rows of the month and dimension, in the order of [`MonitorState::shown`].
+    /// The public rows of the month and dimension, exactly as the export has them: published
+    /// rows by their metric tons, largest first, then the `(D)` rows by key. Nothing of a
+    /// withheld figure orders them (spec 7.1).
     pub fn shown_public(&self) -> Vec<&Row> {
-        self.shown()
+        let Some(m) = self.month_name() else {
+            return Vec::new();
+        };
+        let dim = self.dimension_name();
+        let mut v: Vec<&Row> = self
+            .public
             .iter()
-            .filter_map(|s| {
-                self.public
+            .filter(|r| r.month == m && r.dimension == dim)
+            .collect();
+        v.sort_by(|a, b| {
+            a.is_suppressed()
+                .cmp(&b.is_suppressed())
+                .then_with(|| tons(&b.metric_tons).total_cmp(&tons(&a.metric_tons)))
+                .then(a.key.cmp(&b.key))
+        });
+        v
+    }
+
+    /// How many rows the table shows (the selection moves within them).
+    pub fn row_count(&self) -> usize {
+        if self.public_preview {
+            self.shown_public().len()
+        } else {
+            self.shown().len()
+        }
+    }
+
+    /// The selected key of the table shown.
+    pub fn selected_key(&self) -> Option<String> {
+        if self.public_preview {
+            self.shown_public()
+                .get(self.selected)
+                .map(|r| r.key.clone())
+        } else {
+            self.shown().get(self.selected).map(|r| r.key.clone())
+        }
+    }
+
+    /// The public preview's trend of the selected key: published metric tons by month, `None`
+    /// for a withheld month (a gap), 0 for a month without licenses of that key.
+    pub fn trend_public(&self) -> Vec<(String, Option<f64>)> {
+        let Some(key) = self.selected_key() else {
+            return Vec::new();
+        };
+        let dim = self.dimension_name();
+        let upto = (self.month + 1).min(self.months.len());
+        let from = upto.saturating_sub(12);
+        self.months[from..upto]
+            .iter()
+            .map(|m| {
+                let t = match self
+                    .public
                     .iter()
-                    .find(|p| p.month == s.month && p.dimension == s.dimension && p.key == s.key)
+                    .find(|r| &r.month == m && r.dimension == dim && r.key == key)
+                {
+                    Some(r) if r.is_suppressed() => None,
+                    Some(r) => Some(tons(&r.metric_tons)),
+                    None => Some(0.0),
+                };
+                (m.clone(), t)
             })
             .collect()
     }

@@ -39,6 +39,8 @@ pub enum Cmd {
     Period,
     Dimension,
     Preview,
+    /// Publish the public monitor now.
+    Publish,
     Export,
     /// Times in local time or UTC.
     Clock,
@@ -445,6 +447,14 @@ const MONITOR: &[Binding] = &{
             Preview,
             "preview the public export ((D) where suppressed)",
             Viewer,
+            true,
+        ),
+        b(
+            "P",
+            &[Char('P')],
+            Publish,
+            "publish the public monitor now (asks first)",
+            Supervisor,
             true,
         ),
         b("r", &[Char('r')], Refresh, "refresh", Viewer, false),

@@ -1343,3 +1343,184 @@ fn an_open_license_is_read_again_after_filings_at_most_once_a_second() {
     assert_eq!(shows, 1, "{acts:?}");
     assert_eq!(app.detail.scroll, 5, "the place is kept");
 }
+
+/// Staff and public rows of the same cells, as the daemon answers them (one rule for both).
+fn monitor_from(app: &mut App, cells: &[crate::store::StoredCell]) {
+    update(
+        app,
+        Msg::Reply {
+            tag: Tag::MonitorCells,
+            result: Ok(Reply::Cells(crate::monitor::staff_rows(cells, None))),
+            ms: 1,
+        },
+    );
+    update(
+        app,
+        Msg::Reply {
+            tag: Tag::MonitorExport,
+            result: Ok(Reply::Monitor(crate::monitor::public_rows(cells, None))),
+            ms: 1,
+        },
+    );
+}
+
+#[test]
+fn the_public_preview_shows_nothing_of_a_withheld_cell() {
+    use crate::monitor::tests::filed;
+    let three = |p: &'static str| {
+        [
+            (p, "Alpha Metals", 1),
+            ("BETABRK", "Beta Alloys", 1),
+            ("GAMMABRK", "Gamma Extrusions", 1),
+        ]
+    };
+    let lone = [("DELTABRK", "Doha Rolled Products Inc", 1)];
+    let cells = vec![
+        // November: Qatar published (three importers).
+        filed(
+            "2026-11",
+            "origin",
+            "CA",
+            &three("ACMEBRK"),
+            800_000,
+            2_400_000,
+        ),
+        filed("2026-11", "origin", "QA", &three("OTHERBRK"), 7_777, 23_331),
+        // December: Qatar is one importer's, and the largest; Norway, the smallest
+        // published cell, is withheld with it.
+        filed(
+            "2026-12",
+            "origin",
+            "CA",
+            &three("ACMEBRK"),
+            900_000,
+            2_700_000,
+        ),
+        filed(
+            "2026-12",
+            "origin",
+            "US",
+            &three("ACMEBRK"),
+            400_000,
+            1_200_000,
+        ),
+        filed(
+            "2026-12",
+            "origin",
+            "NO",
+            &three("ACMEBRK"),
+            300_000,
+            900_000,
+        ),
+        filed("2026-12", "origin", "QA", &lone, 950_000, 2_850_000),
+    ];
+    let mut app = connected("supervisor");
+    app.screen = Screen::Monitor;
+    monitor_from(&mut app, &cells);
+    // The monitor opens on cast; origin is the fifth dimension.
+    while app.monitor.dimension_name() != "origin" {
+        update(&mut app, key(KeyCode::Char('d')));
+    }
+    assert_eq!(app.monitor.month_name(), Some("2026-12"));
+    let staff = draw(&app);
+    assert!(
+        staff.contains("CONFIDENTIAL") && staff.contains("950"),
+        "{staff}"
+    );
+
+    update(&mut app, key(KeyCode::Char('p')));
+    let export = crate::monitor::public_rows(&cells, Some("2026-12"));
+    let withheld: Vec<&str> = export
+        .iter()
+        .filter(|r| r.is_suppressed())
+        .map(|r| r.key.as_str())
+        .collect();
+    assert_eq!(withheld, ["NO", "QA"]);
+    // The table: published rows by their own tons, then the (D) rows by key.
+    let keys: Vec<&str> = app
+        .monitor
+        .shown_public()
+        .iter()
+        .map(|r| r.key.as_str())
+        .collect();
+    assert_eq!(keys, ["CA", "US", "NO", "QA"]);
+    for s in [
+        draw(&app),
+        sizes_unsnapped(&app, 80, 24),
+        sizes_unsnapped(&app, 160, 45),
+    ] {
+        assert!(s.contains("PUBLIC PREVIEW"), "{s}");
+        // Neither the figures nor a bar or its label of a withheld cell.
+        for hidden in ["950", "300", "2,850,000", "900,000.00"] {
+            assert!(!s.contains(hidden), "{hidden} shown:\n{s}");
+        }
+        assert_eq!(s.matches("QA").count(), 1, "the table's (D) row only:\n{s}");
+        assert_eq!(s.matches("NO").count(), 1, "the table's (D) row only:\n{s}");
+        assert!(s.matches("(D)").count() >= 8, "{s}");
+    }
+    // Qatar's trend: November's published tons, December a gap marked (D).
+    app.monitor.selected = 3;
+    assert_eq!(
+        app.monitor.trend_public(),
+        [
+            ("2026-11".to_owned(), Some(7.777)),
+            ("2026-12".to_owned(), None)
+        ]
+    );
+    let s = draw(&app);
+    assert!(s.contains("QA: 12 months") && !s.contains("950"), "{s}");
+}
+
+fn sizes_unsnapped(app: &App, w: u16, h: u16) -> String {
+    let mut a = app.clone();
+    update(&mut a, Msg::Resize(w, h));
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| render(&a, f)).unwrap();
+    format!("{}", t.backend())
+}
+
+#[test]
+fn publish_now_asks_first_and_says_where_it_went() {
+    let mut app = connected("supervisor");
+    app.screen = Screen::Monitor;
+    update(&mut app, key(KeyCode::Char('P')));
+    let Some(Modal::Confirm { action, .. }) = &app.modal else {
+        panic!("{:?}", app.modal);
+    };
+    assert_eq!(*action, Pending::Publish);
+    assert!(draw(&app).contains("Publish the public monitor now"));
+    let acts = update(&mut app, key(KeyCode::Char('y')));
+    assert!(
+        matches!(
+            acts.first(),
+            Some(Action::Send(
+                Tag::Action,
+                Request::MonitorPublish { out: None }
+            ))
+        ),
+        "{acts:?}"
+    );
+    update(
+        &mut app,
+        Msg::Reply {
+            tag: Tag::Action,
+            result: Ok(Reply::Published(crate::publish::Published {
+                vintage: "2026-12-07T06-00-00Z".into(),
+                dir: "var/public/2026-12-07T06-00-00Z".into(),
+                files: 21,
+                removed: vec![],
+            })),
+            ms: 5,
+        },
+    );
+    assert!(
+        matches!(&app.modal, Some(Modal::Message { text, error: false, .. }) if text.contains("var/public/2026-12-07T06-00-00Z")),
+        "{:?}",
+        app.modal
+    );
+    // A viewer is told the daemon will refuse it.
+    let mut app = connected("viewer");
+    app.screen = Screen::Monitor;
+    update(&mut app, key(KeyCode::Char('P')));
+    assert!(draw(&app).contains("refuse"), "{}", draw(&app));
+}

@@ -435,6 +435,19 @@ fn action_done(app: &mut App, r: Reply) -> Vec<Action> {
             .collect::<Vec<_>>()
             .join("\n"),
         Reply::Done { message } => message.clone(),
+        Reply::Published(p) => {
+            let mut t = format!(
+                "The monitor is published: {} ({} files); current points at it.",
+                p.dir, p.files
+            );
+            if !p.removed.is_empty() {
+                t.push_str(&format!(
+                    "\nOlder publications removed: {}.",
+                    p.removed.join(", ")
+                ));
+            }
+            t
+        }
         _ => "done".into(),
     };
     app.modal = Some(Modal::Message {

@@ -8,6 +8,7 @@
 //!
 //! At start, unfinished receipts are completed from their stored ack bytes before any new file.
 
+pub mod publisher;
 pub mod staff;
 pub mod writer;
 
@@ -1122,6 +1123,7 @@ impl Prepared {
                 health: self.daemon.health(),
                 started_at: self.daemon.clock.now(),
                 refusals: Default::default(),
+                clock: Arc::clone(&self.daemon.clock),
             });
             let (listener, token, stop) = (self.listener, token.clone(), Arc::clone(&stop));
             std::thread::Builder::new()
@@ -1157,6 +1159,18 @@ impl Prepared {
                     });
                 })?
         };
+        // The weekly publication reads the store on a thread of its own, never in intake's way.
+        let publisher = cfg.monitor.schedule().map(|_| {
+            let mut p = publisher::Publisher::new(
+                cfg.monitor.clone(),
+                self.daemon.shared_store(),
+                Arc::clone(&self.daemon.clock),
+            );
+            let stop = Arc::clone(&stop);
+            std::thread::Builder::new()
+                .name("publisher".into())
+                .spawn(move || p.run(&stop))
+        });
         let service = self.daemon.service();
         let notify = service.watch_stop(Arc::clone(&stop))?;
         let metrics = match self.metrics.take() {
@@ -1201,6 +1215,9 @@ impl Prepared {
         // Bounded: a thread stuck in a failed store must not keep the daemon from stopping
         // (or from starting afresh); the process ends it.
         join_within(mail_worker, Duration::from_secs(3));
+        if let Some(Ok(p)) = publisher {
+            join_within(p, Duration::from_secs(2));
+        }
         join_within(notify, Duration::from_secs(1));
         if let Some(m) = metrics {
             join_within(m, Duration::from_secs(2));

@@ -4,7 +4,7 @@
 use super::change::TxResult;
 use super::codec::{dec, enc};
 use super::journal::TxTree;
-use super::records::Cell;
+use super::records::{Cell, License, LicenseStatus};
 use super::{Result, Store, keys};
 use crate::filing::model::{LicenseData, Smelt};
 use chrono::Datelike;
@@ -51,15 +51,20 @@ pub fn cells_of(data: &LicenseData) -> BTreeMap<CellKey, (Decimal, Decimal)> {
 pub(crate) struct CellDeltas(BTreeMap<CellKey, Cell>);
 
 impl CellDeltas {
-    /// Add (sign +1) or remove (sign -1) a license's contribution.
-    pub(crate) fn add(&mut self, data: &LicenseData, sign: i64) {
+    /// Add (sign +1) or remove (sign -1) the contribution of a license issued by `partner`.
+    pub(crate) fn add(&mut self, data: &LicenseData, partner: &str, sign: i64) {
         let s = Decimal::from(sign);
+        let importer = data.importer.trim();
         for (cell, (kg, usd)) in cells_of(data) {
             let d = self.0.entry(cell).or_default();
             d.licenses += sign;
             d.kg += kg * s;
             d.usd += usd * s;
-            *d.importers.entry(data.importer.clone()).or_default() += sign;
+            *d.filers
+                .entry(partner.to_owned())
+                .or_default()
+                .entry(importer.to_owned())
+                .or_default() += sign;
         }
     }
 
@@ -70,16 +75,7 @@ impl CellDeltas {
                 Some(v) => dec(&k, &v)?,
                 None => Cell::default(),
             };
-            cell.licenses += d.licenses;
-            cell.kg += d.kg;
-            cell.usd += d.usd;
-            for (importer, n) in d.importers {
-                let e = cell.importers.entry(importer.clone()).or_default();
-                *e += n;
-                if *e <= 0 {
-                    cell.importers.remove(&importer);
-                }
-            }
+            merge(&mut cell, d);
             if cell.licenses <= 0 {
                 agg.remove(k)?;
             } else {
@@ -89,6 +85,30 @@ impl CellDeltas {
         Ok(())
     }
 }
+
+/// Add `d` to `cell`, dropping importers and partners left with no license.
+fn merge(cell: &mut Cell, d: Cell) {
+    cell.licenses += d.licenses;
+    cell.kg += d.kg;
+    cell.usd += d.usd;
+    for (partner, importers) in d.filers {
+        let of = cell.filers.entry(partner.clone()).or_default();
+        for (importer, n) in importers {
+            let e = of.entry(importer.clone()).or_default();
+            *e += n;
+            if *e <= 0 {
+                of.remove(&importer);
+            }
+        }
+        if of.is_empty() {
+            cell.filers.remove(&partner);
+        }
+    }
+}
+
+/// The layout of the cells: 2 keeps licenses per partner and importer (spec 7.1). A store
+/// without this mark holds cells of an earlier layout and has them rebuilt at open.
+pub(crate) const CELLS_LAYOUT: u64 = 2;
 
 /// A stored cell with its address.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,6 +120,51 @@ pub struct StoredCell {
 }
 
 impl Store {
+    /// Rebuild every cell from the licenses on record when the cells are of an earlier layout
+    /// (or none is marked): once, at open, before anything reads or writes them. Crash-safe
+    /// because the mark is written only after the rebuilt cells are durable; a crash before
+    /// that rebuilds again at the next open. Answers whether it rebuilt.
+    pub(crate) fn upgrade_cells(&self) -> Result<bool> {
+        if let Some(v) = self.meta.get(keys::CELLS_LAYOUT)?
+            && super::codec::dec_u64(keys::CELLS_LAYOUT, &v)? == CELLS_LAYOUT
+        {
+            return Ok(false);
+        }
+        let mut deltas = CellDeltas::default();
+        let mut licenses = 0u64;
+        for kv in self.licenses.iter() {
+            let (k, v) = kv?;
+            let lic: License = dec(&k, &v)?;
+            if lic.status == LicenseStatus::Active {
+                deltas.add(&lic.data, &lic.sender, 1);
+                licenses += 1;
+            }
+        }
+        self.agg.clear()?;
+        let mut batch = sled::Batch::default();
+        let mut cells = 0usize;
+        for ((month, dim, key), d) in deltas.0 {
+            // Through `merge`, which drops importers and partners left with no license.
+            let mut cell = Cell::default();
+            merge(&mut cell, d);
+            if cell.licenses > 0 {
+                batch.insert(keys::cell(&month, dim, &key), enc(&cell));
+                cells += 1;
+            }
+        }
+        self.agg.apply_batch(batch)?;
+        self.flush()?;
+        self.meta
+            .insert(keys::CELLS_LAYOUT, &CELLS_LAYOUT.to_be_bytes())?;
+        self.flush()?;
+        tracing::info!(
+            licenses,
+            cells,
+            "monitor cells rebuilt from the licenses on record (layout {CELLS_LAYOUT})"
+        );
+        Ok(true)
+    }
+
     /// Aggregate cells whose key starts with `prefix` (`""` for all, or a month `2026-12`),
     /// sorted by month, dimension, key.
     pub fn cells(&self, prefix: &str) -> Result<Vec<StoredCell>> {

@@ -188,7 +188,7 @@ impl<'t> Tx<'t> {
             history: vec![event],
         };
         self.put_license(&lic)?;
-        self.deltas.add(data, 1);
+        self.deltas.add(data, sender, 1);
         self.add_unit_values(data, day, n, true)?;
         self.on_record += 1;
         self.count(day, |d| d.licenses_issued += 1);
@@ -216,10 +216,11 @@ impl<'t> Tx<'t> {
         }
         self.unindex(&lic)?;
         self.remove_unit_values(&lic)?;
-        self.deltas.add(&lic.data, -1);
+        // A correction keeps its license's partner (spec 7.1).
+        self.deltas.add(&lic.data, &lic.sender, -1);
         lic.data = data.clone();
         lic.history.push(event);
-        self.deltas.add(data, 1);
+        self.deltas.add(data, &lic.sender, 1);
         let from = lic.valid_from;
         self.add_unit_values(data, from, n, false)?;
         self.put_license(&lic)?;
@@ -231,7 +232,7 @@ impl<'t> Tx<'t> {
         let mut lic = self.existing(n)?;
         self.unindex(&lic)?;
         if lic.status == LicenseStatus::Active {
-            self.deltas.add(&lic.data, -1);
+            self.deltas.add(&lic.data, &lic.sender, -1);
             self.remove_unit_values(&lic)?;
             self.on_record -= 1;
         }

@@ -197,6 +197,7 @@ impl Store {
             );
             store.flush()?;
         }
+        store.upgrade_cells()?;
         // A damaged counter must stop the daemon at once, never restart numbering at 0.
         store.license_sequence()?;
         store.licenses_on_record()?;

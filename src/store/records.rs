@@ -274,6 +274,8 @@ pub enum AuditAction {
     RetryMail,
     /// A read request of a staff user (only refusals of reads are recorded).
     Read,
+    /// The public monitor published (by staff, or by the daemon on its schedule).
+    Publish,
 }
 
 impl AuditAction {
@@ -289,6 +291,7 @@ impl AuditAction {
             AuditAction::Resend => "resend",
             AuditAction::RetryMail => "retry_mail",
             AuditAction::Read => "read",
+            AuditAction::Publish => "publish",
         }
     }
 }
@@ -298,6 +301,8 @@ impl AuditAction {
 pub enum Outcome {
     Done,
     Refused,
+    /// Tried and not done (a publication the disk refused).
+    Failed,
 }
 
 impl Outcome {
@@ -305,6 +310,7 @@ impl Outcome {
         match self {
             Outcome::Done => "done",
             Outcome::Refused => "refused",
+            Outcome::Failed => "failed",
         }
     }
 }
@@ -367,8 +373,19 @@ pub struct Cell {
     pub licenses: i64,
     pub kg: Decimal,
     pub usd: Decimal,
-    /// Licenses per importer, for the "fewer than 3 distinct importers" suppression.
-    pub importers: BTreeMap<String, i64>,
+    /// Licenses per partner (the `SenderId` that issued them) and importer (as filed, trimmed):
+    /// what the suppression rule of spec 7.1 needs, kept here so that no query scans licenses.
+    pub filers: BTreeMap<String, BTreeMap<String, i64>>,
+}
+
+impl Cell {
+    /// The distinct importers of the cell.
+    pub fn importers(&self) -> std::collections::BTreeSet<&str> {
+        self.filers
+            .values()
+            .flat_map(|m| m.iter().filter(|(_, n)| **n > 0).map(|(i, _)| i.as_str()))
+            .collect()
+    }
 }
 
 /// One UTC day's intake, for `aim status` and the dashboard.

@@ -126,7 +126,8 @@ fn issue_correct_cancel_keep_aggregates_in_step() {
         .unwrap();
     assert_eq!(origin.cell.licenses, 1);
     assert_eq!(origin.cell.kg.to_string(), "12500.000");
-    assert_eq!(origin.cell.importers.len(), 1);
+    assert_eq!(origin.cell.importers().len(), 1);
+    assert_eq!(origin.cell.filers.keys().collect::<Vec<_>>(), ["ACMEBRK"]);
 
     // A correction replaces the data: 2 products of the same category count one license.
     let corrected = with_control(2)
@@ -598,10 +599,13 @@ fn a_damaged_license_counter_stops_the_store_instead_of_restarting_at_zero() {
     assert!(e.to_string().contains("license_seq"), "{e}");
 }
 
+type Filers = std::collections::BTreeMap<String, std::collections::BTreeMap<String, i64>>;
+type CellRow = (String, String, String, i64, Decimal, Decimal, Filers);
+
 /// What the cells must be: recomputed from every license on record.
-fn recomputed(store: &Store) -> Vec<(String, String, String, i64, Decimal, Decimal, usize)> {
-    use std::collections::{BTreeMap, BTreeSet};
-    type Sums = (i64, Decimal, Decimal, BTreeSet<String>);
+fn recomputed(store: &Store) -> Vec<CellRow> {
+    use std::collections::BTreeMap;
+    type Sums = (i64, Decimal, Decimal, Filers);
     let mut cells: BTreeMap<(String, String, String), Sums> = BTreeMap::new();
     for kv in store.licenses.iter() {
         let (k, v) = kv.unwrap();
@@ -614,16 +618,19 @@ fn recomputed(store: &Store) -> Vec<(String, String, String, i64, Decimal, Decim
             e.0 += 1;
             e.1 += kg;
             e.2 += usd;
-            e.3.insert(l.data.importer.clone());
+            *e.3.entry(l.sender.clone())
+                .or_default()
+                .entry(l.data.importer.trim().to_owned())
+                .or_default() += 1;
         }
     }
     cells
         .into_iter()
-        .map(|((m, d, k), (n, kg, usd, imp))| (m, d, k, n, kg, usd, imp.len()))
+        .map(|((m, d, k), (n, kg, usd, f))| (m, d, k, n, kg, usd, f))
         .collect()
 }
 
-fn stored(store: &Store) -> Vec<(String, String, String, i64, Decimal, Decimal, usize)> {
+fn stored(store: &Store) -> Vec<CellRow> {
     store
         .cells("")
         .unwrap()
@@ -636,7 +643,7 @@ fn stored(store: &Store) -> Vec<(String, String, String, i64, Decimal, Decimal, 
                 c.cell.licenses,
                 c.cell.kg,
                 c.cell.usd,
-                c.cell.importers.len(),
+                c.cell.filers,
             )
         })
         .collect()
@@ -848,4 +855,89 @@ fn a_first_ack_is_kept_once_beside_its_receipt() {
     assert_eq!(store.receipt("ACMEBRK", &sha).unwrap().unwrap().ack, c.ack);
     let raw: Receipt = codec::dec(&k, &store.receipts.get(&k).unwrap().unwrap()).unwrap();
     assert!(raw.ack.is_empty(), "finishing a delivery copies no ack");
+}
+
+/// Turn the store's cells into those of the earlier layout (licenses per importer only, no
+/// layout mark), as a database written before the partner was kept holds them.
+fn to_earlier_layout(store: &Store) {
+    for c in store.cells("").unwrap() {
+        let importers: std::collections::BTreeMap<&str, i64> = c
+            .cell
+            .filers
+            .values()
+            .flat_map(|m| m.iter().map(|(i, n)| (i.as_str(), *n)))
+            .collect();
+        let old = serde_json::json!({
+            "licenses": c.cell.licenses,
+            "kg": c.cell.kg,
+            "usd": c.cell.usd,
+            "importers": importers,
+        });
+        let mut v = vec![codec::VERSION];
+        v.extend(serde_json::to_vec(&old).unwrap());
+        store
+            .agg
+            .insert(keys::cell(&c.month, &c.dimension, &c.key), v)
+            .unwrap();
+    }
+    store.meta.remove(keys::CELLS_LAYOUT).unwrap();
+    store.flush().unwrap();
+}
+
+#[test]
+fn cells_of_an_earlier_layout_are_rebuilt_from_the_licenses_once_at_open() {
+    let d = tempfile::tempdir().unwrap();
+    let want = {
+        let store = Store::open(d.path()).unwrap();
+        commit(
+            &store,
+            &filing(1, "CA", "Alpha Metals", 1000, "2026-12-05"),
+            day(),
+        );
+        commit(
+            &store,
+            &filing(2, "DE", " Beta Metals ", 2000, "2026-12-06"),
+            day(),
+        );
+        let (_, c) = commit(
+            &store,
+            &filing(3, "NO", "Gamma Metals", 3000, "2027-01-07"),
+            day(),
+        );
+        let cancel = as_cancel(4, c.issued[0]);
+        commit(&store, &cancel, day());
+        let want = stored(&store);
+        assert_eq!(want, recomputed(&store));
+        to_earlier_layout(&store);
+        assert!(
+            store.cells("").is_err(),
+            "the earlier layout does not read as the new one"
+        );
+        want
+    };
+    {
+        let store = Store::open(d.path()).unwrap();
+        assert_eq!(stored(&store), want, "rebuilt at open");
+        assert!(store.meta.get(keys::CELLS_LAYOUT).unwrap().is_some());
+        // A crash after the old cells were cleared but before the mark: rebuilt again.
+        store.agg.clear().unwrap();
+        store.meta.remove(keys::CELLS_LAYOUT).unwrap();
+        store.flush().unwrap();
+    }
+    {
+        let store = Store::open(d.path()).unwrap();
+        assert_eq!(
+            stored(&store),
+            want,
+            "rebuilt after the interrupted upgrade"
+        );
+        assert!(!store.upgrade_cells().unwrap(), "marked: never again");
+        // Once marked, the cells are kept by every change, not rebuilt.
+        commit(
+            &store,
+            &filing(5, "CA", "Delta Metals", 500, "2026-12-05"),
+            day(),
+        );
+        assert_eq!(stored(&store), recomputed(&store));
+    }
 }

@@ -4,7 +4,6 @@
 
 use super::{Col, clean, flex, grid, grouped, num};
 use crate::console::app::{App, ListArea, tons};
-use crate::monitor::StaffRow;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -51,8 +50,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let month = m.month_name().unwrap_or("no month yet");
     let head = if m.public_preview {
         Line::from(format!(
-            "PUBLIC PREVIEW: exactly what the export shows, (D) where fewer than {} importers: {month}, {}",
-            crate::monitor::MIN_IMPORTERS,
+            "PUBLIC PREVIEW: exactly what the export and the website show, (D) withheld (spec 7.1): {month}, {}",
             m.dimension_name()
         ))
         .style(Style::new().fg(Color::Black).bg(Color::Green).bold())
@@ -117,13 +115,38 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
             m.month + 1,
             m.months.len()
         )));
-    let mut st = TableState::default().with_selected((!shown.is_empty()).then_some(m.selected));
+    let count = m.row_count();
+    let mut st = TableState::default().with_selected((count > 0).then_some(m.selected));
     f.render_stateful_widget(table, table_area, &mut st);
-    charts(app, &shown, f, chart_area);
+    // The preview's charts draw published figures only: a (D) is neither a bar nor a rank,
+    // and a withheld month of the trend is a gap marked (D).
+    let (bars, series): (Vec<(String, f64)>, Vec<Month>) = if m.public_preview {
+        (
+            m.shown_public()
+                .iter()
+                .filter(|r| !r.is_suppressed())
+                .map(|r| (r.key.clone(), tons(&r.metric_tons)))
+                .collect(),
+            m.trend_public(),
+        )
+    } else {
+        (
+            shown
+                .iter()
+                .map(|r| (r.key.clone(), tons(&r.metric_tons)))
+                .collect(),
+            m.trend().into_iter().map(|(mo, t)| (mo, Some(t))).collect(),
+        )
+    };
+    charts(app, &bars, &series, f, chart_area);
 }
 
-/// The monitor's charts: the top keys of the month, and the selected key's 12 months.
-fn charts(app: &App, shown: &[&StaffRow], f: &mut Frame, area: Rect) {
+/// A month of the trend and its metric tons (`None`: withheld).
+type Month = (String, Option<f64>);
+
+/// The monitor's charts: the top keys of the month (largest first), and the selected key's
+/// 12 months (`None`: withheld, drawn as a gap marked (D)).
+fn charts(app: &App, top_keys: &[(String, f64)], series: &[Month], f: &mut Frame, area: Rect) {
     let m = &app.monitor;
     let [top, trend] = if area.width >= area.height * 4 {
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area)
@@ -132,21 +155,18 @@ fn charts(app: &App, shown: &[&StaffRow], f: &mut Frame, area: Rect) {
     };
     let bar_w = 7u16;
     let fits = usize::from(top.width.saturating_sub(2) / (bar_w + 1)).max(1);
-    let bars: Vec<Bar> = shown
+    let bars: Vec<Bar> = top_keys
         .iter()
         .take(fits.min(8))
-        .map(|r| {
-            let t = tons(&r.metric_tons);
+        .map(|(key, t)| {
+            let t = *t;
             Bar::default()
                 .value(t.round().max(0.0) as u64)
                 .text_value(super::ellipsis(
                     &grouped(&format!("{t:.0}")),
                     usize::from(bar_w),
                 ))
-                .label(Line::from(super::ellipsis(
-                    &clean(&r.key),
-                    usize::from(bar_w),
-                )))
+                .label(Line::from(super::ellipsis(&clean(key), usize::from(bar_w))))
         })
         .collect();
     f.render_widget(
@@ -158,10 +178,7 @@ fn charts(app: &App, shown: &[&StaffRow], f: &mut Frame, area: Rect) {
             .block(Block::bordered().title(" Top keys, metric tons ")),
         top,
     );
-    let series = m.trend();
-    let key = shown
-        .get(m.selected)
-        .map_or_else(String::new, |r| clean(&r.key));
+    let key = m.selected_key().map_or_else(String::new, |k| clean(&k));
     // As many months as fit, the newest kept.
     let tw = 5u16;
     let fits = usize::from(trend.width.saturating_sub(2) / (tw + 1)).max(1);
@@ -169,6 +186,10 @@ fn charts(app: &App, shown: &[&StaffRow], f: &mut Frame, area: Rect) {
     let tbars: Vec<Bar> = series
         .iter()
         .map(|(mo, t)| {
+            let month = Line::from(mo.get(5..).unwrap_or(mo).to_owned());
+            let Some(t) = *t else {
+                return Bar::default().value(0).text_value("(D)").label(month);
+            };
             // Whole tons, grouped, where they fit the bar; thousands (`12k`) where not.
             let whole = grouped(&format!("{t:.0}"));
             let label = if whole.chars().count() <= usize::from(tw) {
@@ -179,7 +200,7 @@ fn charts(app: &App, shown: &[&StaffRow], f: &mut Frame, area: Rect) {
             Bar::default()
                 .value(t.round().max(0.0) as u64)
                 .text_value(super::ellipsis(&label, usize::from(tw)))
-                .label(Line::from(mo.get(5..).unwrap_or(mo).to_owned()))
+                .label(month)
         })
         .collect();
     f.render_widget(

@@ -119,6 +119,7 @@ pub(crate) fn request_of(a: &Pending, reason: Option<String>) -> Request {
         Pending::Retry { id, .. } => Request::MailRetry { id },
         Pending::Approve { handles } => Request::ReviewApprove { handles },
         Pending::Reject { handles } => Request::ReviewReject { handles, reason },
+        Pending::Publish => Request::MonitorPublish { out: None },
     }
 }
 
@@ -169,7 +170,7 @@ pub(crate) fn select(app: &mut App, area: ListArea, index: usize) -> Vec<Action>
             rejections::select_in(&mut app.rejections, Cmd::Home, Some(index));
         }
         ListArea::Monitor => {
-            if index < app.monitor.shown().len() {
+            if index < app.monitor.row_count() {
                 app.monitor.selected = index;
             }
         }

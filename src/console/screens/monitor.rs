@@ -20,8 +20,10 @@ pub fn key(app: &mut App, cmd: Cmd) -> Vec<Action> {
         Cmd::Refresh => enter(app),
         Cmd::Preview => {
             m.public_preview = !m.public_preview;
+            m.selected = 0;
             Vec::new()
         }
+        Cmd::Publish => super::ask(app, Pending::Publish),
         Cmd::Dimension => {
             m.dimension = (m.dimension + 1) % crate::store::DIMENSIONS.len();
             m.selected = 0;
@@ -38,7 +40,7 @@ pub fn key(app: &mut App, cmd: Cmd) -> Vec<Action> {
             Vec::new()
         }
         cmd => {
-            let len = m.shown().len();
+            let len = m.row_count();
             move_in(&mut m.selected, len, cmd, 10);
             Vec::new()
         }

@@ -274,6 +274,16 @@ fn the_daemon_publishes_at_start_when_the_weekly_publication_was_missed() {
         d.assert_alive();
         std::thread::sleep(Duration::from_millis(50));
     }
+    // Public files, whatever the daemon's own umask (0027): a web server's user reads them.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let vintage = public.join(&vintages(&public)[0]);
+        assert_eq!(mode(&vintage), 0o755);
+        assert_eq!(mode(&vintage.join("data")), 0o755);
+        assert_eq!(mode(&vintage.join("index.html")), 0o644);
+        assert_eq!(mode(&vintage.join("data/monitor.csv")), 0o644);
+    }
     let log = std::fs::read_dir(env.data.join("log"))
         .unwrap()
         .flatten()

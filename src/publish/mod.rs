@@ -155,9 +155,21 @@ pub fn files(
     Ok(out)
 }
 
+/// The site is public: its files are world-readable (0644, folders 0755) whatever the umask
+/// (the daemon's is 0027 for everything else it writes), so a web server's own user reads it.
+const PUBLIC_FILE: u32 = 0o644;
+const PUBLIC_DIR: u32 = 0o755;
+
+fn public_mode(path: &Path, mode: u32) -> Result<(), PublishError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(io("set the mode of", path))
+}
+
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
     let mut f = std::fs::File::create(path).map_err(io("create", path))?;
     f.write_all(bytes).map_err(io("write", path))?;
+    public_mode(path, PUBLIC_FILE)?;
     f.sync_all().map_err(io("sync", path))
 }
 
@@ -176,7 +188,10 @@ pub fn publish(
     keep: usize,
     cadence: &str,
 ) -> Result<Published, PublishError> {
-    std::fs::create_dir_all(dir).map_err(io("create", dir))?;
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).map_err(io("create", dir))?;
+        public_mode(dir, PUBLIC_DIR)?;
+    }
     let lock_path = dir.join(LOCK);
     let lock = std::fs::OpenOptions::new()
         .create(true)
@@ -210,6 +225,8 @@ pub fn publish(
 
     let partial = dir.join(format!(".{vintage}.partial"));
     std::fs::create_dir_all(partial.join("data")).map_err(io("create", &partial))?;
+    public_mode(&partial, PUBLIC_DIR)?;
+    public_mode(&partial.join("data"), PUBLIC_DIR)?;
     for (rel, bytes) in &files {
         write_synced(&partial.join(rel), bytes)?;
     }

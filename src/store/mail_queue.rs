@@ -75,16 +75,30 @@ impl Store {
 
     /// Queued, retrying and dead messages (sent ones are not counted: they only grow).
     pub fn mail_counts(&self) -> Result<MailCounts> {
-        let mut c = MailCounts::default();
+        // A sled iterator is no snapshot: a retry settled during the count moves its message
+        // to a later key, where the count meets it again. Each message is counted once, by its
+        // id, in the state it was last seen in.
+        let mut waiting: std::collections::HashMap<u64, MailState> = Default::default();
         for kv in self.mail.iter() {
             let (k, v) = kv?;
             let j: MailJob = dec(&k, &v)?;
-            match j.state {
+            waiting.insert(j.id, j.state);
+        }
+        let mut c = MailCounts::default();
+        for kv in self.mail_done.scan_prefix([keys::DEAD]) {
+            let (k, _) = kv?;
+            // Dead since it was seen waiting: counted as dead only.
+            if let Some(id) = k.get(1..9).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
+                waiting.remove(&u64::from_be_bytes(id));
+            }
+            c.dead += 1;
+        }
+        for state in waiting.into_values() {
+            match state {
                 MailState::Retrying => c.retrying += 1,
                 _ => c.queued += 1,
             }
         }
-        c.dead = self.mail_done.scan_prefix([keys::DEAD]).count();
         Ok(c)
     }
 

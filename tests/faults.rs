@@ -8,54 +8,13 @@ mod daemon_harness;
 use common::read_ack;
 use daemon_harness::*;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 fn is_root() -> bool {
     nix::unistd::Uid::effective().is_root()
 }
-
-/// A small tmpfs mounted over `at`, unmounted on drop.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(at: &Path, size: &str) -> Tmpfs {
-        fs::create_dir_all(at).unwrap();
-        let st = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .status()
-            .expect("mount");
-        assert!(st.success(), "mount tmpfs at {}", at.display());
-        Tmpfs(at.to_path_buf())
-    }
-
-    /// Fill it up, leaving about `leave_kib` KiB.
-    fn fill(&self, leave_kib: u64) -> PathBuf {
-        let s = rustix::fs::statvfs(&self.0).unwrap();
-        let free_kib = s.f_bavail * s.f_frsize / 1024;
-        let filler = self.0.join("filler");
-        let f = fs::File::create(&filler).unwrap();
-        f.set_len(0).unwrap();
-        // tmpfs pages are taken when written: write zeros.
-        let mut f = f;
-        let chunk = vec![0u8; 1024];
-        for _ in 0..free_kib.saturating_sub(leave_kib) {
-            if std::io::Write::write_all(&mut f, &chunk).is_err() {
-                break;
-            }
-        }
-        filler
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
 fn count_lines(text: &str, needle: &str) -> usize {
     text.lines().filter(|l| l.contains(needle)).count()
 }

@@ -22,63 +22,13 @@ use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn is_root() -> bool {
     nix::unistd::Uid::effective().is_root()
 }
-
-/// A small tmpfs mounted over a folder, unmounted (lazily) on drop.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(at: &Path, size: &str) -> Tmpfs {
-        fs::create_dir_all(at).unwrap();
-        let st = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .status()
-            .expect("mount");
-        assert!(st.success(), "mount a tmpfs at {}", at.display());
-        Tmpfs(at.to_path_buf())
-    }
-
-    /// Grow (or shrink) it in place, under whoever uses it.
-    fn resize(&self, size: &str) {
-        let st = Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(&self.0)
-            .status()
-            .expect("mount -o remount");
-        assert!(
-            st.success(),
-            "remount {} with size {size}",
-            self.0.display()
-        );
-    }
-
-    /// Fill it up, leaving about `leave_kib` KiB.
-    fn fill(&self, leave_kib: u64) {
-        let s = rustix::fs::statvfs(&self.0).unwrap();
-        let free_kib = s.f_bavail * s.f_frsize / 1024;
-        let mut f = fs::File::create(self.0.join("filler")).unwrap();
-        let chunk = vec![0u8; 1024];
-        for _ in 0..free_kib.saturating_sub(leave_kib) {
-            if f.write_all(&chunk).is_err() {
-                break;
-            }
-        }
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
 fn generate(env: &Env, count: usize, apps: usize, seed: u64, into: &Path) {
     let o = Command::new(aim_bin())
         .args(["gen", "--sender", ACME, "--count"])

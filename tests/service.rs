@@ -11,7 +11,6 @@ use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -178,44 +177,6 @@ fn a_stalled_main_loop_stops_the_watchdog_pets_until_it_turns_again() {
     });
     assert!(resumed.elapsed() < Duration::from_secs(2));
 }
-
-/// A small tmpfs mounted over `at`, unmounted on drop (as in tests/faults.rs).
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(at: &Path, size: &str) -> Tmpfs {
-        fs::create_dir_all(at).unwrap();
-        let st = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .status()
-            .expect("mount");
-        assert!(st.success(), "mount tmpfs at {}", at.display());
-        Tmpfs(at.to_path_buf())
-    }
-
-    /// Fill it up, leaving about `leave_kib` KiB.
-    fn fill(&self, leave_kib: u64) -> PathBuf {
-        let s = rustix::fs::statvfs(&self.0).unwrap();
-        let free_kib = s.f_bavail * s.f_frsize / 1024;
-        let filler = self.0.join("filler");
-        let mut f = fs::File::create(&filler).unwrap();
-        let chunk = vec![0u8; 1024];
-        for _ in 0..free_kib.saturating_sub(leave_kib) {
-            if std::io::Write::write_all(&mut f, &chunk).is_err() {
-                break;
-            }
-        }
-        filler
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
 /// Metrics on an ephemeral loopback port; the address the daemon bound is read from its log.
 fn with_metrics(env: &Env) {
     let c = fs::read_to_string(&env.config).unwrap();

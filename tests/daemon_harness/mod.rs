@@ -565,3 +565,56 @@ impl Env {
         ));
     }
 }
+
+/// A small tmpfs mounted over a folder (root only), unmounted (lazily) on drop: a data or
+/// outbox disk that fills up and grows.
+pub struct Tmpfs(pub PathBuf);
+
+impl Tmpfs {
+    pub fn mount(at: &Path, size: &str) -> Tmpfs {
+        fs::create_dir_all(at).unwrap();
+        let st = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .status()
+            .expect("mount");
+        assert!(st.success(), "mount a tmpfs at {}", at.display());
+        Tmpfs(at.to_path_buf())
+    }
+
+    /// Grow (or shrink) it in place, under whoever uses it.
+    pub fn resize(&self, size: &str) {
+        let st = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .expect("mount -o remount");
+        assert!(
+            st.success(),
+            "remount {} with size {size}",
+            self.0.display()
+        );
+    }
+
+    /// Fill it up, leaving about `leave_kib` KiB; the filler file's path.
+    pub fn fill(&self, leave_kib: u64) -> PathBuf {
+        let s = rustix::fs::statvfs(&self.0).unwrap();
+        let free_kib = s.f_bavail * s.f_frsize / 1024;
+        let filler = self.0.join("filler");
+        let mut f = fs::File::create(&filler).unwrap();
+        // tmpfs pages are taken when written: write zeros.
+        let chunk = vec![0u8; 1024];
+        for _ in 0..free_kib.saturating_sub(leave_kib) {
+            if std::io::Write::write_all(&mut f, &chunk).is_err() {
+                break;
+            }
+        }
+        filler
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}

@@ -431,6 +431,7 @@ fn aim_alone_ends_with_its_daemon_saying_why_and_exits_1() {
         return;
     }
     let env = Env::new();
+    with_staff(&env, "viewer");
     let disk = Tmpfs::mount(&env.data, "16m");
     let t = Tmux::start(
         &format!(
@@ -445,6 +446,12 @@ fn aim_alone_ends_with_its_daemon_saying_why_and_exits_1() {
     disk.fill(0);
     gen_into(&env, "20");
     t.wait_for("intake paused", |s| s.contains("paused"));
+    // The system's words for the failure, not a debug form.
+    let (out, err) = out_text(&env.aim(&["status"]));
+    assert!(
+        out.contains("I/O error: No space left on device") && !out.contains("StorageFull"),
+        "{out}{err}"
+    );
     disk.resize("256m");
     let s = t.wait_for("the end of aim", |s| s.contains("EXIT="));
     assert!(s.contains("EXIT=1"), "{s}");

@@ -47,7 +47,7 @@ use std::sync::Mutex;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database error: {0}")]
+    #[error("database error: {}", sled_text(.0))]
     Sled(#[from] sled::Error),
     #[error(
         "stored value under {key} cannot be read: {message}; the database is damaged: restore it from a backup (docs/deploy.md)"
@@ -61,6 +61,27 @@ pub enum StoreError {
     /// the database must be opened anew, which finishes it from the journal.
     #[error("{0}; the database will be opened anew to finish it")]
     Unsettled(String),
+}
+
+/// sled shows an I/O error by its debug form (`Os { code: 28, kind: StorageFull, … }`): staff
+/// read the system's own words instead.
+fn sled_text(e: &sled::Error) -> String {
+    match e {
+        sled::Error::Io(io) => {
+            let text = io.to_string();
+            // sled wraps the system's error in its debug form; its `message` is the
+            // system's own words.
+            let words = match io.raw_os_error() {
+                Some(code) => std::io::Error::from_raw_os_error(code).to_string(),
+                None => text
+                    .split_once("message: \"")
+                    .and_then(|(_, rest)| rest.split_once('"'))
+                    .map_or(text.clone(), |(m, _)| m.to_owned()),
+            };
+            format!("I/O error: {words}")
+        }
+        other => other.to_string(),
+    }
 }
 
 impl StoreError {

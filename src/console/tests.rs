@@ -1343,3 +1343,22 @@ fn an_open_license_is_read_again_after_filings_at_most_once_a_second() {
     assert_eq!(shows, 1, "{acts:?}");
     assert_eq!(app.detail.scroll, 5, "the place is kept");
 }
+
+#[test]
+fn file_names_are_cut_in_the_middle_so_files_of_one_batch_differ() {
+    use super::render::ellipsis_middle;
+    let a = ellipsis_middle("demo-1796557133443734-000001.xml", 19);
+    let b = ellipsis_middle("demo-1796557133443734-000002.xml", 19);
+    assert_eq!(a, "demo-1…4-000001.xml");
+    assert_ne!(a, b);
+    assert_eq!(unicode_width::UnicodeWidthStr::width(a.as_str()), 19);
+    // Whole where it fits; a plain cut where there is no room for both ends.
+    assert_eq!(ellipsis_middle("short.xml", 19), "short.xml");
+    assert_eq!(ellipsis_middle("abcdefgh", 4), "abc…");
+    // Wide characters never overflow the column.
+    let w = ellipsis_middle("報告書報告書報告書報告書.xml", 11);
+    assert!(
+        unicode_width::UnicodeWidthStr::width(w.as_str()) <= 11,
+        "{w}"
+    );
+}

@@ -135,7 +135,7 @@ pub fn alone(config: &Path) -> ExitCode {
             o.first_run_note = note;
             o.daemon_ended = Some(ended);
             o.mode_note = Some(format!(
-                "daemon running in this console (logs in {}); q stops both",
+                "daemon in this console; q stops both; logs in {}",
                 cfg.data.join("log").display()
             ));
             let r = run(o);

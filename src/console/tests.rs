@@ -1362,3 +1362,15 @@ fn file_names_are_cut_in_the_middle_so_files_of_one_batch_differ() {
         "{w}"
     );
 }
+
+#[test]
+fn at_80_columns_the_status_line_keeps_how_the_console_runs() {
+    let mut app = connected("supervisor");
+    app.mode_note = Some("daemon in this console; q stops both; logs in var/log".into());
+    update(&mut app, Msg::Resize(80, 24));
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| render(&app, f)).unwrap();
+    let s = format!("{}", t.backend());
+    let status = s.lines().nth(1).unwrap();
+    assert!(status.contains("q stops both"), "{status}");
+}

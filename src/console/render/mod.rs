@@ -155,12 +155,14 @@ fn status_line(app: &App) -> Line<'static> {
             crate::api::server::role_name(h.role)
         )));
     }
+    // What a narrow terminal cuts comes last: the zone is also in each list's title, and the
+    // data folder is only a reminder; how the console runs (q stops the daemon too) is not.
+    if let Some(m) = &app.mode_note {
+        spans.push(Span::raw(format!("  │ {}", clean(m))).dim());
+    }
     spans.push(Span::raw(format!("  times {}", app.zone_name())));
     if let Some(h) = &app.hello {
         spans.push(Span::raw(format!("  data {}", clean(&h.data))).dim());
-    }
-    if let Some(m) = &app.mode_note {
-        spans.push(Span::raw(format!("  │ {}", clean(m))).dim());
     }
     clip(Line::from(spans), app.width)
 }

@@ -1374,3 +1374,21 @@ fn at_80_columns_the_status_line_keeps_how_the_console_runs() {
     let status = s.lines().nth(1).unwrap();
     assert!(status.contains("q stops both"), "{status}");
 }
+
+#[test]
+fn at_80_columns_the_empty_detail_says_whole_what_to_open() {
+    let mut app = connected("viewer");
+    update(&mut app, Msg::Resize(80, 24));
+    app.screen = Screen::Detail;
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| render(&app, f)).unwrap();
+    let s = format!("{}", t.backend());
+    for whole in [
+        "Nothing opened yet. Select one of these and press Enter:",
+        "a filing on the Dashboard (1)",
+        "an application under Review (6)",
+    ] {
+        assert!(s.contains(whole), "{whole}\n{s}");
+    }
+    assert!(!s.contains('…'), "{s}");
+}

@@ -76,8 +76,11 @@ impl Store {
     /// Queued, retrying and dead messages (sent ones are not counted: they only grow).
     pub fn mail_counts(&self) -> Result<MailCounts> {
         // A sled iterator is no snapshot: a retry settled during the count moves its message
-        // to a later key, where the count meets it again. Each message is counted once, by its
-        // id, in the state it was last seen in.
+        // (removed, then written at a later key), so the count could meet it twice or miss it.
+        // Counted while no unit of change runs, the count is exact; a writer stuck on a
+        // failing disk must not hold it up, so after a short wait it counts anyway, each
+        // message once, by its id, in the state it was last seen in.
+        let _quiet = self.quiet_for(std::time::Duration::from_millis(200));
         let mut waiting: std::collections::HashMap<u64, MailState> = Default::default();
         for kv in self.mail.iter() {
             let (k, v) = kv?;

@@ -248,6 +248,24 @@ impl Store {
         ]
     }
 
+    /// No unit of change runs while the guard is held: a reader that must see the trees as
+    /// of one moment takes it, waiting at most `wait` (none when a writer holds on longer).
+    fn quiet_for(&self, wait: std::time::Duration) -> Option<std::sync::MutexGuard<'_, Writing>> {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            match self.writing.try_lock() {
+                Ok(g) => return Some(g),
+                Err(std::sync::TryLockError::Poisoned(p)) => return Some(p.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    if std::time::Instant::now() >= deadline {
+                        return None;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            }
+        }
+    }
+
     /// Run one unit of change: all of it is written or none (through the journal, see
     /// `journal`). Not yet durable: the caller flushes (intake once per group commit, staff
     /// actions at once). Only the daemon's writer calls this, one unit at a time.

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 
 /// Newest filings kept for the dashboard.
-const RECENT: usize = 200;
+pub const RECENT: usize = 200;
 /// Newest errors kept for `aim status`.
 const ERRORS: usize = 20;
 
@@ -75,6 +75,11 @@ impl Health {
             g.recent.pop_back();
         }
         g.recent.push_front(row);
+    }
+
+    /// Start the newest answered filings from these (newest first), as the store kept them.
+    pub fn fill_recent(&self, rows: Vec<FilingRow>) {
+        self.lock().recent = rows.into_iter().take(RECENT).collect();
     }
 
     /// The newest answered filings, newest first.

@@ -188,8 +188,11 @@ fn a_supervisor_sees_filings_live_searches_opens_and_cancels() {
         s.contains("daemon connected") && s.contains("root (supervisor)")
     });
     gen_into(&env, "3");
+    // Names cut in the middle keep their end: the three files of the batch differ.
     t.wait_for("the filings, live", |s| {
-        s.matches("acmebrk-1-00000").count() == 3
+        ["1-000001.xml", "1-000002.xml", "1-000003.xml"]
+            .iter()
+            .all(|n| s.matches(n).count() == 1)
     });
     let lic = a_license(&mut d, &env);
     let show = Command::new(aim_bin())
@@ -419,4 +422,45 @@ fn rejected_files_are_counted_alike_everywhere_and_sent_mail_is_listed() {
     assert_eq!(first["state"], "sent", "{mail}");
     assert_eq!(first["attempts"], 1, "{mail}");
     assert!(first["sent_at"].is_string(), "{mail}");
+}
+
+/// `aim` alone whose daemon stops for good (here: the database failed on a full data disk and
+/// the disk has room again, which a daemon under a service manager answers by starting
+/// afresh): the console ends by itself, says why and what to do, and exits 1 for a wrapper.
+#[test]
+fn aim_alone_ends_with_its_daemon_saying_why_and_exits_1() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    }
+    let env = Env::new();
+    with_staff(&env, "viewer");
+    let disk = Tmpfs::mount(&env.data, "16m");
+    let t = Tmux::start(
+        &format!(
+            "cd {} && TZ=UTC {} --config {}; echo EXIT=$?; sleep 60",
+            env.dir.path().display(),
+            aim_bin(),
+            env.config.display()
+        ),
+        (160, 45),
+    );
+    t.wait_for("the daemon", |s| s.contains("daemon connected"));
+    disk.fill(0);
+    gen_into(&env, "20");
+    t.wait_for("intake paused", |s| s.contains("paused"));
+    // The system's words for the failure, not a debug form.
+    let (out, err) = out_text(&env.aim(&["status"]));
+    assert!(
+        out.contains("I/O error: No space left on device") && !out.contains("StorageFull"),
+        "{out}{err}"
+    );
+    disk.resize("256m");
+    let s = t.wait_for("the end of aim", |s| s.contains("EXIT="));
+    assert!(s.contains("EXIT=1"), "{s}");
+    assert!(
+        s.contains("aim: the daemon stopped, and the console with it:")
+            && s.contains("start aim again"),
+        "{s}"
+    );
 }

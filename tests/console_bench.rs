@@ -197,6 +197,7 @@ async fn drive(socket: PathBuf, config: PathBuf, target: String) -> Report {
         mode_note: None,
         start: Screen::Browser,
         zone: aim::console::app::Zone::Utc,
+        daemon_ended: None,
     };
     aim::console::event_loop(&mut terminal, input, opts, Some(&mut probe))
         .await

@@ -75,7 +75,7 @@ fn aim_alone_runs_daemon_and_console_and_q_stops_both() {
         &cmd,
     ]);
     let s = tmux.wait_for("the console", |s| {
-        s.contains("daemon running in this console")
+        s.contains("daemon in this console; q stops both")
     });
     let me = nix::unistd::User::from_uid(nix::unistd::Uid::effective())
         .unwrap()

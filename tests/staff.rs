@@ -375,3 +375,49 @@ fn garbage_endless_lines_and_silence_disturb_neither_intake_nor_other_clients() 
         "{answer}"
     );
 }
+
+/// The dashboard's newest filings come back after a restart, in their order, a duplicate
+/// marked as such: the daemon fills them from the store at start.
+#[test]
+fn newest_filings_survive_a_restart() {
+    let env = Env::new();
+    env.add_staff("viewer");
+    let mut d = env.start_ready();
+    issue(&env, &mut d, "first.xml", "9001");
+    issue(&env, &mut d, "second.xml", "9002");
+    // The same bytes again under another name: a duplicate, answered with the original ack.
+    drop_file(&env.inbox_of(ACME), "again.xml", valid_with_control("9001"));
+    d.wait_ack(&env.outbox_of(ACME), &ack_name("again.xml"));
+    d.signal(rustix::process::Signal::TERM);
+    assert_eq!(d.wait_exit(Duration::from_secs(10)).code(), Some(0));
+
+    let _d = env.start_ready();
+    let mut s = connect(&env);
+    s.write_all(b"{\"v\":1,\"id\":1,\"op\":\"recent\",\"limit\":10}\n")
+        .unwrap();
+    let answer: Value = serde_json::from_str(&read_line(&mut s)).unwrap();
+    let rows = answer["ok"]["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{answer}"));
+    let seen: Vec<(&str, &str, u64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["file_name"].as_str().unwrap(),
+                r["status"].as_str().unwrap(),
+                r["licenses"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("again.xml", "accepted (duplicate)", 0),
+            ("second.xml", "accepted", 1),
+            ("first.xml", "accepted", 1),
+        ],
+        "{answer}"
+    );
+    assert_eq!(rows[2]["sender"], ACME);
+    assert_eq!(rows[2]["ack_name"], ack_name("first.xml").as_str());
+}

@@ -381,6 +381,21 @@ pub struct FilingRow {
     pub ack_name: String,
 }
 
+impl From<store::Filed> for FilingRow {
+    fn from(f: store::Filed) -> FilingRow {
+        FilingRow {
+            at: f.at,
+            sender: f.sender,
+            file_name: f.file_name,
+            file_sha256: f.sha256,
+            status: f.status,
+            applications: f.applications,
+            licenses: f.licenses,
+            ack_name: f.ack_name,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MailJobView {
     pub id: u64,

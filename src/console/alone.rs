@@ -10,7 +10,7 @@ use crate::daemon::DaemonError;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 fn unix_user() -> String {
     let uid = nix::unistd::Uid::effective();
@@ -44,6 +44,7 @@ fn options(cfg: &Config, config: &Path) -> Options {
         start: Screen::Dashboard,
         // The process's zone: `TZ`, else /etc/localtime.
         zone: super::app::Zone::Local,
+        daemon_ended: None,
     }
 }
 
@@ -112,11 +113,16 @@ pub fn alone(config: &Path) -> ExitCode {
             if let Some(n) = &note {
                 tracing::info!(user = %user, "first-run session: {n}");
             }
+            let ended = Arc::new(AtomicBool::new(false));
             let daemon = {
-                let stop = Arc::clone(&stop);
+                let (stop, ended) = (Arc::clone(&stop), Arc::clone(&ended));
                 std::thread::Builder::new()
                     .name("daemon".into())
-                    .spawn(move || prepared.run(stop))
+                    .spawn(move || {
+                        let r = prepared.run(stop);
+                        ended.store(true, Ordering::SeqCst);
+                        r
+                    })
             };
             let daemon = match daemon {
                 Ok(d) => d,
@@ -127,8 +133,9 @@ pub fn alone(config: &Path) -> ExitCode {
             };
             let mut o = options(&cfg, config);
             o.first_run_note = note;
+            o.daemon_ended = Some(ended);
             o.mode_note = Some(format!(
-                "daemon running in this console (logs in {}); q stops both",
+                "daemon in this console; q stops both; logs in {}",
                 cfg.data.join("log").display()
             ));
             let r = run(o);
@@ -137,7 +144,8 @@ pub fn alone(config: &Path) -> ExitCode {
             match d {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
-                    eprintln!("aim: {e}");
+                    // Exit 1: a wrapper (or the person) starts `aim` again.
+                    eprintln!("aim: the daemon stopped, and the console with it: {e}");
                     return ExitCode::from(1);
                 }
                 Err(_) => {

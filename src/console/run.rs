@@ -27,6 +27,9 @@ pub struct Options {
     pub start: Screen,
     /// The zone times are shown in (`t` switches to UTC).
     pub zone: super::app::Zone,
+    /// Set when the daemon this console runs beside (`aim` alone) has ended: the console ends
+    /// too instead of waiting for a daemon that will not come back.
+    pub daemon_ended: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// Called after every frame (benchmarks and tests): the state drawn and when.
@@ -148,7 +151,16 @@ where
                 Some(Err(e)) => return Err(e),
                 None => return Ok(()),
             },
-            _ = tick.tick() => In::App(Msg::Tick),
+            _ = tick.tick() => {
+                if opts
+                    .daemon_ended
+                    .as_ref()
+                    .is_some_and(|e| e.load(std::sync::atomic::Ordering::SeqCst))
+                {
+                    return Ok(());
+                }
+                In::App(Msg::Tick)
+            }
             m = rx.recv() => match m {
                 Some(m) => m,
                 None => return Ok(()),

@@ -1524,3 +1524,52 @@ fn publish_now_asks_first_and_says_where_it_went() {
     update(&mut app, key(KeyCode::Char('P')));
     assert!(draw(&app).contains("refuse"), "{}", draw(&app));
 }
+
+#[test]
+fn file_names_are_cut_in_the_middle_so_files_of_one_batch_differ() {
+    use super::render::ellipsis_middle;
+    let a = ellipsis_middle("demo-1796557133443734-000001.xml", 19);
+    let b = ellipsis_middle("demo-1796557133443734-000002.xml", 19);
+    assert_eq!(a, "demo-1…4-000001.xml");
+    assert_ne!(a, b);
+    assert_eq!(unicode_width::UnicodeWidthStr::width(a.as_str()), 19);
+    // Whole where it fits; a plain cut where there is no room for both ends.
+    assert_eq!(ellipsis_middle("short.xml", 19), "short.xml");
+    assert_eq!(ellipsis_middle("abcdefgh", 4), "abc…");
+    // Wide characters never overflow the column.
+    let w = ellipsis_middle("報告書報告書報告書報告書.xml", 11);
+    assert!(
+        unicode_width::UnicodeWidthStr::width(w.as_str()) <= 11,
+        "{w}"
+    );
+}
+
+#[test]
+fn at_80_columns_the_status_line_keeps_how_the_console_runs() {
+    let mut app = connected("supervisor");
+    app.mode_note = Some("daemon in this console; q stops both; logs in var/log".into());
+    update(&mut app, Msg::Resize(80, 24));
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| render(&app, f)).unwrap();
+    let s = format!("{}", t.backend());
+    let status = s.lines().nth(1).unwrap();
+    assert!(status.contains("q stops both"), "{status}");
+}
+
+#[test]
+fn at_80_columns_the_empty_detail_says_whole_what_to_open() {
+    let mut app = connected("viewer");
+    update(&mut app, Msg::Resize(80, 24));
+    app.screen = Screen::Detail;
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| render(&app, f)).unwrap();
+    let s = format!("{}", t.backend());
+    for whole in [
+        "Nothing opened yet. Select one of these and press Enter:",
+        "a filing on the Dashboard (1)",
+        "an application under Review (6)",
+    ] {
+        assert!(s.contains(whole), "{whole}\n{s}");
+    }
+    assert!(!s.contains('…'), "{s}");
+}

@@ -288,6 +288,16 @@ impl Daemon {
         let settings = cfg.rule_settings();
         let (writer, commands) = Writer::new(intake.waker());
         let (events, _) = tokio::sync::broadcast::channel(1024);
+        // The dashboard's newest filings, as the store kept them: a restart does not empty it.
+        let health = Arc::new(Health::default());
+        health.fill_recent(
+            store
+                .get()?
+                .recent_filed(crate::health::RECENT)?
+                .into_iter()
+                .map(FilingRow::from)
+                .collect(),
+        );
         Ok(Daemon {
             cfg,
             data,
@@ -298,7 +308,7 @@ impl Daemon {
             archive_seq: 0,
             pause: None,
             clock,
-            health: Arc::new(Health::default()),
+            health,
             events,
             writer,
             commands,

@@ -322,6 +322,14 @@ impl<'t> Tx<'t> {
         Ok(())
     }
 
+    /// Keep an answered file in the ring of the newest (its slot taken from a fresh id, so
+    /// the ring overwrites the oldest and the order survives a restart).
+    pub(crate) fn filed(&mut self, mut f: Filed) -> TxResult<()> {
+        f.id = self.ids.generate_id()?;
+        self.index.insert(&keys::filed(f.id), enc(&f))?;
+        Ok(())
+    }
+
     /// Write an audit event, findable by each license it concerns.
     pub(crate) fn audit(&mut self, e: &AuditEvent, licenses: &[LicenseNumber]) -> TxResult<()> {
         let id = self.ids.generate_id()?;

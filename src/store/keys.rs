@@ -39,6 +39,7 @@ pub(crate) const BY_ENTRY: u8 = b'e';
 pub(crate) const UNDONE: u8 = b'u';
 pub(crate) const AUDIT_OF_LICENSE: u8 = b'a';
 pub(crate) const REJECTED_FILE: u8 = b'r';
+const FILED: u8 = b'f';
 
 /// Mail done kinds.
 pub(crate) const SENT: u8 = b's';
@@ -111,6 +112,16 @@ pub(crate) fn index_prefix(kind: u8, value: &str) -> Vec<u8> {
     k.push(0);
     k
 }
+
+/// How many answered files the store keeps for the dashboard: a ring of slots, so it never grows.
+pub(crate) const FILED_SLOTS: u64 = 256;
+
+/// The slot of the answered file with audit id `id` in the ring of newest files.
+pub(crate) fn filed(id: u64) -> [u8; 3] {
+    [FILED, 0, (id % FILED_SLOTS) as u8]
+}
+
+pub(crate) const FILED_PREFIX: [u8; 2] = [FILED, 0];
 
 pub(crate) fn undone(receipt_key: &[u8]) -> Vec<u8> {
     let mut k = vec![UNDONE, 0];

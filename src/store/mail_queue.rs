@@ -75,16 +75,33 @@ impl Store {
 
     /// Queued, retrying and dead messages (sent ones are not counted: they only grow).
     pub fn mail_counts(&self) -> Result<MailCounts> {
-        let mut c = MailCounts::default();
+        // A sled iterator is no snapshot: a retry settled during the count moves its message
+        // (removed, then written at a later key), so the count could meet it twice or miss it.
+        // Counted while no unit of change runs, the count is exact; a writer stuck on a
+        // failing disk must not hold it up, so after a short wait it counts anyway, each
+        // message once, by its id, in the state it was last seen in.
+        let _quiet = self.quiet_for(std::time::Duration::from_millis(200));
+        let mut waiting: std::collections::HashMap<u64, MailState> = Default::default();
         for kv in self.mail.iter() {
             let (k, v) = kv?;
             let j: MailJob = dec(&k, &v)?;
-            match j.state {
+            waiting.insert(j.id, j.state);
+        }
+        let mut c = MailCounts::default();
+        for kv in self.mail_done.scan_prefix([keys::DEAD]) {
+            let (k, _) = kv?;
+            // Dead since it was seen waiting: counted as dead only.
+            if let Some(id) = k.get(1..9).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
+                waiting.remove(&u64::from_be_bytes(id));
+            }
+            c.dead += 1;
+        }
+        for state in waiting.into_values() {
+            match state {
                 MailState::Retrying => c.retrying += 1,
                 _ => c.queued += 1,
             }
         }
-        c.dead = self.mail_done.scan_prefix([keys::DEAD]).count();
         Ok(c)
     }
 

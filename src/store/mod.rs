@@ -47,7 +47,7 @@ use std::sync::Mutex;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database error: {0}")]
+    #[error("database error: {}", sled_text(.0))]
     Sled(#[from] sled::Error),
     #[error(
         "stored value under {key} cannot be read: {message}; the database is damaged: restore it from a backup (docs/deploy.md)"
@@ -61,6 +61,27 @@ pub enum StoreError {
     /// the database must be opened anew, which finishes it from the journal.
     #[error("{0}; the database will be opened anew to finish it")]
     Unsettled(String),
+}
+
+/// sled shows an I/O error by its debug form (`Os { code: 28, kind: StorageFull, … }`): staff
+/// read the system's own words instead.
+fn sled_text(e: &sled::Error) -> String {
+    match e {
+        sled::Error::Io(io) => {
+            let text = io.to_string();
+            // sled wraps the system's error in its debug form; its `message` is the
+            // system's own words.
+            let words = match io.raw_os_error() {
+                Some(code) => std::io::Error::from_raw_os_error(code).to_string(),
+                None => text
+                    .split_once("message: \"")
+                    .and_then(|(_, rest)| rest.split_once('"'))
+                    .map_or(text.clone(), |(m, _)| m.to_owned()),
+            };
+            format!("I/O error: {words}")
+        }
+        other => other.to_string(),
+    }
 }
 
 impl StoreError {
@@ -226,6 +247,24 @@ impl Store {
             &self.holds,
             &self.decisions,
         ]
+    }
+
+    /// No unit of change runs while the guard is held: a reader that must see the trees as
+    /// of one moment takes it, waiting at most `wait` (none when a writer holds on longer).
+    fn quiet_for(&self, wait: std::time::Duration) -> Option<std::sync::MutexGuard<'_, Writing>> {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            match self.writing.try_lock() {
+                Ok(g) => return Some(g),
+                Err(std::sync::TryLockError::Poisoned(p)) => return Some(p.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    if std::time::Instant::now() >= deadline {
+                        return None;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            }
+        }
     }
 
     /// Run one unit of change: all of it is written or none (through the journal, see

@@ -53,6 +53,19 @@ impl Store {
         Ok(r)
     }
 
+    /// The newest answered files, newest first (at most [`keys::FILED_SLOTS`] are kept): what
+    /// the dashboard lists, filled again after a restart.
+    pub fn recent_filed(&self, limit: usize) -> Result<Vec<Filed>> {
+        let mut out = Vec::new();
+        for kv in self.index.scan_prefix(keys::FILED_PREFIX) {
+            let (k, v) = kv?;
+            out.push(dec::<Filed>(&k, &v)?);
+        }
+        out.sort_by_key(|f| std::cmp::Reverse(f.id));
+        out.truncate(limit);
+        Ok(out)
+    }
+
     pub fn control_owner(&self, sender: &str, n: u32) -> Result<Option<[u8; 32]>> {
         let k = keys::control(sender, n);
         self.controls.get(&k)?.map(|v| dec_sha(&k, &v)).transpose()
@@ -149,6 +162,17 @@ impl Store {
                 &[],
             )?;
             tx.enqueue_first_ack_mail(sender, mail_to, &d.ack_name, &r.sha256, d.received_at)?;
+            tx.filed(Filed {
+                id: 0,
+                at: d.received_at,
+                sender: sender.to_owned(),
+                file_name: d.file_name.clone(),
+                sha256: r.sha256.clone(),
+                status: format!("{} (duplicate)", r.status.as_str()),
+                applications: r.apps.len() as u64,
+                licenses: 0,
+                ack_name: d.ack_name.clone(),
+            })?;
             let n = r.deliveries.len() - 1;
             Ok((r, n))
         })
@@ -294,6 +318,17 @@ impl Store {
             tx.receipts
                 .insert(keys::receipt_ack(&rk).as_slice(), ack_bytes.clone())?;
             tx.index.insert(keys::undone(&rk), &[])?;
+            tx.filed(Filed {
+                id: 0,
+                at,
+                sender: f.sender.to_owned(),
+                file_name: f.facts.file_name.to_owned(),
+                sha256: sha_hex.clone(),
+                status: status.as_str().to_owned(),
+                applications: f.verdict.apps.len() as u64,
+                licenses: issued.len() as u64,
+                ack_name: f.ack_name.to_owned(),
+            })?;
             tx.note_rejections(f.sender, day, at, f.facts.file_name, &sha, f.verdict)?;
             tx.enqueue_first_ack_mail(f.sender, f.mail_to, f.ack_name, &sha_hex, at)?;
             tx.count(day, |s| {

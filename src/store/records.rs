@@ -326,6 +326,22 @@ pub struct AuditEvent {
     pub detail: String,
 }
 
+/// An answered file, as the dashboard lists it (the store keeps the newest).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filed {
+    /// Orders the newest first; assigned when stored.
+    pub id: u64,
+    pub at: DateTime<Utc>,
+    pub sender: String,
+    pub file_name: String,
+    pub sha256: String,
+    /// `accepted`, `partial`, `rejected`, with ` (duplicate)` for identical bytes again.
+    pub status: String,
+    pub applications: u64,
+    pub licenses: u64,
+    pub ack_name: String,
+}
+
 /// An application held for review, with everything needed to decide it later.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingApp {

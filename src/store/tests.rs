@@ -941,3 +941,71 @@ fn cells_of_an_earlier_layout_are_rebuilt_from_the_licenses_once_at_open() {
         assert_eq!(stored(&store), recomputed(&store));
     }
 }
+
+#[test]
+fn mail_counts_each_message_once_while_retries_move_them() {
+    let d = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(Store::open(d.path()).unwrap());
+    const N: usize = 40;
+    for i in 0..N {
+        commit(&store, &with_control(100 + i as u32), day());
+    }
+    let jobs = store.due_mail(Utc::now(), N).unwrap();
+    assert_eq!(jobs.len(), N);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Retries move each message to a later key, past where a count may be reading.
+    let mover = {
+        let (store, stop) = (store.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut jobs = jobs;
+            let mut round = 1;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for j in &mut jobs {
+                    let old = j.next_attempt;
+                    j.state = MailState::Retrying;
+                    j.next_attempt = old + chrono::Duration::seconds(round);
+                    store.settle_mail(old, j).unwrap();
+                }
+                round += 1;
+            }
+        })
+    };
+    let mut wrong = Vec::new();
+    for _ in 0..300 {
+        let c = store.mail_counts().unwrap();
+        if c.queued + c.retrying != N || c.dead != 0 {
+            wrong.push((c.queued, c.retrying, c.dead));
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    mover.join().unwrap();
+    assert!(wrong.is_empty(), "counts other than {N} waiting: {wrong:?}");
+}
+
+#[test]
+fn the_newest_answered_files_are_kept_in_a_ring() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(d.path()).unwrap();
+    let files = keys::FILED_SLOTS as u32 + 20;
+    for i in 0..files {
+        let xml = with_control(1000 + i);
+        let v = judge(&store, &xml, day());
+        commit_at(&store, &xml, &v, &format!("f{i}.xml"));
+    }
+    let recent = store.recent_filed(1000).unwrap();
+    assert_eq!(
+        recent.len(),
+        keys::FILED_SLOTS as usize,
+        "never more than the ring"
+    );
+    let names: Vec<String> = recent.iter().map(|f| f.file_name.clone()).collect();
+    let want: Vec<String> = (0..files)
+        .rev()
+        .take(keys::FILED_SLOTS as usize)
+        .map(|i| format!("f{i}.xml"))
+        .collect();
+    assert_eq!(names, want, "newest first");
+    assert_eq!(recent[0].status, "accepted");
+    assert_eq!((recent[0].applications, recent[0].licenses), (1, 1));
+    assert_eq!(store.recent_filed(3).unwrap().len(), 3);
+}

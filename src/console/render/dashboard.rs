@@ -1,6 +1,6 @@
 //! Today's counts, throughput, mail and intake health, and the filings as they arrive.
 
-use super::{Col, clean, col, flex, grid, num};
+use super::{Col, clean, col, grid, name, num};
 use crate::console::app::{App, ListArea, group};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -35,7 +35,7 @@ pub fn lists(app: &App, area: Rect) -> Vec<(ListArea, Rect, usize)> {
 const RECENT: [Col; 6] = [
     col("time", 8, 0),
     col("sender", 12, 3),
-    flex("file", 12, 0),
+    name("file", 12, 0),
     col("outcome", 20, 0),
     num("apps", 6, 2),
     num("licenses", 8, 1),

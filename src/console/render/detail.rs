@@ -23,9 +23,16 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
         out.push(Line::from(clean(e)).red());
     }
     if d.license.is_none() && d.receipt.is_none() && d.loading.is_none() && d.error.is_none() {
-        out.push(Line::from(
-            "Nothing opened yet: select a license in Filings & licenses (2), a filing on the Dashboard, a file under Rejections or an application under Review, and press Enter.",
-        ));
+        // Short lines: the detail cuts rather than wraps, and this must read whole at 80.
+        for l in [
+            "Nothing opened yet. Select one of these and press Enter:",
+            "  a license in Filings & licenses (2)",
+            "  a filing on the Dashboard (1)",
+            "  a file under Rejections (4)",
+            "  an application under Review (6)",
+        ] {
+            out.push(Line::from(l));
+        }
     }
     if let Some(l) = &d.license {
         out.push(Line::from(format!("License {}", l.license)).bold());
@@ -52,12 +59,11 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
             ("expected export", l.expected_export_date.to_string()),
             ("expected import", l.expected_import_date.to_string()),
             ("port of entry", l.port_of_entry.clone()),
+            // Company and contact on lines of their own: an address cut at 80 is no use.
+            ("filer", l.filer_company.clone()),
             (
-                "filer",
-                format!(
-                    "{} ({}, {})",
-                    l.filer_company, l.filer_contact, l.filer_email
-                ),
+                "filer contact",
+                format!("{} <{}>", l.filer_contact, l.filer_email),
             ),
             (
                 "valid",

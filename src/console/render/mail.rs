@@ -1,7 +1,7 @@
 //! Mail: waiting (queued, retrying), dead letters with the last SMTP error, and the messages
 //! sent (newest first).
 
-use super::{Col, clean, col, flex, grid, num};
+use super::{Col, clean, col, grid, name, num};
 use crate::console::app::{App, ListArea, group};
 use crate::store::MailState;
 use ratatui::Frame;
@@ -23,7 +23,7 @@ const COLUMNS: [Col; 8] = [
     num("id", 9, 0),
     col("state", 8, 0),
     col("sender", 12, 4),
-    flex("ack", 18, 0),
+    name("ack", 18, 0),
     col("to", 22, 5),
     num("tries", 5, 3),
     col("next / sent", 14, 2),

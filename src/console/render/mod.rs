@@ -155,12 +155,14 @@ fn status_line(app: &App) -> Line<'static> {
             crate::api::server::role_name(h.role)
         )));
     }
+    // What a narrow terminal cuts comes last: the zone is also in each list's title, and the
+    // data folder is only a reminder; how the console runs (q stops the daemon too) is not.
+    if let Some(m) = &app.mode_note {
+        spans.push(Span::raw(format!("  │ {}", clean(m))).dim());
+    }
     spans.push(Span::raw(format!("  times {}", app.zone_name())));
     if let Some(h) = &app.hello {
         spans.push(Span::raw(format!("  data {}", clean(&h.data))).dim());
-    }
-    if let Some(m) = &app.mode_note {
-        spans.push(Span::raw(format!("  │ {}", clean(m))).dim());
     }
     clip(Line::from(spans), app.width)
 }
@@ -327,6 +329,8 @@ pub(crate) struct Col {
     pub drop: u8,
     pub right: bool,
     pub flex: bool,
+    /// Cut in the middle (a file name: its end tells files of one batch apart).
+    pub middle: bool,
 }
 
 pub(crate) const fn col(head: &'static str, width: u16, drop: u8) -> Col {
@@ -336,6 +340,7 @@ pub(crate) const fn col(head: &'static str, width: u16, drop: u8) -> Col {
         drop,
         right: false,
         flex: false,
+        middle: false,
     }
 }
 
@@ -346,6 +351,7 @@ pub(crate) const fn num(head: &'static str, width: u16, drop: u8) -> Col {
         drop,
         right: true,
         flex: false,
+        middle: false,
     }
 }
 
@@ -356,6 +362,15 @@ pub(crate) const fn flex(head: &'static str, width: u16, drop: u8) -> Col {
         drop,
         right: false,
         flex: true,
+        middle: false,
+    }
+}
+
+/// The flexible column of a file or ack name, cut in the middle.
+pub(crate) const fn name(head: &'static str, width: u16, drop: u8) -> Col {
+    Col {
+        middle: true,
+        ..flex(head, width, drop)
     }
 }
 
@@ -408,7 +423,7 @@ pub(crate) fn grid<'a>(
     let fit = fit_columns(cols, avail);
     let header = Row::new(
         fit.iter()
-            .map(|(i, w)| aligned(cols[*i].head.to_owned(), *w, cols[*i].right, Style::new()))
+            .map(|(i, w)| aligned(cols[*i].head.to_owned(), *w, &cols[*i], Style::new()))
             .collect::<Vec<Cell>>(),
     )
     .style(Style::new().add_modifier(Modifier::BOLD));
@@ -420,7 +435,7 @@ pub(crate) fn grid<'a>(
                 fit.iter()
                     .map(|(i, w)| {
                         let (text, style) = cells.get(*i).cloned().unwrap_or_default();
-                        aligned(text, *w, cols[*i].right, style)
+                        aligned(text, *w, &cols[*i], style)
                     })
                     .collect::<Vec<Cell>>(),
             )
@@ -429,9 +444,13 @@ pub(crate) fn grid<'a>(
     (header, widths, body)
 }
 
-fn aligned<'a>(text: String, w: u16, right: bool, style: Style) -> ratatui::widgets::Cell<'a> {
-    let t = ellipsis(&text, usize::from(w));
-    let line = if right {
+fn aligned<'a>(text: String, w: u16, col: &Col, style: Style) -> ratatui::widgets::Cell<'a> {
+    let t = if col.middle {
+        ellipsis_middle(&text, usize::from(w))
+    } else {
+        ellipsis(&text, usize::from(w))
+    };
+    let line = if col.right {
         Line::from(t).right_aligned()
     } else {
         Line::from(t)
@@ -461,6 +480,31 @@ pub(crate) fn ellipsis(s: &str, w: usize) -> String {
     }
     out.push('…');
     out
+}
+
+/// `s` cut to `w` columns with `…` in its middle: a third of the room for its start, the rest
+/// for its end (`demo-17…3734-000012.xml`).
+pub(crate) fn ellipsis_middle(s: &str, w: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    let total: usize = s.chars().map(|c| c.width().unwrap_or(0)).sum();
+    if total <= w || w < 5 {
+        return ellipsis(s, w);
+    }
+    let room = w - 1;
+    let head = ellipsis(s, room / 3 + 1);
+    let head = head.trim_end_matches('…');
+    let mut tail: Vec<char> = Vec::new();
+    let mut used = 0;
+    for c in s.chars().rev() {
+        let cw = c.width().unwrap_or(0);
+        if used + cw > room - room / 3 {
+            break;
+        }
+        tail.push(c);
+        used += cw;
+    }
+    let tail: String = tail.into_iter().rev().collect();
+    format!("{head}…{tail}")
 }
 
 /// A line cut to `w` columns with `…` (a paragraph that does not wrap).

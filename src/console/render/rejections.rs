@@ -1,7 +1,7 @@
 //! Rejections grouped by error code (with what each code means) and by sender (the filer's
 //! scorecard), and the files of the one chosen.
 
-use super::{Col, clean, col, flex, grid, num};
+use super::{Col, clean, col, flex, grid, name, num};
 use crate::console::app::{App, ListArea, RejFocus, group};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -80,7 +80,7 @@ const SENDERS: [Col; 7] = [
 const FILES: [Col; 5] = [
     col("received", 19, 0),
     col("sender", 12, 2),
-    flex("file", 14, 0),
+    name("file", 14, 0),
     col("status", 9, 0),
     col("codes", 20, 1),
 ];

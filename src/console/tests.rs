@@ -1573,3 +1573,26 @@ fn at_80_columns_the_empty_detail_says_whole_what_to_open() {
     }
     assert!(!s.contains('…'), "{s}");
 }
+
+#[test]
+fn a_key_pressed_on_an_outcome_closes_it_and_is_not_lost() {
+    let mut app = connected("supervisor");
+    let outcome = || Modal::Message {
+        title: "Done".into(),
+        text: "approved 3".into(),
+        error: false,
+    };
+    app.modal = Some(outcome());
+    update(&mut app, key(KeyCode::Char('4')));
+    assert!(app.modal.is_none());
+    assert_eq!(
+        app.screen,
+        Screen::Rejections,
+        "the 4 went on to its screen"
+    );
+    // Enter only closes it: it opens nothing underneath.
+    app.modal = Some(outcome());
+    update(&mut app, key(KeyCode::Enter));
+    assert!(app.modal.is_none());
+    assert_eq!(app.screen, Screen::Rejections);
+}

@@ -224,7 +224,7 @@ fn changed(app: &mut App) -> Vec<Action> {
     v
 }
 
-fn key(app: &mut App, k: KeyEvent) -> Vec<Action> {
+pub(crate) fn key(app: &mut App, k: KeyEvent) -> Vec<Action> {
     let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
     if ctrl && k.code == KeyCode::Char('c') {
         app.quit = true;

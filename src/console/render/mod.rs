@@ -277,7 +277,7 @@ fn modal(app: &App, m: &Modal, f: &mut Frame) {
                 Style::new()
             };
             let mut lines = lines;
-            lines.push(Line::from("any key closes").dim());
+            lines.push(Line::from("Enter or Esc closes; any other key closes and goes on").dim());
             f.render_widget(
                 Paragraph::new(lines)
                     .style(style)

@@ -18,7 +18,12 @@ pub fn key(app: &mut App, m: Modal, k: KeyEvent) -> Vec<Action> {
                 Vec::new()
             }
         },
-        Modal::Message { .. } => Vec::new(),
+        // Enter, Esc or Space only close it; any other key closes it and does what it does
+        // (a `4` after a decision's outcome goes to the Rejections screen, not nowhere).
+        Modal::Message { .. } => match k.code {
+            KeyCode::Esc | KeyCode::Enter | KeyCode::Char(' ') => Vec::new(),
+            _ => crate::console::update::key(app, k),
+        },
         Modal::Reason { action, mut text } => match k.code {
             KeyCode::Esc => {
                 app.say("not done".to_string());

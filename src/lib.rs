@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod console;
 pub mod daemon;
+pub mod figures;
 pub mod filing;
 pub mod generator;
 pub mod health;

@@ -8,6 +8,7 @@ use crate::api::views::{self, Reply};
 use crate::api::{ApiError, Request};
 use crate::cli::load_config;
 use crate::config::Config;
+use crate::figures::grouped;
 // The console's gate: control characters and bidirectional controls (a U+202E in an
 // importer's name would make a line read backwards) never reach the terminal raw.
 use crate::console::sanitize::clean as sanitize;
@@ -386,7 +387,7 @@ fn print_license(o: &mut String, l: &views::LicenseView) {
         s(&l.filer_contact),
         s(&l.filer_email)
     );
-    out!(o, "  total value   USD {}", l.total_value_usd);
+    out!(o, "  total value   USD {}", grouped(&l.total_value_usd));
     out!(o, "  products:");
     for p in &l.products {
         out!(
@@ -398,9 +399,9 @@ fn print_license(o: &mut String, l: &views::LicenseView) {
             p.largest_smelt,
             p.second_largest_smelt,
             p.most_recent_cast,
-            p.quantity_kg,
-            p.value_usd,
-            p.unit_value_usd_per_mt,
+            grouped(&p.quantity_kg),
+            grouped(&p.value_usd),
+            grouped(&p.unit_value_usd_per_mt),
             s(&p.description)
         );
     }

@@ -86,6 +86,11 @@ fn status_license_and_audit_in_text_and_json() {
         text.contains(&lic) && text.contains("Northwind Metals Inc"),
         "{text}"
     );
+    // Figures read as on the console: thousands grouped (the JSON keeps plain decimals).
+    assert!(
+        text.contains("12,500.000 kg") && text.contains("USD 41,250.00"),
+        "{text}"
+    );
 
     let a = json_of(&env.aim(&["audit", "--json"]));
     let first = &a[0];

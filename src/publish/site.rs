@@ -64,29 +64,7 @@ fn shown(f: &Option<Figures>) -> Option<Shown> {
     })
 }
 
-/// `1234567.891` → `1,234,567.891`.
-pub fn grouped(text: &str) -> String {
-    let (sign, rest) = match text.strip_prefix('-') {
-        Some(r) => ("-", r),
-        None => ("", text),
-    };
-    let (int, frac) = match rest.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (rest, None),
-    };
-    let mut out = String::from(sign);
-    for (i, ch) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    if let Some(f) = frac {
-        out.push('.');
-        out.push_str(f);
-    }
-    out
-}
+pub use crate::figures::grouped;
 
 /// A key as a reader knows it: the country's name with its code, the category's name, the
 /// HTS subheading with its dot.

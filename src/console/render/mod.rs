@@ -534,30 +534,4 @@ pub(crate) fn clip(line: Line<'static>, w: u16) -> Line<'static> {
     Line::from(spans).style(line.style)
 }
 
-/// A decimal as text with its thousands grouped: `181439.51` → `181,439.51`. Anything that is
-/// not a plain decimal (`(D)`, empty) is shown as it is.
-pub(crate) fn grouped(s: &str) -> String {
-    let (sign, rest) = match s.strip_prefix('-') {
-        Some(r) => ("-", r),
-        None => ("", s),
-    };
-    let (int, frac) = match rest.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (rest, None),
-    };
-    if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {
-        return s.to_owned();
-    }
-    let mut out = String::from(sign);
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if let Some(f) = frac {
-        out.push('.');
-        out.push_str(f);
-    }
-    out
-}
+pub(crate) use crate::figures::grouped;

@@ -426,3 +426,28 @@ fn newest_filings_survive_a_restart() {
     assert_eq!(rows[2]["sender"], ACME);
     assert_eq!(rows[2]["ack_name"], ack_name("first.xml").as_str());
 }
+
+/// A subscriber hears when a message is settled (here sent by the file transport), so the
+/// console's mail list and an open file's deliveries are read again without a key.
+#[test]
+fn subscribers_hear_when_a_message_is_sent() {
+    use std::io::{BufRead, BufReader};
+    let env = Env::new();
+    env.add_staff("viewer");
+    let mut d = env.start_ready();
+    let mut s = UnixStream::connect(env.data.join("aim.sock")).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(b"{\"v\":1,\"id\":1,\"op\":\"subscribe\"}\n")
+        .unwrap();
+    let mut lines = BufReader::new(s.try_clone().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains("\"ok\""), "{first}");
+    drop_file(&env.inbox_of(ACME), "m.xml", valid_with_control("7301"));
+    d.wait_ack(&env.outbox_of(ACME), "m.ack.xml");
+    // A read that times out ends the lines: no event came.
+    let sent = lines.map_while(Result::ok).find(|l| {
+        let v: Value = serde_json::from_str(l).unwrap();
+        v["event"]["kind"] == "mail" && v["event"]["state"] == "sent"
+    });
+    assert!(sent.is_some(), "no mail event before the read timeout");
+}

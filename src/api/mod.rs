@@ -217,6 +217,11 @@ pub enum Event {
     Filing(views::FilingRow),
     /// Staff changed something (a decision, a cancellation, mail): views may be stale.
     Changed { what: String },
+    /// A message's delivery was settled (sent, retrying, dead): mail views may be stale.
+    Mail {
+        id: u64,
+        state: crate::store::MailState,
+    },
     /// Intake health changed.
     Health { problems: Vec<String> },
     /// This connection missed events (it read too slowly): refresh.

@@ -1596,3 +1596,26 @@ fn a_key_pressed_on_an_outcome_closes_it_and_is_not_lost() {
     assert!(app.modal.is_none());
     assert_eq!(app.screen, Screen::Rejections);
 }
+
+#[test]
+fn a_settled_mail_reads_an_open_file_again_once_a_second() {
+    let mut app = connected("supervisor");
+    app.screen = Screen::Detail;
+    app.detail.receipt = Some(receipt_view());
+    for id in 0..30 {
+        let acts = update(
+            &mut app,
+            Msg::Event(crate::api::Event::Mail {
+                id,
+                state: crate::store::MailState::Sent,
+            }),
+        );
+        assert!(acts.is_empty(), "no request a message");
+    }
+    let acts = update(&mut app, Msg::Tick);
+    let reads = acts
+        .iter()
+        .filter(|a| matches!(a, Action::Send(Tag::Receipt, Request::Receipt { .. })))
+        .count();
+    assert_eq!(reads, 1, "{acts:?}");
+}

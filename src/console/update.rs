@@ -193,6 +193,12 @@ fn event(app: &mut App, e: Event) -> Vec<Action> {
             app.say(format!("changed by staff: {what}; views read again"));
             changed(app)
         }
+        // Mail comes in bursts like filings: what shows it is read at the next tick.
+        Event::Mail { .. } => {
+            app.mark_stale(Screen::Mail);
+            app.mark_stale(Screen::Detail);
+            Vec::new()
+        }
         Event::Health { problems } => {
             if let Some(s) = app.dashboard.status.as_mut() {
                 s.problems = problems;

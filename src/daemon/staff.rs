@@ -44,6 +44,12 @@ impl Daemon {
             }
             Command::SettleMail { old_due, job, done } => {
                 let r = self.db().and_then(|db| db.settle_mail(old_due, &job));
+                if r.is_ok() {
+                    let _ = self.events.send(Event::Mail {
+                        id: job.id,
+                        state: job.state,
+                    });
+                }
                 let corrupt = matches!(&r, Err(e) if e.is_corruption());
                 let _ = done.send(r.map_err(|e| e.to_string()));
                 if corrupt {

@@ -21,6 +21,8 @@
 //! About 2% of applications are deliberately small "sample" shipments whose total value may fall
 //! under USD 2,500, so warning W301 (which never blocks a license) shows up in demos too.
 
+pub mod fill;
+
 use chrono::{Days, NaiveDate};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -41,8 +41,9 @@ fn console_over_a_million_licenses() {
         if have < LICENSES {
             let t = Instant::now();
             let files = ((LICENSES - have) / 1000) as usize;
-            store
-                .commit_generated(&aim::store::Generated {
+            aim::generator::fill::commit_generated(
+                &store,
+                &aim::generator::fill::Generated {
                     cfg: &cfg,
                     sender: "ACMEBRK",
                     files,
@@ -50,8 +51,9 @@ fn console_over_a_million_licenses() {
                     day,
                     seed: have + 1,
                     mail_to: &[],
-                })
-                .unwrap();
+                },
+            )
+            .unwrap();
             eprintln!("filled {} licenses in {:?}", LICENSES - have, t.elapsed());
         }
         assert!(store.license_sequence().unwrap() >= LICENSES);

@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::filing::ack::FileFacts;
 use crate::filing::model::LicenseNumber;
 use crate::filing::rules::{AppStatus, FileContext, Ledger, Verdict};
+use crate::generator::fill::{Generated, commit_generated};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
@@ -764,8 +765,9 @@ fn contents(store: &Store) -> Vec<(usize, Vec<u8>, Vec<u8>)> {
 fn generate_into(store: &Store, files: usize, apps: usize, seed: u64) {
     let cfg = Config::parse(crate::config::BUILT_IN, "built-in").unwrap();
     let day = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
-    store
-        .commit_generated(&Generated {
+    commit_generated(
+        store,
+        &Generated {
             cfg: &cfg,
             sender: "ACMEBRK",
             files,
@@ -773,8 +775,9 @@ fn generate_into(store: &Store, files: usize, apps: usize, seed: u64) {
             day,
             seed,
             mail_to: &["ops@acme.example".to_string()],
-        })
-        .unwrap();
+        },
+    )
+    .unwrap();
 }
 
 #[test]
@@ -796,15 +799,18 @@ fn a_commit_stopped_half_applied_is_finished_when_the_store_opens() {
             let s = Store::open(d.path()).unwrap();
             journal::crash_point::after(Some(n));
             let cfg = Config::parse(crate::config::BUILT_IN, "built-in").unwrap();
-            let r = s.commit_generated(&Generated {
-                cfg: &cfg,
-                sender: "ACMEBRK",
-                files: 2,
-                apps_per_file: 300,
-                day: NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
-                seed: 7,
-                mail_to: &["ops@acme.example".to_string()],
-            });
+            let r = commit_generated(
+                &s,
+                &Generated {
+                    cfg: &cfg,
+                    sender: "ACMEBRK",
+                    files: 2,
+                    apps_per_file: 300,
+                    day: NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+                    seed: 7,
+                    mail_to: &["ops@acme.example".to_string()],
+                },
+            );
             journal::crash_point::after(None);
             let e = r.unwrap_err();
             assert!(e.is_io(), "{e}");

@@ -715,7 +715,7 @@ pub fn archive_file_name(name: &str) -> String {
 
 /// The first free ack name for `file_name` in `outbox`: `<stem>.ack.xml`, `<stem>.2.ack.xml`, …
 /// `reserved` holds names chosen in this batch but not yet written.
-pub fn free_ack_name(outbox: &Path, file_name: &str, reserved: &HashSet<String>) -> String {
+fn free_ack_name(outbox: &Path, file_name: &str, reserved: &HashSet<String>) -> String {
     let mut n = 1u64;
     loop {
         let name = ack_file_name(file_name, n);
@@ -723,6 +723,57 @@ pub fn free_ack_name(outbox: &Path, file_name: &str, reserved: &HashSet<String>)
             return name;
         }
         n += 1;
+    }
+}
+
+/// Where one delivery's answer goes, decided at once: its ack's name in the partner's outbox
+/// and its input's entry in the archive (both stored in the receipt before either is made).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placement {
+    pub ack_name: String,
+    /// Relative to the archive folder: `<day>/<sender>/<time>-<counter>-<name>`.
+    pub archive: String,
+}
+
+/// Decides [`Placement`]s: an ack name free in the outbox and not taken earlier in the same
+/// batch (whose acks are not written yet), an archive entry unique by time and a counter.
+#[derive(Debug, Default)]
+pub struct Placer {
+    reserved: HashSet<String>,
+    seq: u64,
+}
+
+impl Placer {
+    /// A new batch: the names of the last one are written, or kept in the store for recovery.
+    pub fn next_batch(&mut self) {
+        self.reserved.clear();
+    }
+
+    /// A placement decided earlier (a delivery being finished) is taken in this batch too.
+    pub fn keep(&mut self, p: &Placement) {
+        self.reserved.insert(p.ack_name.clone());
+    }
+
+    /// The placement of a new delivery of `file_name` from `inbox`, received `now`.
+    pub fn place(
+        &mut self,
+        inbox: &Inbox,
+        file_name: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Placement {
+        let ack_name = free_ack_name(&inbox.outbox, file_name, &self.reserved);
+        self.reserved.insert(ack_name.clone());
+        self.seq += 1;
+        // Unique per delivery: time and a counter; the name is kept for people.
+        let archive = format!(
+            "{}/{}/{}-{:06}-{}",
+            now.format("%Y-%m-%d"),
+            inbox.partner,
+            now.format("%H%M%S%3f"),
+            self.seq % 1_000_000,
+            archive_file_name(file_name)
+        );
+        Placement { ack_name, archive }
     }
 }
 
@@ -1109,6 +1160,33 @@ mod tests {
         write_ack(d.path(), &a, b"one").unwrap();
         assert!(write_ack(d.path(), &a, b"two").is_err());
         assert_eq!(std::fs::read(d.path().join(&a)).unwrap(), b"one");
+    }
+
+    #[test]
+    fn a_placement_decides_the_ack_and_the_archive_name_together() {
+        use chrono::TimeZone;
+        let d = tempfile::tempdir().unwrap();
+        let inbox = Inbox {
+            partner: "ACME".into(),
+            dir: d.path().join("in"),
+            outbox: d.path().to_path_buf(),
+            emails: vec![],
+            claimed: PathBuf::new(),
+        };
+        let at = chrono::Utc.with_ymd_and_hms(2026, 12, 1, 9, 30, 5).unwrap();
+        let mut p = Placer::default();
+        let a = p.place(&inbox, "x\n.xml", at);
+        assert_eq!(a.ack_name, "x_.ack.xml");
+        assert_eq!(a.archive, "2026-12-01/ACME/093005000-000001-x_.xml");
+        // The same name again in the same batch: the next ack name, the next archive entry.
+        let b = p.place(&inbox, "x\n.xml", at);
+        assert_eq!(b.ack_name, "x_.2.ack.xml");
+        assert_eq!(b.archive, "2026-12-01/ACME/093005000-000002-x_.xml");
+        // A new batch: names not written are free again; a kept one stays taken.
+        p.next_batch();
+        p.keep(&b);
+        assert_eq!(p.place(&inbox, "x\n.xml", at).ack_name, "x_.ack.xml");
+        assert_eq!(p.place(&inbox, "x\n.xml", at).ack_name, "x_.3.ack.xml");
     }
 
     #[test]

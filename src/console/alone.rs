@@ -75,7 +75,7 @@ pub fn attach(config: &Path) -> ExitCode {
     ) {
         return code;
     }
-    let cfg = match crate::cli::load_config(config) {
+    let cfg = match crate::config::load_config(config) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -92,7 +92,7 @@ pub fn alone(config: &Path) -> ExitCode {
     ) {
         return code;
     }
-    let mut cfg = match crate::cli::load_config(config) {
+    let mut cfg = match crate::config::load_config(config) {
         Ok(c) => c,
         Err(code) => return code,
     };

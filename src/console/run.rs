@@ -116,6 +116,7 @@ fn connect(tx: mpsc::UnboundedSender<In>, opts: &Options, epoch: u64, first: boo
 }
 
 /// Run the console on `terminal` with `input` until `q`.
+#[allow(clippy::too_many_lines)] // the one select! over every source of the loop; split, its order is harder to follow
 pub async fn event_loop<B: Backend, S>(
     terminal: &mut Terminal<B>,
     mut input: S,

@@ -27,9 +27,9 @@ pub(crate) mod staff;
 mod startup;
 pub(crate) mod writer;
 
-pub use startup::{
-    DataDir, DataLock, Prepared, STOP_DEADLINE, lock_data, prepare, serve, stop_on_signals,
-};
+// What the binary's other rooms and the integration tests use; the rest is the daemon's own.
+pub use startup::{DataDir, DataLock, lock_data};
+pub(crate) use startup::{prepare, serve, stop_on_signals};
 
 use crate::api::Event;
 use crate::clock::Clock;
@@ -44,7 +44,7 @@ use writer::{Command, Writer};
 
 /// The one stop signal of every thread of the daemon: SIGTERM/SIGINT, `q` in the console, or
 /// the daemon ending for another reason cancel it.
-pub type Shutdown = tokio_util::sync::CancellationToken;
+pub(crate) type Shutdown = tokio_util::sync::CancellationToken;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -70,7 +70,7 @@ pub enum DaemonError {
 
 /// Counters for the status line and tests.
 #[derive(Default)]
-pub struct Stats {
+pub(crate) struct Stats {
     pub files: AtomicU64,
     pub applications: AtomicU64,
     pub licenses: AtomicU64,
@@ -79,7 +79,7 @@ pub struct Stats {
 
 /// The intake loop and the single writer. Its state is shared by the rooms above; each adds
 /// its own `impl Daemon` block.
-pub struct Daemon {
+pub(crate) struct Daemon {
     cfg: Config,
     data: DataDir,
     store: Arc<SharedStore>,

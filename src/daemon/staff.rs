@@ -249,7 +249,14 @@ impl Daemon {
         }))
     }
 
-    fn decide(&mut self, by: &Actor, handles: &[Handle], ruling: &Ruling) -> StaffReply {
+    /// The held applications `handles` name, every one of them decidable, or why not (all or
+    /// nothing: a request that cannot be done whole changes nothing, so that the reviewer can
+    /// correct it and send it again).
+    fn decidable(
+        &self,
+        handles: &[Handle],
+        ruling: &Ruling,
+    ) -> Result<Vec<(Vec<u8>, PendingApp)>, ApiError> {
         let mut items: Vec<(Vec<u8>, PendingApp)> = Vec::new();
         let mut refused = Vec::new();
         let mut missing = Vec::new();
@@ -299,8 +306,6 @@ impl Daemon {
                 }
             }
         }
-        // All or nothing: a request that cannot be done whole changes nothing, so that the
-        // reviewer can correct it and send it again.
         if !refused.is_empty() || !missing.is_empty() {
             let kind = if refused.is_empty() {
                 ErrorKind::NotFound
@@ -315,6 +320,11 @@ impl Daemon {
             };
             return Err(ApiError::new(kind, format!("{}{note}", refused.join("; "))));
         }
+        Ok(items)
+    }
+
+    fn decide(&mut self, by: &Actor, handles: &[Handle], ruling: &Ruling) -> StaffReply {
+        let items = self.decidable(handles, ruling)?;
         let at = self.clock.now();
         let mail = |s: &str| self.mail_to(s);
         let taken = |s: &str, name: &str| self.name_taken(s, name);

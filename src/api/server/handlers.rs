@@ -132,20 +132,10 @@ fn answer_read(
                 views::held_as_filed(&held, &db).map_err(store_err)?,
             ))
         }
-        Request::MonitorExport { month } => {
-            let cells = monitor_cells(cx, month.as_deref())?;
-            Ok(Reply::Monitor(crate::monitor::public_rows(
-                &cells,
-                month.as_deref(),
-            )))
-        }
-        Request::MonitorCells { month } => {
-            let cells = monitor_cells(cx, month.as_deref())?;
-            Ok(Reply::Cells(crate::monitor::staff_rows(
-                &cells,
-                month.as_deref(),
-            )))
-        }
+        Request::MonitorExport { month } => monitor_cells(cx, month.as_deref())
+            .map(|c| Reply::Monitor(crate::monitor::public_rows(&c, month.as_deref()))),
+        Request::MonitorCells { month } => monitor_cells(cx, month.as_deref())
+            .map(|c| Reply::Cells(crate::monitor::staff_rows(&c, month.as_deref()))),
         Request::Mail => mail(cx).map(Reply::Mail),
         Request::Browse(q) => {
             let senders: Vec<String> = cx.cfg.partners.iter().map(|p| p.id.clone()).collect();

@@ -10,6 +10,13 @@
 //! `TestBackend` with synthetic keys and reports: time to the first frame showing the count,
 //! the search for one license, the slowest keypress-to-frame while scrolling; and the real
 //! `aim console`'s peak RSS in tmux.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 use aim::console::app::{App, Screen};
 use aim::filing::model::LicenseNumber;

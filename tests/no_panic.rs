@@ -1,5 +1,12 @@
 //! Whatever bytes arrive, `aim::filing::check` returns a verdict without panicking, and the ack
 //! rendered from it is well-formed XML that says what the verdict says.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 mod common;
 

@@ -1,5 +1,12 @@
 //! Rule-by-rule tests of AIM-XML 1.0 (spec sections 2-4) through `aim::filing::check`, on small
 //! documents built from the valid-single sample by string replacement.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 mod common;
 

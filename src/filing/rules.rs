@@ -283,13 +283,13 @@ pub fn judge(
             .sender_id
             .as_ref()
             .filter(|t| is_sender_id(&t.value))
-            .map(|t| t.value.clone());
+            .map(|t| t.value.to_string());
         if let Some(t) = ic
             .control_number
             .as_ref()
             .filter(|t| is_control_number(&t.value))
         {
-            v.control_number = Some(t.value.clone());
+            v.control_number = Some(t.value.to_string());
             v.control_value = t.value.parse().ok();
         }
     }
@@ -405,7 +405,7 @@ pub fn is_created_at(s: &str) -> bool {
 }
 
 /// (name, value, rule, the form the rule wants) of an `Interchange` field.
-type InterchangeField<'a> = (&'a str, &'a Option<Text>, fn(&str) -> bool, &'a str);
+type InterchangeField<'a> = (&'a str, &'a Option<Text<'a>>, fn(&str) -> bool, &'a str);
 
 fn interchange_error(
     ic: Option<&RawInterchange>,
@@ -440,11 +440,11 @@ fn interchange_error(
 
 /// F010, F003 and F004: `Err` the first of them, else the sender and control number fields.
 fn interchange_form_error<'r>(
-    ic: Option<&'r RawInterchange>,
+    ic: Option<&'r RawInterchange<'r>>,
     root_offset: usize,
     loc: &Locator<'_>,
     cx: &FileContext<'_>,
-) -> Result<Option<(&'r Text, &'r Text)>, Issue> {
+) -> Result<Option<(&'r Text<'r>, &'r Text<'r>)>, Issue> {
     let f010 = |path: &str, off: usize, msg: String| {
         Err(file_issue(Code::F010, path, Some(loc.position(off)), msg))
     };
@@ -526,11 +526,11 @@ fn interchange_form_error<'r>(
 }
 
 /// Ids that occur more than once in the file (case-sensitive).
-fn duplicate_ids(apps: &[RawApp]) -> HashMap<&str, usize> {
+fn duplicate_ids<'r>(apps: &'r [RawApp<'_>]) -> HashMap<&'r str, usize> {
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for a in apps {
         if let Some(id) = &a.id {
-            *counts.entry(id.value.as_str()).or_default() += 1;
+            *counts.entry(&*id.value).or_default() += 1;
         }
     }
     counts.retain(|_, n| *n > 1);
@@ -562,6 +562,15 @@ fn close_errors(errors: &mut Vec<Issue>, keep: usize, unlisted: usize, why: &str
             last.message
         );
     }
+}
+
+/// The first control character of a value and its 0-based character index. A value of
+/// printable ASCII, the usual case, is passed over without decoding characters.
+fn first_control(v: &str) -> Option<(usize, char)> {
+    if v.bytes().all(|b| (0x20..0x7f).contains(&b) || b == b'\t') {
+        return None;
+    }
+    v.chars().enumerate().find(|&(_, c)| is_control(c))
 }
 
 /// Collects the errors of one application: the first [`MAX_APP_ERRORS`] + 1 in full, the rest
@@ -600,11 +609,11 @@ impl Judge<'_, '_> {
     /// Returns the value when it can be checked further.
     fn value<'t>(
         &mut self,
-        t: &'t Option<Text>,
+        t: &'t Option<Text<'_>>,
         path: &str,
         parent_offset: usize,
         required: bool,
-    ) -> Option<&'t Text> {
+    ) -> Option<&'t Text<'t>> {
         let name = path.rsplit('/').next().unwrap_or(path);
         match t {
             None => {
@@ -619,7 +628,7 @@ impl Judge<'_, '_> {
                 None
             }
             Some(t) => {
-                if let Some((i, c)) = t.value.chars().enumerate().find(|&(_, c)| is_control(c)) {
+                if let Some((i, c)) = first_control(&t.value) {
                     self.err(
                         Code::A203,
                         path.to_owned(),
@@ -663,7 +672,7 @@ impl Judge<'_, '_> {
             );
             return None;
         }
-        Some(t.value.clone())
+        Some(t.value.to_string())
     }
 
     fn pattern(
@@ -686,7 +695,7 @@ impl Judge<'_, '_> {
             );
             return None;
         }
-        Some(t.value.clone())
+        Some(t.value.to_string())
     }
 
     fn country(
@@ -769,7 +778,7 @@ impl Judge<'_, '_> {
         filing_day: NaiveDate,
     ) -> Option<Smelt> {
         let t = self.value(t, path, parent_offset, true)?;
-        match t.value.as_str() {
+        match &*t.value {
             "NOT_APPLICABLE" => Some(Smelt::NotApplicable),
             "UNKNOWN" => {
                 if filing_day > UNKNOWN_SMELT_LAST_DAY {
@@ -1329,7 +1338,7 @@ fn license_data(
     let filer = filer(j, &app.filer, app, label, required);
     let entry_type = j
         .value(&app.entry_type, &at("EntryType"), o, required)
-        .and_then(|t| match t.value.as_str() {
+        .and_then(|t| match &*t.value {
             "consumption" => Some(EntryType::Consumption),
             "ftz" => Some(EntryType::Ftz),
             other => {

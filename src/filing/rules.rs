@@ -121,6 +121,48 @@ impl AppStatus {
     }
 }
 
+/// The outcome of a file as its ack states it (spec section 4): worked out here once, from
+/// the verdict or from the applications a follow-up ack answers. The serde names are those
+/// receipts have always been stored with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileStatus {
+    Accepted,
+    Partial,
+    Rejected,
+}
+
+impl FileStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileStatus::Accepted => "accepted",
+            FileStatus::Partial => "partial",
+            FileStatus::Rejected => "rejected",
+        }
+    }
+
+    /// The status of an ack over these application statuses: rejected when there are none or
+    /// all are rejected, partial when some are, else accepted.
+    pub fn of(apps: impl IntoIterator<Item = AppStatus>) -> FileStatus {
+        let (mut any, mut rejected, mut all_rejected) = (false, false, true);
+        for s in apps {
+            any = true;
+            if s == AppStatus::Rejected {
+                rejected = true;
+            } else {
+                all_rejected = false;
+            }
+        }
+        if !any || all_rejected {
+            FileStatus::Rejected
+        } else if rejected {
+            FileStatus::Partial
+        } else {
+            FileStatus::Accepted
+        }
+    }
+}
+
 /// A review rule that holds an application (spec section 6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum HoldCode {
@@ -196,14 +238,19 @@ impl Verdict {
         self.file_error.is_none()
     }
 
-    pub fn status_str(&self) -> &'static str {
-        if self.file_error.is_some() || self.apps.iter().all(|a| a.status == AppStatus::Rejected) {
-            "rejected"
-        } else if self.apps.iter().any(|a| a.status == AppStatus::Rejected) {
-            "partial"
+    /// The file's status: rejected for a file-level error, else from its applications.
+    pub fn status(&self) -> FileStatus {
+        if self.file_error.is_some() {
+            FileStatus::Rejected
         } else {
-            "accepted"
+            FileStatus::of(self.apps.iter().map(|a| a.status))
         }
+    }
+
+    /// [`Verdict::status`] as text, for the daemon's staged outcome (which is to hold the
+    /// enum itself).
+    pub fn status_str(&self) -> &'static str {
+        self.status().as_str()
     }
 }
 
@@ -1515,4 +1562,67 @@ fn license_data(
         products,
     };
     (entry_ok && manu_ok && dates_ok && products_ok).then_some(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(file_error: bool, statuses: &[AppStatus]) -> Verdict {
+        Verdict {
+            file_error: file_error.then(|| file_issue(Code::F001, "", None, "x".into())),
+            sender_id: None,
+            control_number: None,
+            control_value: None,
+            apps: statuses
+                .iter()
+                .enumerate()
+                .map(|(position, &status)| AppVerdict {
+                    id: None,
+                    position,
+                    action: None,
+                    status,
+                    license: None,
+                    data: None,
+                    reason: None,
+                    errors: Vec::new(),
+                    warnings: Vec::new(),
+                    held_for: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    /// One status of a file, from its verdict: a file-level error or no accepted application
+    /// is rejected, some rejected is partial (spec section 4).
+    #[test]
+    fn file_status_from_the_verdict() {
+        use AppStatus::*;
+        for (file_error, apps, want) in [
+            (true, &[Issued][..], FileStatus::Rejected),
+            (false, &[], FileStatus::Rejected),
+            (false, &[Rejected, Rejected], FileStatus::Rejected),
+            (false, &[Issued, Rejected], FileStatus::Partial),
+            (false, &[PendingReview, Rejected], FileStatus::Partial),
+            (false, &[Issued, Corrected, Cancelled], FileStatus::Accepted),
+            (false, &[PendingReview], FileStatus::Accepted),
+        ] {
+            let v = verdict(file_error, apps);
+            assert_eq!(v.status(), want, "{file_error} {apps:?}");
+            assert_eq!(v.status_str(), want.as_str());
+        }
+    }
+
+    /// Receipts store the status by these names; databases written before keep reading.
+    #[test]
+    fn file_status_keeps_its_stored_names() {
+        for (s, name) in [
+            (FileStatus::Accepted, "\"accepted\""),
+            (FileStatus::Partial, "\"partial\""),
+            (FileStatus::Rejected, "\"rejected\""),
+        ] {
+            assert_eq!(serde_json::to_string(&s).unwrap(), name);
+            assert_eq!(serde_json::from_str::<FileStatus>(name).unwrap(), s);
+        }
+    }
 }

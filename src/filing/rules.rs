@@ -11,6 +11,7 @@ use super::parse::{
 use chrono::{DateTime, NaiveDate};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// `UNKNOWN` smelt countries were accepted only until this day.
@@ -611,6 +612,50 @@ fn close_errors(errors: &mut Vec<Issue>, keep: usize, unlisted: usize, why: &str
     }
 }
 
+/// Where a field sits, `<parent>/<name>` (with `[index]` for a repeated one): a path built
+/// into a string only when an issue names it, so judging a valid value allocates nothing.
+#[derive(Clone, Copy)]
+struct Field<'p> {
+    parent: &'p str,
+    name: &'p str,
+    index: Option<usize>,
+}
+
+impl<'p> Field<'p> {
+    fn new(parent: &'p str, name: &'p str) -> Self {
+        Field {
+            parent,
+            name,
+            index: None,
+        }
+    }
+
+    /// The field's own name as messages use it (`Importer`, `@line`, `Manufacturer[2]`).
+    fn name(&self) -> Cow<'p, str> {
+        match self.index {
+            None => Cow::Borrowed(self.name),
+            Some(i) => Cow::Owned(format!("{}[{i}]", self.name)),
+        }
+    }
+}
+
+/// A path an issue is filed under: built from a [`Field`] only when the issue is kept.
+trait IssuePath {
+    fn into_path(self) -> String;
+}
+
+impl IssuePath for String {
+    fn into_path(self) -> String {
+        self
+    }
+}
+
+impl IssuePath for Field<'_> {
+    fn into_path(self) -> String {
+        format!("{}/{}", self.parent, self.name())
+    }
+}
+
 /// The first control character of a value and its 0-based character index. A value of
 /// printable ASCII, the usual case, is passed over without decoding characters.
 fn first_control(v: &str) -> Option<(usize, char)> {
@@ -630,23 +675,23 @@ struct Judge<'a, 'l> {
 }
 
 impl Judge<'_, '_> {
-    fn err(&mut self, code: Code, path: String, offset: usize, message: String) {
+    fn err(&mut self, code: Code, path: impl IssuePath, offset: usize, message: String) {
         if self.errors.len() > MAX_APP_ERRORS {
             self.unlisted += 1;
             return;
         }
         self.errors.push(Issue {
             code,
-            path,
+            path: path.into_path(),
             position: Some(self.loc.position(offset)),
             message,
         });
     }
 
-    fn warn(&mut self, code: Code, path: String, offset: usize, message: String) {
+    fn warn(&mut self, code: Code, path: impl IssuePath, offset: usize, message: String) {
         self.warnings.push(Issue {
             code,
-            path,
+            path: path.into_path(),
             position: Some(self.loc.position(offset)),
             message,
         });
@@ -657,17 +702,17 @@ impl Judge<'_, '_> {
     fn value<'t>(
         &mut self,
         t: &'t Option<Text<'_>>,
-        path: &str,
+        path: Field<'_>,
         parent_offset: usize,
         required: bool,
     ) -> Option<&'t Text<'t>> {
-        let name = path.rsplit('/').next().unwrap_or(path);
+        let name = path.name();
         match t {
             None => {
                 if required {
                     self.err(
                         Code::A102,
-                        path.to_owned(),
+                        path,
                         parent_offset,
                         format!("{name} is required; add it"),
                     );
@@ -678,7 +723,7 @@ impl Judge<'_, '_> {
                 if let Some((i, c)) = first_control(&t.value) {
                     self.err(
                         Code::A203,
-                        path.to_owned(),
+                        path,
                         t.offset,
                         format!("{name} contains the control character U+{:04X} at character {}; remove it", u32::from(c), i + 1),
                     );
@@ -686,7 +731,7 @@ impl Judge<'_, '_> {
                 } else if t.value.is_empty() {
                     self.err(
                         Code::A201,
-                        path.to_owned(),
+                        path,
                         t.offset,
                         format!("{name} is empty; give a value"),
                     );
@@ -702,7 +747,7 @@ impl Judge<'_, '_> {
     fn name_text(
         &mut self,
         t: &Option<Text>,
-        path: &str,
+        path: Field<'_>,
         parent_offset: usize,
         required: bool,
         max: usize,
@@ -710,10 +755,10 @@ impl Judge<'_, '_> {
         let t = self.value(t, path, parent_offset, required)?;
         let n = t.value.chars().count();
         if n > max {
-            let name = path.rsplit('/').next().unwrap_or(path);
+            let name = path.name();
             self.err(
                 Code::A201,
-                path.to_owned(),
+                path,
                 t.offset,
                 format!("{name} has {n} characters; at most {max} are allowed"),
             );
@@ -725,7 +770,7 @@ impl Judge<'_, '_> {
     fn pattern(
         &mut self,
         t: &Option<Text>,
-        path: &str,
+        path: Field<'_>,
         parent_offset: usize,
         required: bool,
         ok: impl Fn(&str) -> bool,
@@ -733,10 +778,10 @@ impl Judge<'_, '_> {
     ) -> Option<String> {
         let t = self.value(t, path, parent_offset, required)?;
         if !ok(&t.value) {
-            let name = path.rsplit('/').next().unwrap_or(path);
+            let name = path.name();
             self.err(
                 Code::A201,
-                path.to_owned(),
+                path,
                 t.offset,
                 format!("{name} {} is not valid: it must be {form}", quote(&t.value)),
             );
@@ -748,7 +793,7 @@ impl Judge<'_, '_> {
     fn country(
         &mut self,
         t: &Option<Text>,
-        path: &str,
+        path: Field<'_>,
         parent_offset: usize,
         required: bool,
     ) -> Option<Country> {
@@ -756,14 +801,14 @@ impl Judge<'_, '_> {
         self.country_code(t, path)
     }
 
-    fn country_code(&mut self, t: &Text, path: &str) -> Option<Country> {
-        let name = path.rsplit('/').next().unwrap_or(path);
+    fn country_code(&mut self, t: &Text, path: Field<'_>) -> Option<Country> {
+        let name = path.name();
         match Country::parse(&t.value) {
             Ok(c) => Some(c),
             Err(CountryError::NotTwoLetters) => {
                 self.err(
                     Code::A201,
-                    path.to_owned(),
+                    path,
                     t.offset,
                     format!("{name} {} is not a country code: give two upper-case letters (ISO 3166-1 alpha-2)", quote(&t.value)),
                 );
@@ -772,7 +817,7 @@ impl Judge<'_, '_> {
             Err(CountryError::NotAssigned) => {
                 self.err(
                     Code::A202,
-                    path.to_owned(),
+                    path,
                     t.offset,
                     format!(
                         "{name} {} is not an ISO 3166-1 alpha-2 country code",
@@ -787,7 +832,7 @@ impl Judge<'_, '_> {
     fn date(
         &mut self,
         t: &Option<Text>,
-        path: &str,
+        path: Field<'_>,
         parent_offset: usize,
         required: bool,
     ) -> Option<(NaiveDate, usize)> {
@@ -802,10 +847,10 @@ impl Judge<'_, '_> {
         match NaiveDate::parse_from_str(&t.value, "%Y-%m-%d") {
             Ok(d) if shaped => Some((d, t.offset)),
             _ => {
-                let name = path.rsplit('/').next().unwrap_or(path);
+                let name = path.name();
                 self.err(
                     Code::A201,
-                    path.to_owned(),
+                    path,
                     t.offset,
                     format!(
                         "{name} {} is not a date: give a real date as YYYY-MM-DD",
@@ -820,7 +865,7 @@ impl Judge<'_, '_> {
     fn smelt(
         &mut self,
         t: &Option<Text>,
-        path: &str,
+        path: Field<'_>,
         parent_offset: usize,
         filing_day: NaiveDate,
     ) -> Option<Smelt> {
@@ -829,10 +874,10 @@ impl Judge<'_, '_> {
             "NOT_APPLICABLE" => Some(Smelt::NotApplicable),
             "UNKNOWN" => {
                 if filing_day > UNKNOWN_SMELT_LAST_DAY {
-                    let name = path.rsplit('/').next().unwrap_or(path);
+                    let name = path.name();
                     self.err(
                         Code::A310,
-                        path.to_owned(),
+                        path,
                         t.offset,
                         format!("{name} UNKNOWN was accepted only until 2022-06-28; give the country where the aluminum was smelted"),
                     );
@@ -848,18 +893,18 @@ impl Judge<'_, '_> {
     fn decimal(
         &mut self,
         t: &Option<Text>,
-        path: &str,
+        path: Field<'_>,
         parent_offset: usize,
         max_decimals: usize,
     ) -> Option<Decimal> {
         let t = self.value(t, path, parent_offset, true)?;
-        let name = path.rsplit('/').next().unwrap_or(path);
+        let name = path.name();
         match parse_positive_decimal(&t.value, max_decimals) {
             Ok(d) => Some(d),
             Err(DecimalError::Malformed) => {
                 self.err(
                     Code::A201,
-                    path.to_owned(),
+                    path,
                     t.offset,
                     format!("{name} {} is not a decimal number: write digits with an optional '.' and fraction", quote(&t.value)),
                 );
@@ -875,7 +920,7 @@ impl Judge<'_, '_> {
                 };
                 self.err(
                     Code::A330,
-                    path.to_owned(),
+                    path,
                     t.offset,
                     format!("{name} {} {why}", quote(&t.value)),
                 );
@@ -944,24 +989,24 @@ fn filer(
         }
         return None;
     };
-    let p = |n: &str| format!("{path}/{n}");
+    let p = |n: &'static str| Field::new(&path, n);
     let o = f.offset;
-    let company = j.name_text(&f.company, &p("Company"), o, true, 100);
-    let street = j.name_text(&f.street, &p("Street"), o, true, 100);
-    let city = j.name_text(&f.city, &p("City"), o, true, 100);
+    let company = j.name_text(&f.company, p("Company"), o, true, 100);
+    let street = j.name_text(&f.street, p("Street"), o, true, 100);
+    let city = j.name_text(&f.city, p("City"), o, true, 100);
     let state = j.pattern(
         &f.state,
-        &p("State"),
+        p("State"),
         o,
         true,
         is_state,
         "two upper-case letters",
     );
-    let postal_code = j.name_text(&f.postal_code, &p("PostalCode"), o, true, 100);
-    let contact_name = j.name_text(&f.contact_name, &p("ContactName"), o, true, 100);
+    let postal_code = j.name_text(&f.postal_code, p("PostalCode"), o, true, 100);
+    let contact_name = j.name_text(&f.contact_name, p("ContactName"), o, true, 100);
     let phone = j.pattern(
         &f.phone,
-        &p("Phone"),
+        p("Phone"),
         o,
         true,
         is_phone,
@@ -969,7 +1014,7 @@ fn filer(
     );
     let email = j.pattern(
         &f.email,
-        &p("Email"),
+        p("Email"),
         o,
         true,
         is_email,
@@ -995,7 +1040,7 @@ fn product(
     filing_day: NaiveDate,
 ) -> Option<Product> {
     let path = format!("{app_label}/{}", p.label);
-    let f = |n: &str| format!("{path}/{n}");
+    let f = |n: &'static str| Field::new(&path, n);
     let o = p.offset;
     let line = match &p.line {
         None => {
@@ -1007,7 +1052,7 @@ fn product(
             );
             None
         }
-        Some(t) => match j.value(&p.line, &f("@line"), o, true) {
+        Some(t) => match j.value(&p.line, f("@line"), o, true) {
             None => None,
             Some(_) => match parse_line_number(&t.value) {
                 None => {
@@ -1038,7 +1083,7 @@ fn product(
     let hts = j
         .pattern(
             &p.hts,
-            &f("Hts"),
+            f("Hts"),
             o,
             true,
             |s| Hts::parse(s).is_some(),
@@ -1061,9 +1106,9 @@ fn product(
             );
             None
         });
-    let description = j.name_text(&p.description, &f("Description"), o, true, 200);
-    let largest = j.smelt(&p.largest_smelt, &f("LargestSmelt"), o, filing_day);
-    let second = j.smelt(&p.second_smelt, &f("SecondLargestSmelt"), o, filing_day);
+    let description = j.name_text(&p.description, f("Description"), o, true, 200);
+    let largest = j.smelt(&p.largest_smelt, f("LargestSmelt"), o, filing_day);
+    let second = j.smelt(&p.second_smelt, f("SecondLargestSmelt"), o, filing_day);
     let mut pair_ok = true;
     if largest == Some(Smelt::NotApplicable)
         && let Some(t) = &p.second_smelt
@@ -1089,7 +1134,7 @@ fn product(
         );
         pair_ok = false;
     }
-    let cast = match j.value(&p.cast, &f("MostRecentCast"), o, true) {
+    let cast = match j.value(&p.cast, f("MostRecentCast"), o, true) {
         Some(t) if t.value == "NOT_APPLICABLE" || t.value == "UNKNOWN" => {
             j.err(
                 Code::A313,
@@ -1102,11 +1147,11 @@ fn product(
             );
             None
         }
-        Some(t) => j.country_code(t, &f("MostRecentCast")),
+        Some(t) => j.country_code(t, f("MostRecentCast")),
         None => None,
     };
-    let quantity = j.decimal(&p.quantity, &f("QuantityKg"), o, 3);
-    let value = j.decimal(&p.value, &f("CustomsValueUsd"), o, 2);
+    let quantity = j.decimal(&p.quantity, f("QuantityKg"), o, 3);
+    let value = j.decimal(&p.value, f("CustomsValueUsd"), o, 2);
     Some(Product {
         line: line?,
         hts: hts?,
@@ -1137,13 +1182,13 @@ fn judge_app(
         j.err(p.code, p.path.clone(), p.offset, p.message.clone());
     }
     let label = app.label.as_str();
-    let at = |n: &str| format!("{label}/{n}");
+    let at = |n: &'static str| Field::new(label, n);
     let day = cx.filing_day;
 
     // Attributes.
     let id = j.pattern(
         &app.id,
-        &at("@id"),
+        at("@id"),
         app.offset,
         true,
         is_valid_app_id,
@@ -1162,7 +1207,7 @@ fn judge_app(
             ),
         );
     }
-    let action = match j.value(&app.action, &at("@action"), app.offset, true) {
+    let action = match j.value(&app.action, at("@action"), app.offset, true) {
         Some(t) => match Action::parse(&t.value) {
             Some(a) => Some(a),
             None => {
@@ -1194,7 +1239,7 @@ fn judge_app(
             let required = action.is_some();
             if let Some(s) = j.pattern(
                 lic,
-                &at("@license"),
+                at("@license"),
                 app.offset,
                 required,
                 |s| LicenseNumber::parse(s).is_some(),
@@ -1209,13 +1254,7 @@ fn judge_app(
     let mut data = None;
     let mut reason = None;
     if action == Some(Action::Cancel) || action.is_none() {
-        reason = j.name_text(
-            &app.reason,
-            &at("Reason"),
-            app.offset,
-            action.is_some(),
-            200,
-        );
+        reason = j.name_text(&app.reason, at("Reason"), app.offset, action.is_some(), 200);
     }
     if data_required || action.is_none() {
         data = license_data(&mut j, app, label, data_required, day, cx.settings);
@@ -1380,11 +1419,11 @@ fn license_data(
     day: NaiveDate,
     settings: &RuleSettings,
 ) -> Option<LicenseData> {
-    let at = |n: &str| format!("{label}/{n}");
+    let at = |n: &'static str| Field::new(label, n);
     let o = app.offset;
     let filer = filer(j, &app.filer, app, label, required);
     let entry_type = j
-        .value(&app.entry_type, &at("EntryType"), o, required)
+        .value(&app.entry_type, at("EntryType"), o, required)
         .and_then(|t| match &*t.value {
             "consumption" => Some(EntryType::Consumption),
             "ftz" => Some(EntryType::Ftz),
@@ -1402,7 +1441,7 @@ fn license_data(
             }
         });
     let mut entry_ok = true;
-    let entry_number = match j.value(&app.entry_number, &at("EntryNumber"), o, false) {
+    let entry_number = match j.value(&app.entry_number, at("EntryNumber"), o, false) {
         None => {
             entry_ok = app.entry_number.is_none();
             None
@@ -1434,8 +1473,8 @@ fn license_data(
             }
         },
     };
-    let importer = j.name_text(&app.importer, &at("Importer"), o, required, 100);
-    let exporter = j.name_text(&app.exporter, &at("Exporter"), o, required, 100);
+    let importer = j.name_text(&app.importer, at("Importer"), o, required, 100);
+    let exporter = j.name_text(&app.exporter, at("Exporter"), o, required, 100);
 
     // Manufacturers: 1..10 names, or UNKNOWN alone. Entries past the 10th were A103 already.
     let mut manufacturers = Vec::new();
@@ -1451,8 +1490,11 @@ fn license_data(
     }
     let listed = app.manufacturers.len();
     for (i, m) in app.manufacturers.iter().take(10).enumerate() {
-        let path = format!("{label}/Manufacturer[{}]", i + 1);
-        match j.name_text(&Some(m.clone()), &path, o, true, 100) {
+        let path = Field {
+            index: Some(i + 1),
+            ..Field::new(label, "Manufacturer")
+        };
+        match j.name_text(&Some(m.clone()), path, o, true, 100) {
             Some(name) if name == "UNKNOWN" && listed > 1 => {
                 j.err(
                     Code::A201,
@@ -1475,15 +1517,10 @@ fn license_data(
         Manufacturers::Named(manufacturers)
     };
 
-    let origin = j.country(&app.origin, &at("CountryOfOrigin"), o, required);
-    let export_country = j.country(
-        &app.export_country,
-        &at("CountryOfExportation"),
-        o,
-        required,
-    );
-    let export_date = j.date(&app.export_date, &at("ExpectedExportDate"), o, required);
-    let import_date = j.date(&app.import_date, &at("ExpectedImportDate"), o, required);
+    let origin = j.country(&app.origin, at("CountryOfOrigin"), o, required);
+    let export_country = j.country(&app.export_country, at("CountryOfExportation"), o, required);
+    let export_date = j.date(&app.export_date, at("ExpectedExportDate"), o, required);
+    let import_date = j.date(&app.import_date, at("ExpectedImportDate"), o, required);
     let mut dates_ok = true;
     if let Some((imp, off)) = import_date {
         let ahead = (imp - day).num_days();
@@ -1521,7 +1558,7 @@ fn license_data(
     }
     let port = j.pattern(
         &app.port,
-        &at("PortOfEntry"),
+        at("PortOfEntry"),
         o,
         required,
         is_port,

@@ -56,15 +56,6 @@ impl std::fmt::Display for Answered {
     }
 }
 
-/// The status of the ack a verdict gets (spec section 4).
-fn verdict_status(v: &rules::Verdict) -> FileStatus {
-    if v.file_error.is_some() {
-        FileStatus::Rejected
-    } else {
-        FileStatus::of(v.apps.iter().map(|a| a.status))
-    }
-}
-
 /// One file taken through steps 1–3, waiting for the group flush.
 struct Staged {
     ready: Ready,
@@ -450,7 +441,7 @@ impl Daemon {
             ack: committed.ack,
             started,
             received_at,
-            answered: Answered::New(verdict_status(&verdict)),
+            answered: Answered::New(verdict.status()),
             apps: verdict.apps.len(),
             licenses: committed.issued.len(),
             outcomes: verdict.apps.iter().map(|a| a.status).collect(),

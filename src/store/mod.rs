@@ -27,6 +27,7 @@ mod records;
 mod rejections;
 mod review;
 mod unit_values;
+mod workflow;
 
 pub use aggregates::{CellKey, DIMENSIONS, StoredCell, cells_of};
 pub use browse::{BrowseFilter, BrowsePage, BrowseQuery, BrowseRow, Sort, parse_query};

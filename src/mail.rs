@@ -572,6 +572,15 @@ pub async fn run(
             };
             let failed = result.as_ref().err().map(ToString::to_string);
             let job = after_attempt(&cfg, job, result, Utc::now());
+            // The outcome is told once it is recorded: what the log says, status says too.
+            if let Err(e) = writer.settle_mail(old_due, job.clone()).await {
+                if failing == 0 {
+                    tracing::error!(id = job.id, "cannot record the mail state: {e}; retrying");
+                }
+                failing += 1;
+                tokio::time::sleep(Duration::from_secs(failing.min(30))).await;
+                break;
+            }
             match (job.state, &failed) {
                 (MailState::Sent, _) => {
                     tracing::info!(id = job.id, sender = %job.sender, ack = %sanitize(&job.ack_name), to = %job.to.join(","), "mail delivered")
@@ -583,15 +592,6 @@ pub async fn run(
                     tracing::warn!(id = job.id, sender = %job.sender, ack = %sanitize(&job.ack_name), attempts = job.attempts, next = %job.next_attempt, "mail delivery failed, will retry: {e}")
                 }
                 _ => {}
-            }
-            let id = job.id;
-            if let Err(e) = writer.settle_mail(old_due, job).await {
-                if failing == 0 {
-                    tracing::error!(id, "cannot record the mail state: {e}; retrying");
-                }
-                failing += 1;
-                tokio::time::sleep(Duration::from_secs(failing.min(30))).await;
-                break;
             }
         }
     }

@@ -7,6 +7,7 @@
 use super::aggregates::CellDeltas;
 use super::codec::{dec, dec_u64, enc};
 use super::journal::TxTree;
+use super::mail_queue::MailDelta;
 use super::records::*;
 use super::{StoreError, keys};
 use crate::filing::model::{LicenseData, LicenseNumber};
@@ -43,6 +44,8 @@ pub(crate) struct Tx<'t> {
     pub(crate) touched: Vec<Touch>,
     days: BTreeMap<NaiveDate, DayStats>,
     on_record: i64,
+    /// How the mail queue's counts move (written once, in `finish`).
+    pub(crate) mail_moves: MailDelta,
     seq: Option<u64>,
     ids: &'t sled::Db,
 }
@@ -88,6 +91,7 @@ impl<'t> Tx<'t> {
             touched: Vec::new(),
             days: BTreeMap::new(),
             on_record: 0,
+            mail_moves: MailDelta::default(),
             seq: None,
             ids,
         }
@@ -319,6 +323,7 @@ impl<'t> Tx<'t> {
             sent_at: None,
         };
         self.mail.insert(&keys::mail(at, id), enc(&job))?;
+        self.mail_moves.moved(None, Some(MailState::Queued));
         Ok(())
     }
 
@@ -340,9 +345,11 @@ impl<'t> Tx<'t> {
         Ok(())
     }
 
-    /// Write what was gathered: aggregate cells, the license counter, the day's statistics.
+    /// Write what was gathered: aggregate cells, the mail counts, the license counter, the
+    /// day's statistics.
     pub(crate) fn finish(mut self) -> TxResult<Vec<Touch>> {
         std::mem::take(&mut self.deltas).apply(self.agg)?;
+        std::mem::take(&mut self.mail_moves).apply(self.meta)?;
         if let Some(seq) = self.seq {
             self.meta.insert(keys::LICENSE_SEQ, &seq.to_be_bytes())?;
         }

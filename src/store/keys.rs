@@ -3,6 +3,7 @@
 //! | tree | key | value |
 //! |---|---|---|
 //! | `meta` | `license_seq`, `licenses_on_record`, `cells_layout` | u64 counters |
+//! | `meta` | `mail_counts` | [`MailCounts`](super::MailCounts): queued, retrying, dead |
 //! | `meta` | `day` 0 `YYYY-MM-DD` | [`DayStats`](super::DayStats) |
 //! | `receipts` | sender 0 sha256 | [`Receipt`](super::Receipt) |
 //! | `controls` | sender 0 control (u32) | sha256 of the file that used it |
@@ -29,6 +30,8 @@ pub(crate) const LICENSE_SEQ: &[u8] = b"license_seq";
 pub(crate) const LICENSES_ON_RECORD: &[u8] = b"licenses_on_record";
 /// The layout of the aggregate cells (u64), see `aggregates::CELLS_LAYOUT`.
 pub(crate) const CELLS_LAYOUT: &[u8] = b"cells_layout";
+/// The mail queue's counts, kept by the writer (`mail_queue::MailDelta`).
+pub(crate) const MAIL_COUNTS: &[u8] = b"mail_counts";
 
 /// Index kinds.
 pub(crate) const BY_SENDER: u8 = b's';

@@ -1,11 +1,77 @@
 //! The durable mail queue: jobs keyed by due time, sent ones kept slim, dead letters kept whole
-//! for staff (retry, re-send).
+//! for staff (retry, re-send). The writer keeps the queue's counts in `meta`, moved in the
+//! same unit of change as the message, so a reader of the counts (status, `/healthz`,
+//! `/metrics`, the console) reads one value and never waits for the writer.
 
-use super::change::Tx;
+use super::change::{Tx, TxResult};
 use super::codec::{dec, enc};
+use super::journal::TxTree;
 use super::records::*;
 use super::{Result, Store, StoreError, keys};
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+/// How one unit of change moves the mail counts, summed and written once by `Tx::finish`.
+#[derive(Default)]
+pub(crate) struct MailDelta {
+    queued: i64,
+    retrying: i64,
+    dead: i64,
+}
+
+impl MailDelta {
+    /// A message left `from` for `to` (`None`: it was not, or is no longer, in a counted
+    /// place; sent messages are not counted).
+    pub(crate) fn moved(&mut self, from: Option<MailState>, to: Option<MailState>) {
+        self.add(from, -1);
+        self.add(to, 1);
+    }
+
+    fn add(&mut self, state: Option<MailState>, by: i64) {
+        match state {
+            Some(MailState::Queued) => self.queued += by,
+            Some(MailState::Retrying) => self.retrying += by,
+            Some(MailState::Dead) => self.dead += by,
+            Some(MailState::Sent) | None => {}
+        }
+    }
+
+    /// Add the moves to the stored counts. A count that would fall below zero is a damaged
+    /// store, never clamped.
+    pub(crate) fn apply(self, meta: &TxTree<'_>) -> TxResult<()> {
+        if (self.queued, self.retrying, self.dead) == (0, 0, 0) {
+            return Ok(());
+        }
+        let mut c: MailCounts = Tx::get(meta, keys::MAIL_COUNTS)?.unwrap_or_default();
+        let moved = |now: usize, by: i64, what: &str| {
+            i64::try_from(now)
+                .ok()
+                .and_then(|n| n.checked_add(by))
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| {
+                    StoreError::Invalid(format!(
+                        "the count of {what} mail would fall below zero ({now} {by:+})"
+                    ))
+                })
+        };
+        c.queued = moved(c.queued, self.queued, "queued")?;
+        c.retrying = moved(c.retrying, self.retrying, "retrying")?;
+        c.dead = moved(c.dead, self.dead, "dead")?;
+        meta.insert(keys::MAIL_COUNTS, enc(&c))?;
+        Ok(())
+    }
+}
+
+/// The state of a stored job, read without its ack.
+#[derive(Deserialize)]
+struct StateOf {
+    state: MailState,
+}
+
+/// Where a job waiting under `key` stands (`None`: no job there).
+fn waiting_state(mail: &TxTree<'_>, key: &[u8]) -> TxResult<Option<MailState>> {
+    Ok(Tx::get::<StateOf>(mail, key)?.map(|j| j.state))
+}
 
 impl Store {
     /// The ack bytes of a mail job: its own, or those of the receipt it names.
@@ -49,7 +115,20 @@ impl Store {
     pub fn settle_mail(&self, old_due: DateTime<Utc>, job: &MailJob) -> Result<()> {
         let old = keys::mail(old_due, job.id);
         self.transact(|tx| {
+            let was = waiting_state(tx.mail, &old)?;
             tx.mail.remove(&old)?;
+            let now = match job.state {
+                MailState::Dead
+                    if tx
+                        .mail_done
+                        .get(keys::mail_done(keys::DEAD, job.id))?
+                        .is_some() =>
+                {
+                    None
+                }
+                s => Some(s),
+            };
+            tx.mail_moves.moved(was, now);
             match job.state {
                 MailState::Queued | MailState::Retrying => {
                     tx.mail
@@ -73,34 +152,52 @@ impl Store {
         self.flush()
     }
 
-    /// Queued, retrying and dead messages (sent ones are not counted: they only grow).
+    /// Queued, retrying and dead messages (sent ones are not counted: they only grow): the
+    /// writer's counts, read without waiting for it.
     pub fn mail_counts(&self) -> Result<MailCounts> {
-        // A sled iterator is no snapshot: a retry settled during the count moves its message
-        // (removed, then written at a later key), so the count could meet it twice or miss it.
-        // Counted while no unit of change runs, the count is exact; a writer stuck on a
-        // failing disk must not hold it up, so after a short wait it counts anyway, each
-        // message once, by its id, in the state it was last seen in.
-        let _quiet = self.quiet_for(std::time::Duration::from_millis(200));
-        let mut waiting: std::collections::HashMap<u64, MailState> = Default::default();
+        match self.meta.get(keys::MAIL_COUNTS)? {
+            Some(v) => dec(keys::MAIL_COUNTS, &v),
+            None => Err(StoreError::Invalid(
+                "the mail counts are not on record (they are counted when the store opens)".into(),
+            )),
+        }
+    }
+
+    /// Count the mail queue once, at open, when the store has no counts yet (every store
+    /// written before the writer kept them): written in one unit of change. Nothing else
+    /// writes while the store opens, so the count is exact. Answers whether it counted.
+    pub(crate) fn count_mail_once(&self) -> Result<bool> {
+        if self.meta.get(keys::MAIL_COUNTS)?.is_some() {
+            return Ok(false);
+        }
+        let c = self.count_mail_by_scan()?;
+        self.transact(|tx| {
+            tx.meta.insert(keys::MAIL_COUNTS, enc(&c))?;
+            Ok(())
+        })?;
+        self.flush()?;
+        tracing::info!(
+            queued = c.queued,
+            retrying = c.retrying,
+            dead = c.dead,
+            "mail queue counted once; the counts are kept from now on"
+        );
+        Ok(true)
+    }
+
+    /// The counts by reading every waiting message and every dead letter.
+    pub(crate) fn count_mail_by_scan(&self) -> Result<MailCounts> {
+        let mut c = MailCounts::default();
         for kv in self.mail.iter() {
             let (k, v) = kv?;
-            let j: MailJob = dec(&k, &v)?;
-            waiting.insert(j.id, j.state);
-        }
-        let mut c = MailCounts::default();
-        for kv in self.mail_done.scan_prefix([keys::DEAD]) {
-            let (k, _) = kv?;
-            // Dead since it was seen waiting: counted as dead only.
-            if let Some(id) = k.get(1..9).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
-                waiting.remove(&u64::from_be_bytes(id));
-            }
-            c.dead += 1;
-        }
-        for state in waiting.into_values() {
-            match state {
+            match dec::<StateOf>(&k, &v)?.state {
                 MailState::Retrying => c.retrying += 1,
                 _ => c.queued += 1,
             }
+        }
+        for kv in self.mail_done.scan_prefix([keys::DEAD]) {
+            kv?;
+            c.dead += 1;
         }
         Ok(c)
     }
@@ -148,6 +245,8 @@ impl Store {
             let mut job: MailJob = Tx::get(tx.mail_done, &dk)?
                 .ok_or_else(|| StoreError::Invalid(format!("mail {id} is not a dead letter")))?;
             tx.mail_done.remove(&dk)?;
+            tx.mail_moves
+                .moved(Some(MailState::Dead), Some(MailState::Queued));
             job.state = MailState::Queued;
             job.attempts = 0;
             job.next_attempt = at;
@@ -221,3 +320,7 @@ impl Store {
         Ok(name)
     }
 }
+
+#[cfg(test)]
+#[path = "mail_queue_tests.rs"]
+mod tests;

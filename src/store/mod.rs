@@ -218,6 +218,7 @@ impl Store {
             store.flush()?;
         }
         store.upgrade_cells()?;
+        store.count_mail_once()?;
         // A damaged counter must stop the daemon at once, never restart numbering at 0.
         store.license_sequence()?;
         store.licenses_on_record()?;
@@ -246,24 +247,6 @@ impl Store {
             &self.holds,
             &self.decisions,
         ]
-    }
-
-    /// No unit of change runs while the guard is held: a reader that must see the trees as
-    /// of one moment takes it, waiting at most `wait` (none when a writer holds on longer).
-    fn quiet_for(&self, wait: std::time::Duration) -> Option<std::sync::MutexGuard<'_, Writing>> {
-        let deadline = std::time::Instant::now() + wait;
-        loop {
-            match self.writing.try_lock() {
-                Ok(g) => return Some(g),
-                Err(std::sync::TryLockError::Poisoned(p)) => return Some(p.into_inner()),
-                Err(std::sync::TryLockError::WouldBlock) => {
-                    if std::time::Instant::now() >= deadline {
-                        return None;
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(1));
-                }
-            }
-        }
     }
 
     /// Run one unit of change: all of it is written or none (through the journal, see

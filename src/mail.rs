@@ -4,11 +4,12 @@
 //! nothing. Failures back off exponentially up to a ceiling; permanent rejections (5xx) and
 //! messages older than the give-up time become dead letters with the last error kept.
 
+use crate::clock::Clock;
 use crate::config::{Mail as MailConfig, SmtpTls, Transport};
 use crate::daemon::writer::Writer;
 use crate::filing::codes::sanitize;
 use crate::health::Health;
-use crate::store::{MailJob, MailState, SharedStore};
+use crate::store::{MailJob, MailState, SharedStore, StoreError};
 use chrono::{DateTime, Utc};
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
@@ -497,9 +498,26 @@ pub fn after_attempt(
     job
 }
 
+/// At most this many jobs are taken from the queue at once.
+const BATCH: usize = 64;
+
+/// The jobs due now by the daemon's clock, earliest first.
+fn due_now(store: &SharedStore, clock: &dyn Clock) -> Result<Vec<MailJob>, StoreError> {
+    store.get()?.due_mail(clock.now(), BATCH)
+}
+
+/// Wait `d`, or less if the daemon stops: answers whether it may go on.
+async fn pause(stop: &crate::daemon::Shutdown, d: Duration) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(d) => true,
+        () = stop.cancelled() => false,
+    }
+}
+
 /// Run the worker until `stop` is cancelled. Never blocks intake: it only reads the queue.
 /// Delivery outcomes are recorded through the pipeline's writer (the one writer of the store);
-/// a worker that cannot run says so in the daemon's health, shown by `aim status`.
+/// a worker that cannot run says so in the daemon's health, shown by `aim status`. Time is the
+/// daemon's `clock`: when a job is due and when it was tried.
 #[allow(clippy::too_many_lines)] // the worker's loop: read due jobs, send, record, back off
 pub async fn run(
     cfg: MailConfig,
@@ -507,6 +525,7 @@ pub async fn run(
     store: Arc<SharedStore>,
     writer: Writer,
     health: Arc<Health>,
+    clock: Arc<dyn Clock>,
     stop: crate::daemon::Shutdown,
 ) {
     let sender = match Sender::new(&cfg, mail_dir) {
@@ -523,8 +542,7 @@ pub async fn run(
     // Consecutive failures to read or record the queue (a full data disk): backs off.
     let mut failing: u64 = 0;
     while !stop.is_cancelled() {
-        let now = Utc::now();
-        let due = match store.get().and_then(|db| db.due_mail(now, 64)) {
+        let due = match due_now(&store, clock.as_ref()) {
             Ok(d) => {
                 if failing > 0 {
                     tracing::info!("the mail queue can be read again");
@@ -538,12 +556,13 @@ pub async fn run(
                     tracing::error!("cannot read the mail queue: {e}; retrying");
                 }
                 failing += 1;
-                tokio::time::sleep(Duration::from_secs(failing.min(30))).await;
+                pause(&stop, Duration::from_secs(failing.min(30))).await;
                 continue;
             }
         };
         if due.is_empty() {
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            // Idle: look again soon, at once on stop.
+            pause(&stop, Duration::from_millis(200)).await;
             continue;
         }
         for job in due {
@@ -571,14 +590,14 @@ pub async fn run(
                 Err(e) => Err(e),
             };
             let failed = result.as_ref().err().map(ToString::to_string);
-            let job = after_attempt(&cfg, job, result, Utc::now());
+            let job = after_attempt(&cfg, job, result, clock.now());
             // The outcome is told once it is recorded: what the log says, status says too.
             if let Err(e) = writer.settle_mail(old_due, job.clone()).await {
                 if failing == 0 {
                     tracing::error!(id = job.id, "cannot record the mail state: {e}; retrying");
                 }
                 failing += 1;
-                tokio::time::sleep(Duration::from_secs(failing.min(30))).await;
+                pause(&stop, Duration::from_secs(failing.min(30))).await;
                 break;
             }
             match (job.state, &failed) {
@@ -849,5 +868,85 @@ mod tests {
         assert!(raw.contains("To: a@b.example"), "{raw}");
         assert!(raw.contains("Subject: AIM acknowledgement: control number 000000105 partial"));
         assert!(raw.contains("filename=\"x.ack.xml\""), "{raw}");
+    }
+
+    /// The worker's due check asks the daemon's clock, not the system's: a job due in 2000
+    /// waits while the clock says 1999, and one due in 2100 goes once the clock says so.
+    #[test]
+    fn the_due_check_uses_the_daemons_clock() {
+        let d = tempfile::tempdir().unwrap();
+        let store = SharedStore::open(d.path()).unwrap();
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        for (name, due) in [
+            ("old.ack.xml", "2000-01-01T00:00:00Z"),
+            ("far.ack.xml", "2100-01-01T00:00:00Z"),
+        ] {
+            store
+                .get()
+                .unwrap()
+                .transact(|tx| {
+                    tx.enqueue_mail(
+                        "ACMEBRK",
+                        &["ops@acme.example".into()],
+                        name,
+                        b"<a/>",
+                        t(due),
+                    )
+                })
+                .unwrap();
+        }
+        let clock = crate::clock::FixedClock::at(t("1999-12-31T23:59:59Z"));
+        let names = |clock: &crate::clock::FixedClock| -> Vec<String> {
+            due_now(&store, clock)
+                .unwrap()
+                .into_iter()
+                .map(|j| j.ack_name)
+                .collect()
+        };
+        assert!(names(&clock).is_empty(), "nothing is due in 1999");
+        clock.set(t("2000-01-01T00:00:00Z"));
+        assert_eq!(names(&clock), ["old.ack.xml"]);
+        clock.set(t("2100-01-01T00:00:00Z"));
+        assert_eq!(names(&clock), ["old.ack.xml", "far.ack.xml"]);
+    }
+
+    /// A worker backing off (the queue cannot be read) stops as soon as the daemon does,
+    /// not when its pause ends: the second pause lasts 2 s, the stop comes 1.2 s in.
+    #[test]
+    fn a_pause_ends_when_the_daemon_stops() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Arc::new(SharedStore::open(&d.path().join("db")).unwrap());
+        // A store let go of answers no read: the worker backs off, 1 s, then 2 s.
+        store.abandon();
+        let cfg = crate::config::Config::parse(crate::config::BUILT_IN, "built-in").unwrap();
+        let (writer, _rx) = Writer::new(Box::new(|| {}));
+        let stop = crate::daemon::Shutdown::new();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let stopped_after = rt.block_on(async {
+            let worker = tokio::spawn(run(
+                cfg.mail.clone(),
+                d.path().join("mail"),
+                store,
+                writer,
+                Arc::new(Health::default()),
+                Arc::new(crate::clock::SystemClock),
+                stop.clone(),
+            ));
+            tokio::time::sleep(Duration::from_millis(1200)).await;
+            stop.cancel();
+            let at = std::time::Instant::now();
+            tokio::time::timeout(Duration::from_secs(5), worker)
+                .await
+                .expect("the worker stops")
+                .unwrap();
+            at.elapsed()
+        });
+        assert!(
+            stopped_after < Duration::from_millis(500),
+            "stopped {stopped_after:?} after the stop, not at once"
+        );
     }
 }

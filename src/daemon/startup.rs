@@ -263,12 +263,13 @@ fn spawn_mail(
     daemon: &Daemon,
     stop: &Shutdown,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
-    let (mcfg, dir, store, writer, health, stop) = (
+    let (mcfg, dir, store, writer, health, clock, stop) = (
         cfg.mail.clone(),
         data.mail(),
         daemon.shared_store(),
         daemon.writer(),
         daemon.health(),
+        daemon.clock(),
         stop.clone(),
     );
     let alive = crate::service::Service::mail_alive(health.clone(), stop.clone());
@@ -283,7 +284,9 @@ fn spawn_mail(
                 .enable_all()
                 .build()
             {
-                Ok(rt) => rt.block_on(crate::mail::run(mcfg, dir, store, writer, health, stop)),
+                Ok(rt) => rt.block_on(crate::mail::run(
+                    mcfg, dir, store, writer, health, clock, stop,
+                )),
                 Err(e) => {
                     let msg = format!("mail is not sent: cannot start the mail worker: {e}");
                     tracing::error!("{msg}");

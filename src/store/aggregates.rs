@@ -125,14 +125,14 @@ impl Store {
     /// because the mark is written only after the rebuilt cells are durable; a crash before
     /// that rebuilds again at the next open. Answers whether it rebuilt.
     pub(crate) fn upgrade_cells(&self) -> Result<bool> {
-        if let Some(v) = self.meta.get(keys::CELLS_LAYOUT)?
+        if let Some(v) = self.trees.meta.get(keys::CELLS_LAYOUT)?
             && super::codec::dec_u64(keys::CELLS_LAYOUT, &v)? == CELLS_LAYOUT
         {
             return Ok(false);
         }
         let mut deltas = CellDeltas::default();
         let mut licenses = 0u64;
-        for kv in self.licenses.iter() {
+        for kv in self.trees.licenses.iter() {
             let (k, v) = kv?;
             let lic: License = dec(&k, &v)?;
             if lic.status == LicenseStatus::Active {
@@ -140,7 +140,7 @@ impl Store {
                 licenses += 1;
             }
         }
-        self.agg.clear()?;
+        self.trees.agg.clear()?;
         let mut batch = sled::Batch::default();
         let mut cells = 0usize;
         for ((month, dim, key), d) in deltas.0 {
@@ -152,9 +152,10 @@ impl Store {
                 cells += 1;
             }
         }
-        self.agg.apply_batch(batch)?;
+        self.trees.agg.apply_batch(batch)?;
         self.flush()?;
-        self.meta
+        self.trees
+            .meta
             .insert(keys::CELLS_LAYOUT, &CELLS_LAYOUT.to_be_bytes())?;
         self.flush()?;
         tracing::info!(
@@ -169,7 +170,7 @@ impl Store {
     /// sorted by month, dimension, key.
     pub fn cells(&self, prefix: &str) -> Result<Vec<StoredCell>> {
         let mut out = Vec::new();
-        for kv in self.agg.scan_prefix(prefix.as_bytes()) {
+        for kv in self.trees.agg.scan_prefix(prefix.as_bytes()) {
             let (k, v) = kv?;
             let text = std::str::from_utf8(&k).map_err(|_| super::StoreError::Decode {
                 key: keys::show(&k),

@@ -410,6 +410,7 @@ impl Store {
     /// Whether any license is indexed under this sender id.
     fn has_sender(&self, s: &str) -> Result<bool> {
         Ok(self
+            .trees
             .index
             .scan_prefix(keys::index_prefix(keys::BY_SENDER, s))
             .next()
@@ -605,7 +606,12 @@ impl Store {
                     None => 0,
                 };
                 for k in &list[start..] {
-                    let lic = self.licenses.get(k)?.map(|v| dec(k, &v)).transpose()?;
+                    let lic = self
+                        .trees
+                        .licenses
+                        .get(k)?
+                        .map(|v| dec(k, &v))
+                        .transpose()?;
                     if !take(k, lic)? {
                         at_end = false;
                         break;
@@ -615,9 +621,9 @@ impl Store {
             Driver::Licenses { lo, hi } | Driver::Index { lo, hi } => {
                 let is_index = matches!(plan.driver, Driver::Index { .. });
                 let tree = if is_index {
-                    &self.index
+                    &self.trees.index
                 } else {
-                    &self.licenses
+                    &self.trees.licenses
                 };
                 let empty = match &after {
                     Some(a) if key_backward => a <= lo,
@@ -658,7 +664,11 @@ impl Store {
                             continue;
                         }
                         let lk = &k[k.len() - 6..];
-                        self.licenses.get(lk)?.map(|v| dec(lk, &v)).transpose()?
+                        self.trees
+                            .licenses
+                            .get(lk)?
+                            .map(|v| dec(lk, &v))
+                            .transpose()?
                     } else {
                         Some(dec(&k, &v)?)
                     };
@@ -711,6 +721,7 @@ impl Store {
         // Years are few: probe each from the first license's on.
         let mut year_key = Vec::new();
         while let Some(kv) = self
+            .trees
             .licenses
             .range::<Vec<u8>, _>((
                 std::ops::Bound::Excluded(year_key.clone()),
@@ -723,7 +734,7 @@ impl Store {
                 break;
             };
             let key = keys::license(LicenseNumber::new(first.year, seq));
-            if self.licenses.contains_key(key)? {
+            if self.trees.licenses.contains_key(key)? {
                 return Ok(Some(key.to_vec()));
             }
             year_key = keys::license(LicenseNumber::new(first.year, u32::MAX)).to_vec();
@@ -750,9 +761,9 @@ impl Store {
             Driver::Licenses { lo, hi } | Driver::Index { lo, hi } => {
                 let is_index = matches!(plan.driver, Driver::Index { .. });
                 let tree = if is_index {
-                    &self.index
+                    &self.trees.index
                 } else {
-                    &self.licenses
+                    &self.trees.licenses
                 };
                 for (seen, kv) in tree.range(lo.clone()..hi.clone()).enumerate() {
                     if seen >= cap || (seen % 64 == 63 && began.elapsed() > COUNT_BUDGET) {
@@ -765,7 +776,11 @@ impl Store {
                     }
                     let lic: Option<License> = if is_index {
                         let lk = &k[k.len().saturating_sub(6)..];
-                        self.licenses.get(lk)?.map(|v| dec(lk, &v)).transpose()?
+                        self.trees
+                            .licenses
+                            .get(lk)?
+                            .map(|v| dec(lk, &v))
+                            .transpose()?
                     } else {
                         Some(dec(&k, &v)?)
                     };
@@ -793,7 +808,7 @@ impl Store {
         let mut out = Vec::new();
         let wanted =
             |j: &super::records::MailJob| j.sender == sender && ack_names.contains(&j.ack_name);
-        for kv in self.mail.iter().take(MAIL_SCAN_CAP) {
+        for kv in self.trees.mail.iter().take(MAIL_SCAN_CAP) {
             let (k, v) = kv?;
             let j: super::records::MailJob = dec(&k, &v)?;
             if wanted(&j) {
@@ -801,7 +816,13 @@ impl Store {
             }
         }
         for kind in [keys::DEAD, keys::SENT] {
-            for kv in self.mail_done.scan_prefix([kind]).rev().take(MAIL_SCAN_CAP) {
+            for kv in self
+                .trees
+                .mail_done
+                .scan_prefix([kind])
+                .rev()
+                .take(MAIL_SCAN_CAP)
+            {
                 let (k, v) = kv?;
                 // Sent messages are kept slim; one that does not read as a job is skipped.
                 if let Ok(j) = dec::<super::records::MailJob>(&k, &v)

@@ -8,6 +8,7 @@ use super::aggregates::CellDeltas;
 use super::codec::{dec, dec_u64, enc};
 use super::journal::TxTree;
 use super::records::*;
+use super::trees::Trees;
 use super::{StoreError, keys};
 use crate::filing::model::{LicenseData, LicenseNumber};
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
@@ -56,8 +57,8 @@ pub fn validity(day: NaiveDate) -> (NaiveDate, NaiveDate) {
 }
 
 impl<'t> Tx<'t> {
-    pub(crate) fn new(t: &'t [TxTree<'t>; 12], ids: &'t sled::Db) -> Tx<'t> {
-        let [
+    pub(crate) fn new(t: &'t Trees<TxTree<'t>>, ids: &'t sled::Db) -> Tx<'t> {
+        let Trees {
             meta,
             receipts,
             controls,
@@ -70,7 +71,7 @@ impl<'t> Tx<'t> {
             uv,
             holds,
             decisions,
-        ] = t;
+        } = t;
         Tx {
             meta,
             receipts,

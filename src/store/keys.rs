@@ -2,7 +2,7 @@
 //!
 //! | tree | key | value |
 //! |---|---|---|
-//! | `meta` | `license_seq`, `licenses_on_record`, `cells_layout` | u64 counters |
+//! | `meta` | `license_seq`, `licenses_on_record`, `cells_layout`, `store_layout` | u64 counters |
 //! | `meta` | `day` 0 `YYYY-MM-DD` | [`DayStats`](super::DayStats) |
 //! | `receipts` | sender 0 sha256 | [`Receipt`](super::Receipt) |
 //! | `controls` | sender 0 control (u32) | sha256 of the file that used it |
@@ -27,6 +27,8 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 pub(crate) const LICENSE_SEQ: &[u8] = b"license_seq";
 pub(crate) const LICENSES_ON_RECORD: &[u8] = b"licenses_on_record";
+/// The layout of the whole store (u64), see `layout`; absent in databases of earlier releases.
+pub(crate) const STORE_LAYOUT: &[u8] = b"store_layout";
 /// The layout of the aggregate cells (u64), see `aggregates::CELLS_LAYOUT`.
 pub(crate) const CELLS_LAYOUT: &[u8] = b"cells_layout";
 

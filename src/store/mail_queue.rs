@@ -26,7 +26,8 @@ impl Store {
     /// Mail jobs due at `now`, earliest first, at most `limit`.
     pub fn due_mail(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<MailJob>> {
         let end = keys::mail(now, u64::MAX);
-        self.mail
+        self.trees
+            .mail
             .range(..=end.as_slice())
             .take(limit)
             .map(|kv| {
@@ -38,7 +39,7 @@ impl Store {
 
     /// The time the next queued message is due, if any.
     pub fn next_mail_due(&self) -> Result<Option<DateTime<Utc>>> {
-        Ok(self.mail.first()?.and_then(|(k, _)| {
+        Ok(self.trees.mail.first()?.and_then(|(k, _)| {
             let ms = u64::from_be_bytes(k[..8].try_into().ok()?);
             DateTime::from_timestamp_millis(i64::try_from(ms).ok()?)
         }))
@@ -82,13 +83,13 @@ impl Store {
         // message once, by its id, in the state it was last seen in.
         let _quiet = self.quiet_for(std::time::Duration::from_millis(200));
         let mut waiting: std::collections::HashMap<u64, MailState> = Default::default();
-        for kv in self.mail.iter() {
+        for kv in self.trees.mail.iter() {
             let (k, v) = kv?;
             let j: MailJob = dec(&k, &v)?;
             waiting.insert(j.id, j.state);
         }
         let mut c = MailCounts::default();
-        for kv in self.mail_done.scan_prefix([keys::DEAD]) {
+        for kv in self.trees.mail_done.scan_prefix([keys::DEAD]) {
             let (k, _) = kv?;
             // Dead since it was seen waiting: counted as dead only.
             if let Some(id) = k.get(1..9).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
@@ -107,7 +108,8 @@ impl Store {
 
     /// Messages waiting (queued or retrying), earliest due first.
     pub fn queued_mail(&self, limit: usize) -> Result<Vec<MailJob>> {
-        self.mail
+        self.trees
+            .mail
             .iter()
             .take(limit)
             .map(|kv| {
@@ -119,7 +121,8 @@ impl Store {
 
     /// Dead letters, oldest first.
     pub fn dead_letters(&self) -> Result<Vec<MailJob>> {
-        self.mail_done
+        self.trees
+            .mail_done
             .scan_prefix([keys::DEAD])
             .map(|kv| {
                 let (k, v) = kv?;
@@ -130,7 +133,8 @@ impl Store {
 
     /// Messages delivered, newest first, at most `limit` (kept slim: without the ack).
     pub fn sent_mail(&self, limit: usize) -> Result<Vec<MailJob>> {
-        self.mail_done
+        self.trees
+            .mail_done
             .scan_prefix([keys::SENT])
             .rev()
             .take(limit)

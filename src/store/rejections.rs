@@ -153,7 +153,7 @@ impl Store {
         let lo = format!("rej\0{from}\0").into_bytes();
         let hi = format!("rej\0{through}\0\u{ff}").into_bytes();
         let mut senders: BTreeMap<String, SenderDay> = BTreeMap::new();
-        for kv in self.meta.range(lo..hi) {
+        for kv in self.trees.meta.range(lo..hi) {
             let (k, v) = kv?;
             let d: SenderDay = dec(&k, &v)?;
             let sender =
@@ -234,10 +234,10 @@ impl Store {
         }
         let mut out: Vec<RejectedFile> = Vec::new();
         let mut iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
-            Box::new(self.index.scan_prefix(&prefix).rev());
+            Box::new(self.trees.index.scan_prefix(&prefix).rev());
         if sender.is_none() {
             // Across senders: newest of each sender's marks, merged below.
-            iter = Box::new(self.index.scan_prefix(&prefix));
+            iter = Box::new(self.trees.index.scan_prefix(&prefix));
         }
         for kv in iter.take(scan_cap) {
             let (k, v) = kv?;

@@ -589,7 +589,11 @@ fn a_damaged_license_counter_stops_the_store_instead_of_restarting_at_zero() {
     {
         let store = Store::open(d.path()).unwrap();
         commit(&store, &with_control(1), day());
-        store.meta.insert(keys::LICENSE_SEQ, &[1u8, 2][..]).unwrap();
+        store
+            .trees
+            .meta
+            .insert(keys::LICENSE_SEQ, &[1u8, 2][..])
+            .unwrap();
         store.flush().unwrap();
     }
     let e = Store::open(d.path())
@@ -607,7 +611,7 @@ fn recomputed(store: &Store) -> Vec<CellRow> {
     use std::collections::BTreeMap;
     type Sums = (i64, Decimal, Decimal, Filers);
     let mut cells: BTreeMap<(String, String, String), Sums> = BTreeMap::new();
-    for kv in store.licenses.iter() {
+    for kv in store.trees.licenses.iter() {
         let (k, v) = kv.unwrap();
         let l: License = codec::dec(&k, &v).unwrap();
         if l.status == LicenseStatus::Cancelled {
@@ -750,12 +754,12 @@ proptest::proptest! {
 }
 
 /// Every key and value of every tree a unit of change writes.
-fn contents(store: &Store) -> Vec<(usize, Vec<u8>, Vec<u8>)> {
+fn contents(store: &Store) -> Vec<(u8, Vec<u8>, Vec<u8>)> {
     let mut all = Vec::new();
-    for (i, t) in store.trees().iter().enumerate() {
+    for (id, t) in store.trees.iter() {
         for kv in t.iter() {
             let (k, v) = kv.unwrap();
-            all.push((i, k.to_vec(), v.to_vec()));
+            all.push((id as u8, k.to_vec(), v.to_vec()));
         }
     }
     all
@@ -840,9 +844,14 @@ fn a_first_ack_is_kept_once_beside_its_receipt() {
     let sha = sha_of(&xml);
     let k = keys::receipt("ACMEBRK", &sha);
     // The receipt itself and the mail job hold no copy; the one copy is beside the receipt.
-    let raw: Receipt = codec::dec(&k, &store.receipts.get(&k).unwrap().unwrap()).unwrap();
+    let raw: Receipt = codec::dec(&k, &store.trees.receipts.get(&k).unwrap().unwrap()).unwrap();
     assert!(raw.ack.is_empty());
-    let kept = store.receipts.get(keys::receipt_ack(&k)).unwrap().unwrap();
+    let kept = store
+        .trees
+        .receipts
+        .get(keys::receipt_ack(&k))
+        .unwrap()
+        .unwrap();
     assert_eq!(kept.as_ref(), c.ack.as_slice());
     let jobs = store.queued_mail(10).unwrap();
     assert_eq!(jobs.len(), 1);
@@ -853,7 +862,7 @@ fn a_first_ack_is_kept_once_beside_its_receipt() {
     assert_eq!(store.unfinished().unwrap()[0].ack, c.ack);
     store.mark_done("ACMEBRK", &sha, 0).unwrap();
     assert_eq!(store.receipt("ACMEBRK", &sha).unwrap().unwrap().ack, c.ack);
-    let raw: Receipt = codec::dec(&k, &store.receipts.get(&k).unwrap().unwrap()).unwrap();
+    let raw: Receipt = codec::dec(&k, &store.trees.receipts.get(&k).unwrap().unwrap()).unwrap();
     assert!(raw.ack.is_empty(), "finishing a delivery copies no ack");
 }
 
@@ -876,11 +885,12 @@ fn to_earlier_layout(store: &Store) {
         let mut v = vec![codec::VERSION];
         v.extend(serde_json::to_vec(&old).unwrap());
         store
+            .trees
             .agg
             .insert(keys::cell(&c.month, &c.dimension, &c.key), v)
             .unwrap();
     }
-    store.meta.remove(keys::CELLS_LAYOUT).unwrap();
+    store.trees.meta.remove(keys::CELLS_LAYOUT).unwrap();
     store.flush().unwrap();
 }
 
@@ -918,10 +928,10 @@ fn cells_of_an_earlier_layout_are_rebuilt_from_the_licenses_once_at_open() {
     {
         let store = Store::open(d.path()).unwrap();
         assert_eq!(stored(&store), want, "rebuilt at open");
-        assert!(store.meta.get(keys::CELLS_LAYOUT).unwrap().is_some());
+        assert!(store.trees.meta.get(keys::CELLS_LAYOUT).unwrap().is_some());
         // A crash after the old cells were cleared but before the mark: rebuilt again.
-        store.agg.clear().unwrap();
-        store.meta.remove(keys::CELLS_LAYOUT).unwrap();
+        store.trees.agg.clear().unwrap();
+        store.trees.meta.remove(keys::CELLS_LAYOUT).unwrap();
         store.flush().unwrap();
     }
     {

@@ -6,6 +6,10 @@ One command runs every row of the performance table (README, "Measuring"):
   python3 scripts/loadgen.py scenario            # all rows, 3 runs of each timed row
   python3 scripts/loadgen.py scenario --quick    # smaller N: a check in a few minutes
 
+Two binaries, every row, runs alternating (old, new, old, new):
+
+  python3 scripts/loadgen.py compare --old target/baseline/aim --new target/release/aim
+
 Single measurements:
 
   burst:    N files of K applications moved into the inbox at once: files/s, applications/s,
@@ -26,6 +30,7 @@ at the end. AIM_LOAD_EXTRA is appended to the daemon's config (e.g. a [mail] tab
 import argparse
 import datetime
 import os
+import pwd
 import resource
 import shutil
 import signal
@@ -95,6 +100,9 @@ rescan_secs = 30
 id = "{SENDER}"
 name = "Load Test Brokerage"
 emails = ["load@example.test"]
+[[staff]]
+user = "{pwd.getpwuid(os.getuid()).pw_name}"
+role = "viewer"
 """
             )
         self.inbox = os.path.join(tmp, "inbox", SENDER)
@@ -102,10 +110,13 @@ emails = ["load@example.test"]
         self.archive = os.path.join(tmp, "var", "archive")
         self.p = None
 
-    def start(self, timeout=600):
-        """Start and wait until intake runs: seconds from spawn to the log's `intake started`."""
+    def start(self, timeout=600, answer=False):
+        """Start and wait until intake runs: seconds from spawn to the log's `intake started`.
+        With `answer`, `self.answered` is then the seconds from spawn to the first answer of
+        `aim status` (the user running this is on the staff list as a viewer)."""
         log = open(self.log, "w")
         t0 = time.perf_counter()
+        self.answered = None
         self.p = subprocess.Popen([self.a.bin, "daemon", "--config", self.cfg], stderr=log, stdout=subprocess.DEVNULL)
         deadline = time.time() + timeout
         while True:
@@ -118,7 +129,15 @@ emails = ["load@example.test"]
                 self.stop()
                 sys.exit("the daemon did not start in time")
             time.sleep(0.002)
-        return time.perf_counter() - t0
+        ready = time.perf_counter() - t0
+        while answer and self.answered is None:
+            if time.time() > deadline:
+                self.stop()
+                sys.exit("the daemon did not answer `aim status` in time")
+            if subprocess.run([self.a.bin, "status", "--config", self.cfg], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL).returncode == 0:
+                self.answered = time.perf_counter() - t0
+        return ready
 
     def rss(self):
         return proc_status(self.p.pid, "VmRSS")
@@ -445,13 +464,16 @@ def startup(a, licenses, runs=3):
         d.stop()
         db = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(os.path.join(tmp, "var", "db")) for f in fs)
         times = []
+        answered = []
         for _ in range(runs):
-            times.append(d.start())
-            times[-1] = (times[-1], d.hwm())
+            times.append(d.start(answer=True))
+            answered.append(d.answered)
+            times[-1] = (times[-1], d.hwm(), d.answered)
             d.stop()
         print(f"startup: {made} licenses on record (database {db / 2**20:.0f} MiB, made in "
-              f"{time.perf_counter() - t0:.0f} s): start → ready {span([t for t, _ in times], '{:.2f}')} s "
-              f"over {runs} starts; peak RSS at ready {span([m for _, m in times], '{:.1f}')} MiB", flush=True)
+              f"{time.perf_counter() - t0:.0f} s): start → ready {span([t for t, _, _ in times], '{:.2f}')} s, "
+              f"→ answering `aim status` {span(answered, '{:.2f}')} s "
+              f"over {runs} starts; peak RSS at ready {span([m for _, m, _ in times], '{:.1f}')} MiB", flush=True)
         return times
     finally:
         if d:
@@ -484,10 +506,63 @@ def scenario(a):
     rows.append((f"one {g['mib']:.1f} MiB file ({g['apps']} applications)", "raises peak RSS ≤ its size",
                  f"+{g['after'] - g['before']:.0f} MiB (aim validate: {g['validate_rss']:.0f} MiB peak)"))
     t = startup(a, n_lic)
-    rows.append((f"{n_lic} licenses on record: start → ready", "< 1 s", f"{span([x for x, _ in t], '{:.2f}')} s"))
+    rows.append((f"{n_lic} licenses on record: start → ready", "< 1 s", f"{span([x for x, _, _ in t], '{:.2f}')} s"))
     print("\n| what | target | measured |\n|---|---|---|")
     for w, tgt, m in rows:
         print(f"| {w} | {tgt} | {m} |")
+
+
+def compare(a):
+    """Every row of the table for two binaries, runs alternating (old, new, old, new, …) in the
+    same session, so both meet the same machine. Prints one table: row, target, old, new."""
+    import copy
+    bins = {"old": os.path.abspath(a.old), "new": os.path.abspath(a.new)}
+    for b in bins.values():
+        if not os.access(b, os.X_OK):
+            sys.exit(f"{b} is missing")
+    print(f"compare: seed {a.seed}, {a.runs} runs a row each, {os.cpu_count()} cores; old {bins['old']}, "
+          f"new {bins['new']}", flush=True)
+    n_rss = a.rss_files or (20_000 if a.quick else 100_000)
+    n_lic = a.licenses or (100_000 if a.quick else 1_000_000)
+
+    def each(f, runs=a.runs):
+        got = {"old": [], "new": []}
+        for _ in range(runs):
+            for which, b in bins.items():
+                aa = copy.copy(a)
+                aa.bin = b
+                print(f"[{which}] ", end="", flush=True)
+                got[which].append(f(aa))
+        return got
+
+    rows = []
+    r = each(lambda aa: burst(aa, 40, 1000))
+    rows.append(("40 files × 1,000 applications, rename → last ack, / xmllint --noout", "≤ 3×",
+                 {k: f"{span([x['ratio'] for x in v], '{:.1f}')}× ({span([x['apps_s'] for x in v])} applications/s)"
+                  for k, v in r.items()}))
+    rows.append(("daemon peak RSS with 1,000-application files", "< 64 MiB",
+                 {k: f"{span([x['hwm'] for x in v], '{:.0f}')} MiB" for k, v in r.items()}))
+    g = each(lambda aa: big(aa, a.big_apps), 1)
+    rows.append(("one 32 MiB file: what it adds to peak RSS", "≤ its own size",
+                 {k: f"+{v[0]['after'] - v[0]['before']:.0f} MiB for {v[0]['mib']:.1f} MiB, rename → ack {v[0]['secs']:.1f} s"
+                  for k, v in g.items()}))
+    v = each(lambda aa: validate(aa))
+    rows.append(("`aim validate`, 6,000 applications, whole process / xmllint", "≤ 1.0×",
+                 {k: f"{span([x['ratio'] for x in w], '{:.2f}')}× ({span([x['validate_rss'] for x in w])} MiB)"
+                  for k, w in v.items()}))
+    b = each(lambda aa: burst(aa, 3000, 1, xmllint=False))
+    rows.append(("3,000 one-application files at once", "≥ 2,000 files/s",
+                 {k: f"{span([x['files_s'] for x in w])} files/s" for k, w in b.items()}))
+    s = each(lambda aa: rss(aa, n_rss, [5_000, 20_000, 50_000, 100_000, n_rss]), 1)
+    rows.append((f"daemon RSS over {n_rss:,} one-application files", "< 64 MiB and flat",
+                 {k: ", ".join(f"{x[1]:.0f} MiB at {x[0]:,}" for x in w[0]) for k, w in s.items()}))
+    t = each(lambda aa: startup(aa, n_lic), 1)
+    rows.append((f"{n_lic:,} licenses: `aim daemon` start → answering `aim status`", "< 1 s",
+                 {k: f"{span([x[2] for x in w[0]], '{:.2f}')} s (RSS {span([x[1] for x in w[0]], '{:.0f}')} MiB)"
+                  for k, w in t.items()}))
+    print("\n| figure | goal | old | new |\n|---|---|---|---|")
+    for w, tgt, m in rows:
+        print(f"| {w} | {tgt} | {m['old']} | {m['new']} |")
 
 
 def main():
@@ -518,6 +593,14 @@ def main():
     c.add_argument("--rss-files", type=int, default=None)
     c.add_argument("--licenses", type=int, default=None)
     c.add_argument("--big-apps", type=int, default=None)
+    m = sub.add_parser("compare", help="every row for two binaries, runs alternating")
+    m.add_argument("--old", required=True)
+    m.add_argument("--new", required=True)
+    m.add_argument("--runs", type=int, default=2, help="runs of each timed row, per binary")
+    m.add_argument("--quick", action="store_true", help="20,000 files for RSS, 100,000 licenses for start")
+    m.add_argument("--rss-files", type=int, default=None)
+    m.add_argument("--licenses", type=int, default=None)
+    m.add_argument("--big-apps", type=int, default=None)
     a = p.parse_args()
     a.bin = os.path.abspath(a.bin)
     if not os.access(a.bin, os.X_OK):
@@ -534,6 +617,8 @@ def main():
         validate(a, a.apps)
     elif a.mode == "startup":
         startup(a, a.licenses)
+    elif a.mode == "compare":
+        compare(a)
     else:
         scenario(a)
 

@@ -1450,6 +1450,8 @@ fn the_public_preview_shows_nothing_of_a_withheld_cell() {
         sizes_unsnapped(&app, 160, 45),
     ] {
         assert!(s.contains("PUBLIC PREVIEW"), "{s}");
+        // The public figures name no importers, so no such column either.
+        assert!(!s.contains("importers"), "{s}");
         // Neither the figures nor a bar or its label of a withheld cell.
         for hidden in ["950", "300", "2,850,000", "900,000.00"] {
             assert!(!s.contains(hidden), "{hidden} shown:\n{s}");

@@ -78,7 +78,6 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
                     (grouped(&p.metric_tons), plain),
                     (grouped(&p.value_usd), plain),
                     (grouped(&p.unit_value_usd_per_mt), plain),
-                    (String::new(), plain),
                 ]
             })
             .collect()
@@ -105,7 +104,13 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
             })
             .collect()
     };
-    let (header, widths, rows) = grid(&COLUMNS, table_area.width.saturating_sub(2), rows);
+    // The public figures name no importers: the preview has no such column.
+    let columns = if m.public_preview {
+        &COLUMNS[..5]
+    } else {
+        &COLUMNS[..]
+    };
+    let (header, widths, rows) = grid(columns, table_area.width.saturating_sub(2), rows);
     let table = Table::new(rows, widths)
         .header(header)
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))

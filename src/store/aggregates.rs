@@ -4,7 +4,7 @@
 use super::change::TxResult;
 use super::codec::{dec, enc};
 use super::journal::TxTree;
-use super::records::{Cell, License, LicenseStatus};
+use super::records::{Cell, LicenseStatus};
 use super::{Result, Store, keys};
 use crate::filing::model::{LicenseData, Smelt};
 use chrono::Datelike;
@@ -132,9 +132,9 @@ impl Store {
         }
         let mut deltas = CellDeltas::default();
         let mut licenses = 0u64;
-        for kv in self.trees.licenses.iter() {
-            let (k, v) = kv?;
-            let lic: License = dec(&k, &v)?;
+        let all = std::ops::Bound::Unbounded;
+        for row in self.walk_licenses(all.clone(), all, false)? {
+            let (_, lic) = row?;
             if lic.status == LicenseStatus::Active {
                 deltas.add(&lic.data, &lic.sender, 1);
                 licenses += 1;

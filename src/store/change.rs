@@ -45,6 +45,8 @@ pub(crate) struct Tx<'t> {
     days: BTreeMap<NaiveDate, DayStats>,
     on_record: i64,
     seq: Option<u64>,
+    /// Licenses issued by this unit, written as groups at the end (`groups`).
+    issued: BTreeMap<LicenseNumber, License>,
     ids: &'t sled::Db,
 }
 
@@ -90,6 +92,7 @@ impl<'t> Tx<'t> {
             days: BTreeMap::new(),
             on_record: 0,
             seq: None,
+            issued: BTreeMap::new(),
             ids,
         }
     }
@@ -122,8 +125,17 @@ impl<'t> Tx<'t> {
         Ok(LicenseNumber::new(year, next as u32))
     }
 
-    fn put_license(&self, lic: &License) -> TxResult<()> {
-        self.licenses.insert(&keys::license(lic.number), enc(lic))?;
+    /// Write a license as it now stands: one issued by this unit stays with the unit's new
+    /// licenses (written as groups at the end); an older one gets its shadow.
+    fn put_license(&mut self, lic: &License) -> TxResult<()> {
+        match self.issued.get_mut(&lic.number) {
+            Some(new) => *new = lic.clone(),
+            None => self.licenses.insert(&keys::shadow(lic.number), enc(lic))?,
+        }
+        self.index_license(lic)
+    }
+
+    fn index_license(&self, lic: &License) -> TxResult<()> {
         for k in index_entries(lic) {
             self.index.insert(k, &[])?;
         }
@@ -188,7 +200,8 @@ impl<'t> Tx<'t> {
             data: data.clone(),
             history: vec![event],
         };
-        self.put_license(&lic)?;
+        self.index_license(&lic)?;
+        self.issued.insert(n, lic.clone());
         self.deltas.add(data, sender, 1);
         self.add_unit_values(data, day, n, true)?;
         self.on_record += 1;
@@ -196,10 +209,27 @@ impl<'t> Tx<'t> {
         Ok(lic)
     }
 
+    /// A license as it stands: issued by this unit, its shadow, or its group's copy.
     fn existing(&self, n: LicenseNumber) -> TxResult<License> {
-        let k = keys::license(n);
-        Self::get(self.licenses, &k)?
-            .ok_or_else(|| StoreError::Invalid(format!("license {n} is not on record")))
+        if let Some(l) = self.issued.get(&n) {
+            return Ok(l.clone());
+        }
+        if let Some(l) = Self::get(self.licenses, &keys::shadow(n))? {
+            return Ok(l);
+        }
+        let lo = keys::group(LicenseNumber::new(n.year, 0));
+        if let Some((k, v)) = self.licenses.last_in(&lo, &keys::group(n))? {
+            let g = super::groups::Group::parse(&k, v)?;
+            if let Some(i) = g.position(n) {
+                return g.license(i);
+            }
+        }
+        Err(StoreError::Invalid(format!("license {n} is not on record")))
+    }
+
+    /// Move a license of an earlier layout into this unit's groups (the upgrade to layout 3).
+    pub(crate) fn regroup(&mut self, lic: License) {
+        self.issued.insert(lic.number, lic);
     }
 
     /// Replace a license's data (number and validity kept); the monitor moves at once.
@@ -343,6 +373,10 @@ impl<'t> Tx<'t> {
 
     /// Write what was gathered: aggregate cells, the license counter, the day's statistics.
     pub(crate) fn finish(mut self) -> TxResult<Vec<Touch>> {
+        for run in super::groups::runs(self.issued.values()) {
+            self.licenses
+                .insert(&keys::group(run[0].number), super::groups::encode(&run))?;
+        }
         std::mem::take(&mut self.deltas).apply(self.agg)?;
         if let Some(seq) = self.seq {
             self.meta.insert(keys::LICENSE_SEQ, &seq.to_be_bytes())?;

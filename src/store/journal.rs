@@ -68,6 +68,36 @@ impl<'t> TxTree<'t> {
         Ok(())
     }
 
+    /// The last entry with a key in `lo..=key`, the unit's own writes included.
+    pub(crate) fn last_in(&self, lo: &[u8], key: &[u8]) -> TxResult<Option<(IVec, IVec)>> {
+        use std::ops::Bound;
+        let writes = self.writes.borrow();
+        let mut upper = Bound::Included(key.to_vec());
+        loop {
+            let range = (Bound::Included(lo.to_vec()), upper.clone());
+            let stored = self.tree.range::<Vec<u8>, _>(range.clone()).next_back();
+            let stored = stored.transpose()?;
+            let own = writes
+                .range::<[u8], _>((
+                    Bound::Included(lo),
+                    match &upper {
+                        Bound::Included(u) => Bound::Included(u.as_slice()),
+                        Bound::Excluded(u) => Bound::Excluded(u.as_slice()),
+                        Bound::Unbounded => Bound::Unbounded,
+                    },
+                ))
+                .next_back();
+            match (stored, own) {
+                // The unit's own write wins over the stored key it names (or a smaller one).
+                (s, Some((ok, ov))) if s.as_ref().is_none_or(|(sk, _)| sk <= ok) => match ov {
+                    Some(v) => return Ok(Some((ok.clone(), v.clone()))),
+                    None => upper = Bound::Excluded(ok.to_vec()),
+                },
+                (s, _) => return Ok(s),
+            }
+        }
+    }
+
     fn take(&self) -> BTreeMap<IVec, Option<IVec>> {
         std::mem::take(&mut *self.writes.borrow_mut())
     }

@@ -29,6 +29,8 @@ pub(crate) const LICENSE_SEQ: &[u8] = b"license_seq";
 pub(crate) const LICENSES_ON_RECORD: &[u8] = b"licenses_on_record";
 /// The layout of the whole store (u64), see `layout`; absent in databases of earlier releases.
 pub(crate) const STORE_LAYOUT: &[u8] = b"store_layout";
+/// Licenses moved to layout 3 so far (u64), the upgrade's progress.
+pub(crate) const UPGRADE_V3: &[u8] = b"upgrade_v3";
 /// The layout of the aggregate cells (u64), see `aggregates::CELLS_LAYOUT`.
 pub(crate) const CELLS_LAYOUT: &[u8] = b"cells_layout";
 
@@ -100,6 +102,31 @@ pub(crate) fn license_of(k: &[u8]) -> Option<LicenseNumber> {
         u16::from_be_bytes([k[0], k[1]]),
         u32::from_be_bytes([k[2], k[3], k[4], k[5]]),
     ))
+}
+
+/// The first byte of a license group's key and of a license's shadow (layout 3).
+pub(crate) const GROUP: u8 = b'g';
+pub(crate) const SHADOW: u8 = b's';
+
+/// A group of licenses, by its first number (`groups`).
+pub(crate) fn group(first: LicenseNumber) -> [u8; 7] {
+    let mut k = [GROUP; 7];
+    k[1..].copy_from_slice(&license(first));
+    k
+}
+
+pub(crate) fn group_number(k: &[u8]) -> Option<LicenseNumber> {
+    match k.split_first() {
+        Some((&GROUP, rest)) => license_of(rest),
+        _ => None,
+    }
+}
+
+/// A license changed after its group was written: read before the group's copy.
+pub(crate) fn shadow(n: LicenseNumber) -> [u8; 7] {
+    let mut k = [SHADOW; 7];
+    k[1..].copy_from_slice(&license(n));
+    k
 }
 
 pub(crate) fn index(kind: u8, value: &str, n: LicenseNumber) -> Vec<u8> {

@@ -19,6 +19,7 @@ mod browse;
 mod change;
 mod codec;
 mod generated;
+mod groups;
 mod journal;
 mod keys;
 mod layout;
@@ -190,7 +191,7 @@ impl Store {
             }
         };
         // Before anything is read or replayed: a newer layout is not this release's to touch.
-        Store::check_layout(&db.open_tree(trees::TreeId::Meta.name())?, dir)?;
+        let layout = Store::check_layout(&db.open_tree(trees::TreeId::Meta.name())?, dir)?;
         let store = Store {
             trees: Trees::try_new(|id| db.open_tree(id.name()))?,
             journal: db.open_tree("journal")?,
@@ -206,6 +207,9 @@ impl Store {
                 "finished the changes a crash interrupted (applied), dropped those it cut short"
             );
             store.flush()?;
+        }
+        if layout < 3 {
+            store.upgrade_to_v3()?;
         }
         store.upgrade_cells()?;
         store.mark_layout()?;

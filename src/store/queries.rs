@@ -1,17 +1,12 @@
 //! Reads for staff: licenses by number and through the indexes, and the counters of the day.
 
-use super::codec::{dec, dec_u64};
+use super::codec::dec;
+use super::codec::dec_u64;
 use super::records::{DayStats, License};
 use super::{Result, Store, keys};
-use crate::filing::model::LicenseNumber;
 use chrono::NaiveDate;
 
 impl Store {
-    pub fn license(&self, n: LicenseNumber) -> Result<Option<License>> {
-        let k = keys::license(n);
-        self.trees.licenses.get(k)?.map(|v| dec(&k, &v)).transpose()
-    }
-
     /// Licenses of a sender, newest first, at most `limit`.
     pub fn licenses_of(&self, sender: &str, limit: usize) -> Result<Vec<License>> {
         let prefix = keys::index_prefix(keys::BY_SENDER, sender);
@@ -19,8 +14,8 @@ impl Store {
         for kv in self.trees.index.scan_prefix(&prefix).rev().take(limit) {
             let (k, _) = kv?;
             let lk = &k[k.len() - 6..];
-            if let Some(v) = self.trees.licenses.get(lk)? {
-                out.push(dec(lk, &v)?);
+            if let Some(l) = self.license_by_key(lk)? {
+                out.push(l);
             }
         }
         Ok(out)

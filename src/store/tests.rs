@@ -611,9 +611,9 @@ fn recomputed(store: &Store) -> Vec<CellRow> {
     use std::collections::BTreeMap;
     type Sums = (i64, Decimal, Decimal, Filers);
     let mut cells: BTreeMap<(String, String, String), Sums> = BTreeMap::new();
-    for kv in store.trees.licenses.iter() {
-        let (k, v) = kv.unwrap();
-        let l: License = codec::dec(&k, &v).unwrap();
+    let all = std::ops::Bound::Unbounded;
+    for row in store.walk_licenses(all.clone(), all, false).unwrap() {
+        let (_, l) = row.unwrap();
         if l.status == LicenseStatus::Cancelled {
             continue;
         }
@@ -1018,4 +1018,161 @@ fn the_newest_answered_files_are_kept_in_a_ring() {
     assert_eq!(recent[0].status, "accepted");
     assert_eq!((recent[0].applications, recent[0].licenses), (1, 1));
     assert_eq!(store.recent_filed(3).unwrap().len(), 3);
+}
+
+/// Every license as it stands, in number order.
+fn all_licenses(store: &Store) -> Vec<License> {
+    let all = std::ops::Bound::Unbounded;
+    store
+        .walk_licenses(all.clone(), all, false)
+        .unwrap()
+        .map(|r| r.unwrap().1)
+        .collect()
+}
+
+#[test]
+fn a_files_licenses_are_one_value_and_a_later_change_shadows_its_copy() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(d.path()).unwrap();
+    generate_into(&store, 3, 40, 5);
+    let keys_of = |store: &Store| -> Vec<Vec<u8>> {
+        store
+            .trees
+            .licenses
+            .iter()
+            .keys()
+            .map(|k| k.unwrap().to_vec())
+            .collect()
+    };
+    let groups = keys_of(&store);
+    assert_eq!(groups.len(), 3, "one value per file");
+    assert!(groups.iter().all(|k| k[0] == keys::GROUP));
+    let year = 2026;
+    for seq in 1..=120 {
+        let n = LicenseNumber::new(year, seq);
+        assert_eq!(store.license(n).unwrap().unwrap().number, n);
+    }
+    assert!(
+        store
+            .license(LicenseNumber::new(year, 121))
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .license(LicenseNumber::new(2025, 1))
+            .unwrap()
+            .is_none()
+    );
+    // A cancellation of the 50th (in the second file's group) is a shadow read first.
+    let n = LicenseNumber::new(year, 50);
+    let (v, _) = commit(&store, &as_cancel(900, n), day());
+    assert_eq!(v.apps[0].status, AppStatus::Cancelled, "{:?}", v.apps[0]);
+    let now = keys_of(&store);
+    assert_eq!(now.len(), 4);
+    assert_eq!(now[3], keys::shadow(n));
+    assert_eq!(
+        store.license(n).unwrap().unwrap().status,
+        LicenseStatus::Cancelled
+    );
+    let all = all_licenses(&store);
+    assert_eq!(all.len(), 120);
+    assert_eq!(all[49].status, LicenseStatus::Cancelled);
+    assert!(
+        all.iter()
+            .enumerate()
+            .all(|(i, l)| l.number.seq == i as u32 + 1)
+    );
+    // Backward from the middle, and bounded ranges.
+    let back: Vec<u32> = store
+        .walk_licenses(
+            std::ops::Bound::Unbounded,
+            std::ops::Bound::Excluded(keys::license(LicenseNumber::new(year, 45)).to_vec()),
+            true,
+        )
+        .unwrap()
+        .map(|r| r.unwrap().1.number.seq)
+        .collect();
+    assert_eq!(back, (1..45).rev().collect::<Vec<_>>());
+    let (counted, exact) = store
+        .count_licenses(
+            std::ops::Bound::Excluded(keys::license(LicenseNumber::new(year, 30)).to_vec()),
+            std::ops::Bound::Included(keys::license(LicenseNumber::new(year, 90)).to_vec()),
+            1000,
+        )
+        .unwrap();
+    assert_eq!((counted, exact), (60, true));
+}
+
+/// Put a store back into layout 2, as release e38d35e kept licenses: one key per license (its
+/// number's six bytes), no groups, no shadows, no layout mark.
+fn to_layout_2(store: &Store) {
+    for l in all_licenses(store) {
+        store
+            .trees
+            .licenses
+            .insert(keys::license(l.number), codec::enc(&l))
+            .unwrap();
+    }
+    for k in store.trees.licenses.iter().keys() {
+        let k = k.unwrap();
+        if k.len() != 6 {
+            store.trees.licenses.remove(k).unwrap();
+        }
+    }
+    store.trees.meta.remove(keys::STORE_LAYOUT).unwrap();
+    store.flush().unwrap();
+}
+
+#[test]
+fn an_upgrade_stopped_inside_a_unit_is_finished_at_the_next_open() {
+    let d = tempfile::tempdir().unwrap();
+    let before = {
+        let store = Store::open(d.path()).unwrap();
+        generate_into(&store, 5, 1000, 9);
+        let (v, _) = commit(
+            &store,
+            &as_cancel(900, LicenseNumber::new(2026, 2500)),
+            day(),
+        );
+        assert_eq!(v.apps[0].status, AppStatus::Cancelled);
+        let before = all_licenses(&store);
+        to_layout_2(&store);
+        before
+    };
+    assert_eq!(before.len(), 5000);
+    // The first unit moves 2,000 licenses (2,000 removals, two groups, the progress); the
+    // second stops after a few of its writes, as a kill would.
+    journal::crash_point::after(Some(layout::UPGRADE_UNIT + 10));
+    let e = Store::open(d.path()).err().expect("stopped");
+    journal::crash_point::after(None);
+    assert!(e.is_io(), "{e}");
+    let store = Store::open(d.path()).unwrap();
+    assert_eq!(all_licenses(&store), before, "every license whole, once");
+    assert_eq!(
+        codec::dec_u64(
+            keys::UPGRADE_V3,
+            &store.trees.meta.get(keys::UPGRADE_V3).unwrap().unwrap()
+        )
+        .unwrap(),
+        5000
+    );
+    assert!(
+        store
+            .trees
+            .licenses
+            .iter()
+            .keys()
+            .all(|k| k.unwrap().len() == 7),
+        "nothing of layout 2 is left"
+    );
+    assert_eq!(
+        store
+            .license(LicenseNumber::new(2026, 2500))
+            .unwrap()
+            .unwrap()
+            .status,
+        LicenseStatus::Cancelled
+    );
+    assert_eq!(stored(&store), recomputed(&store));
 }

@@ -2,11 +2,12 @@
 //!
 //! | tree | key | value |
 //! |---|---|---|
-//! | `meta` | `license_seq`, `licenses_on_record`, `cells_layout`, `store_layout` | u64 counters |
+//! | `meta` | `license_seq`, `licenses_on_record`, `cells_layout`, `store_layout`, `upgrade_v3` | u64 counters |
 //! | `meta` | `day` 0 `YYYY-MM-DD` | [`DayStats`](super::DayStats) |
 //! | `receipts` | sender 0 sha256 | [`Receipt`](super::Receipt) |
 //! | `controls` | sender 0 control (u32) | sha256 of the file that used it |
-//! | `licenses` | year (u16) seq (u32) | [`License`](super::License) |
+//! | `licenses` | `g` year (u16) seq (u32): the first number of a run | a group of consecutive licenses (`groups`) |
+//! | `licenses` | `s` year (u16) seq (u32) | [`License`](super::License) changed after its group was written (read first) |
 //! | `index` | kind 0 value 0 license | (empty): searches by sender, importer, status, day, entry |
 //! | `index` | `u` 0 receipt key | (empty): receipts with unfinished deliveries or follow-ups |
 //! | `index` | `a` 0 license audit-id | (empty): audit events of a license |
@@ -20,7 +21,8 @@
 //! | `holds` | receipt key, position (u32) | [`PendingApp`](super::PendingApp) |
 //! | `decisions` | receipt key, position (u32) | [`Decided`](super::Decided) |
 //!
-//! Integers are big-endian so that keys sort as their numbers do.
+//! Integers are big-endian so that keys sort as their numbers do. Layout 2 (no `store_layout`)
+//! kept a license under its bare number (year seq) instead of in a group: `layout` upgrades it.
 
 use crate::filing::model::LicenseNumber;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};

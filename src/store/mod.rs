@@ -8,6 +8,8 @@
 //! - `unit_values`: the W310 window; `ledger`: the store's answers for the rules;
 //! - `journal`: how a unit of change reaches the trees whole (a redo journal); `trees`: the
 //!   trees, listed once, and their numbers in the journal;
+//! - `groups`: licenses stored as runs of consecutive numbers, later changes as shadows;
+//!   `layout`: the layout mark (a newer one is refused) and the upgrade from layout 2 at open;
 //! - `keys`: every key, in one place; `codec`: value encoding; `records`: the stored types.
 //!
 //! Only the daemon opens the store (sled is single-process), and only the daemon's pipeline

@@ -3,6 +3,13 @@
 //! ledger) and `ack` (building and writing the ack of a file whose applications are all issued).
 //!
 //! `cargo bench --bench filing`. `benches/validate.rs` times the three together.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 mod common;
 

@@ -8,6 +8,13 @@
 //! - `one_value`: the file's records as one value (the grouped layout's floor).
 //!
 //! `cargo bench --bench sled_floor`; BENCHMARKS.md, "sled itself".
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use sled::Transactional;

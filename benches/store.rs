@@ -3,6 +3,13 @@
 //! store is made anew for every iteration, outside the timing.
 //!
 //! `cargo bench --bench store`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 mod common;
 

@@ -3,6 +3,13 @@
 //!
 //! `cargo bench --bench validate`. The files are also written to `$TMPDIR/aim-bench/` so that
 //! other tools (xmllint, `aim validate`) can be timed on the same bytes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 use aim::config::{BUILT_IN, Config};
 use aim::filing::rules::{AppStatus, FileContext, Offline, RuleSettings};

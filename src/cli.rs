@@ -1,6 +1,6 @@
 //! The command line (spec section 8). `main.rs` only calls [`run`].
 
-use crate::config::{Config, DEFAULT_PATH};
+use crate::config::{DEFAULT_PATH, load_config};
 use crate::validate;
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -165,16 +165,22 @@ fn parse_whole(s: &str, min: u64, max: u64) -> Result<u64, String> {
     }
 }
 
+/// A whole number within bounds, as a count (the bounds fit any `usize`).
+fn parse_usize(s: &str, min: u64, max: u64) -> Result<usize, String> {
+    parse_whole(s, min, max)
+        .and_then(|n| usize::try_from(n).map_err(|_| format!("{n} is too large here")))
+}
+
 fn parse_count(s: &str) -> Result<usize, String> {
-    parse_whole(s, 0, 100_000_000).map(|n| n as usize)
+    parse_usize(s, 0, 100_000_000)
 }
 
 fn parse_apps_per_file(s: &str) -> Result<usize, String> {
-    parse_whole(s, 1, 100_000).map(|n| n as usize)
+    parse_usize(s, 1, 100_000)
 }
 
 fn parse_limit(s: &str) -> Result<usize, String> {
-    parse_whole(s, 1, 10_000).map(|n| n as usize)
+    parse_usize(s, 1, 10_000)
 }
 
 fn parse_seed(s: &str) -> Result<u64, String> {
@@ -228,13 +234,6 @@ fn run_daemon(config: &std::path::Path, status_line: bool) -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-pub(crate) fn load_config(path: &std::path::Path) -> Result<Config, ExitCode> {
-    Config::load(path).map_err(|e| {
-        eprintln!("aim: {e}");
-        ExitCode::from(2)
-    })
 }
 
 fn run_validate(

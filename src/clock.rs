@@ -17,8 +17,10 @@ impl Clock for SystemClock {
 }
 
 /// A clock that stands still until it is set: for tests.
+#[cfg(test)]
 pub struct FixedClock(pub std::sync::Mutex<DateTime<Utc>>);
 
+#[cfg(test)]
 impl FixedClock {
     pub fn at(t: DateTime<Utc>) -> FixedClock {
         FixedClock(std::sync::Mutex::new(t))
@@ -28,6 +30,7 @@ impl FixedClock {
     }
 }
 
+#[cfg(test)]
 impl Clock for FixedClock {
     fn now(&self) -> DateTime<Utc> {
         *self.0.lock().unwrap_or_else(|p| p.into_inner())

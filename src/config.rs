@@ -266,6 +266,14 @@ pub struct Staff {
     pub role: Role,
 }
 
+/// The configuration for a command: its error said on stderr, exit code 2 (a usage error).
+pub(crate) fn load_config(path: &Path) -> Result<Config, std::process::ExitCode> {
+    Config::load(path).map_err(|e| {
+        eprintln!("aim: {e}");
+        std::process::ExitCode::from(2)
+    })
+}
+
 impl Config {
     /// Load `path`; when `path` is the default path and does not exist, the built-in defaults.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -295,6 +303,7 @@ impl Config {
         Ok(cfg)
     }
 
+    #[allow(clippy::too_many_lines)] // one check after another, each with its own message for the administrator
     fn validate(&self) -> Result<(), String> {
         let mut ids = HashSet::new();
         for (i, p) in self.partners.iter().enumerate() {

@@ -22,7 +22,7 @@ type WatchEvent = notify::Result<notify::Event>;
 
 /// A partner's folders.
 #[derive(Clone, Debug)]
-pub struct Inbox {
+pub(crate) struct Inbox {
     pub partner: String,
     pub dir: PathBuf,
     pub outbox: PathBuf,
@@ -35,7 +35,7 @@ pub struct Inbox {
 /// The claimed folder inside an inbox, used only where `<data>/claimed/<ID>` is on another
 /// file system than the partner's inbox: hidden (a dot-name intake ignores) and mode 0700,
 /// owned by the daemon, so the partner can neither list nor change what is in it.
-pub const CLAIMED_IN_INBOX: &str = ".aim-claimed";
+pub(crate) const CLAIMED_IN_INBOX: &str = ".aim-claimed";
 
 #[derive(Debug)]
 struct Candidate {
@@ -57,7 +57,7 @@ struct Candidate {
 
 /// A file to process.
 #[derive(Clone, Debug)]
-pub struct Ready {
+pub(crate) struct Ready {
     pub path: PathBuf,
     pub name: String,
     pub inbox: usize,
@@ -65,7 +65,7 @@ pub struct Ready {
     pub claimed: bool,
 }
 
-pub struct Intake {
+pub(crate) struct Intake {
     pub inboxes: Vec<Inbox>,
     inbox_root: PathBuf,
     by_dir: HashMap<PathBuf, usize>,
@@ -88,7 +88,7 @@ pub struct Intake {
 impl Intake {
     /// Create the partners' folders and start watching them. A watcher that cannot start
     /// (inotify limits) leaves intake on scans alone, with a clear warning.
-    pub fn new(
+    pub(crate) fn new(
         mut inboxes: Vec<Inbox>,
         inbox_root: PathBuf,
         claimed_root: &Path,
@@ -223,7 +223,7 @@ impl Intake {
 
     /// Full scan of every inbox (startup and periodic backstop). Reports folders in the inbox
     /// root that belong to no registered partner, once each.
-    pub fn scan(&mut self) {
+    pub(crate) fn scan(&mut self) {
         self.check_folders();
         let now = Instant::now();
         let mut present = HashSet::new();
@@ -306,7 +306,7 @@ impl Intake {
 
     /// A function that makes [`Intake::wait`] return at once (work arrived that is not a
     /// file). Without a watcher, `wait` only sleeps its short timeout anyway.
-    pub fn waker(&self) -> Box<dyn Fn() + Send + Sync> {
+    pub(crate) fn waker(&self) -> Box<dyn Fn() + Send + Sync> {
         match &self.wake {
             Some(tx) => {
                 let tx = std::sync::Mutex::new(tx.clone());
@@ -320,7 +320,7 @@ impl Intake {
     }
 
     /// Take in watcher events for up to `timeout`.
-    pub fn wait(&mut self, timeout: Duration) {
+    pub(crate) fn wait(&mut self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -351,6 +351,7 @@ impl Intake {
         }
     }
 
+    #[allow(clippy::too_many_lines)] // one arm per kind of watcher event
     fn event(&mut self, ev: notify::Result<notify::Event>) {
         let ev = match ev {
             Ok(ev) => ev,
@@ -450,7 +451,7 @@ impl Intake {
 
     /// Files ready now, oldest first: at most `max` files and, beyond the first, at most
     /// `max_bytes` in all (a batch's memory stays bounded).
-    pub fn take_ready(&mut self, max: usize, max_bytes: u64) -> Vec<Ready> {
+    pub(crate) fn take_ready(&mut self, max: usize, max_bytes: u64) -> Vec<Ready> {
         let now = Instant::now();
         let mut ready: Vec<(Instant, PathBuf)> = self
             .candidates
@@ -489,7 +490,7 @@ impl Intake {
 
     /// Offer a file taken by [`Intake::take_ready`] again once the settle time has passed
     /// (its name was still taken in the claimed folder).
-    pub fn again(&mut self, r: &Ready) {
+    pub(crate) fn again(&mut self, r: &Ready) {
         self.candidates.entry(r.path.clone()).or_insert(Candidate {
             inbox: r.inbox,
             size: 0,
@@ -503,11 +504,11 @@ impl Intake {
     }
 
     /// Whether files wait for their settle time (so the caller polls sooner).
-    pub fn settling(&self) -> bool {
+    pub(crate) fn settling(&self) -> bool {
         self.candidates.values().any(|c| !c.writing && !c.ready)
     }
 
-    pub fn watching(&self) -> bool {
+    pub(crate) fn watching(&self) -> bool {
         self.events.is_some()
     }
 }
@@ -615,7 +616,7 @@ pub fn file_name_text(name: &std::ffi::OsStr) -> String {
 
 /// The path in `dir` of a file whose name was read by [`file_name_text`]: the UTF-8 name when
 /// such an entry exists, otherwise the Latin-1 bytes the text came from (when it can have).
-pub fn name_in(dir: &Path, name: &str) -> PathBuf {
+pub(crate) fn name_in(dir: &Path, name: &str) -> PathBuf {
     use std::os::unix::ffi::OsStrExt;
     let utf8 = dir.join(name);
     if name.is_ascii() || std::fs::symlink_metadata(&utf8).is_ok() {
@@ -641,7 +642,7 @@ fn is_wake(ev: &notify::Result<notify::Event>) -> bool {
 }
 
 /// `<stem>` of a file name: without its final extension.
-pub fn stem(name: &str) -> &str {
+pub(crate) fn stem(name: &str) -> &str {
     match name.rfind('.') {
         Some(i) if i > 0 => &name[..i],
         _ => name,
@@ -650,11 +651,11 @@ pub fn stem(name: &str) -> &str {
 
 /// The longest stem an ack name keeps, in bytes: `<stem>.<n>.ack.xml` then fits the 255 bytes
 /// of a file name for any n below 100000.
-pub const MAX_ACK_STEM_BYTES: usize = 240;
+pub(crate) const MAX_ACK_STEM_BYTES: usize = 240;
 
 /// The longest name kept in an archive entry's name, in bytes (the entry adds a time and a
 /// counter in front).
-pub const MAX_ARCHIVE_NAME_BYTES: usize = 200;
+pub(crate) const MAX_ARCHIVE_NAME_BYTES: usize = 200;
 
 /// The longest file name most file systems allow, in bytes.
 const NAME_MAX: usize = 255;
@@ -679,7 +680,7 @@ fn cut(s: &str, max: usize) -> &str {
 /// The stem of an ack name (spec section 1): each control character (U+0000–U+001F, tab
 /// included, and U+007F–U+009F) becomes `_`, and the
 /// stem is cut at a character boundary to at most [`MAX_ACK_STEM_BYTES`].
-pub fn ack_stem(file_name: &str) -> String {
+pub(crate) fn ack_stem(file_name: &str) -> String {
     let safe: String = stem(file_name)
         .chars()
         .map(|c| if is_name_control(c) { '_' } else { c })
@@ -688,7 +689,7 @@ pub fn ack_stem(file_name: &str) -> String {
 }
 
 /// The `n`th ack name of `file_name` (1-based): `<stem>.ack.xml`, `<stem>.2.ack.xml`, …
-pub fn ack_file_name(file_name: &str, n: u64) -> String {
+pub(crate) fn ack_file_name(file_name: &str, n: u64) -> String {
     let s = ack_stem(file_name);
     if n == 1 {
         format!("{s}.ack.xml")
@@ -699,7 +700,7 @@ pub fn ack_file_name(file_name: &str, n: u64) -> String {
 
 /// The file name part of an archive entry: control characters and `/` become `_`, cut at a
 /// character boundary to at most [`MAX_ARCHIVE_NAME_BYTES`], so the entry always fits.
-pub fn archive_file_name(name: &str) -> String {
+pub(crate) fn archive_file_name(name: &str) -> String {
     let safe: String = name
         .chars()
         .map(|c| {
@@ -715,7 +716,7 @@ pub fn archive_file_name(name: &str) -> String {
 
 /// The first free ack name for `file_name` in `outbox`: `<stem>.ack.xml`, `<stem>.2.ack.xml`, …
 /// `reserved` holds names chosen in this batch but not yet written.
-pub fn free_ack_name(outbox: &Path, file_name: &str, reserved: &HashSet<String>) -> String {
+fn free_ack_name(outbox: &Path, file_name: &str, reserved: &HashSet<String>) -> String {
     let mut n = 1u64;
     loop {
         let name = ack_file_name(file_name, n);
@@ -723,6 +724,57 @@ pub fn free_ack_name(outbox: &Path, file_name: &str, reserved: &HashSet<String>)
             return name;
         }
         n += 1;
+    }
+}
+
+/// Where one delivery's answer goes, decided at once: its ack's name in the partner's outbox
+/// and its input's entry in the archive (both stored in the receipt before either is made).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Placement {
+    pub ack_name: String,
+    /// Relative to the archive folder: `<day>/<sender>/<time>-<counter>-<name>`.
+    pub archive: String,
+}
+
+/// Decides [`Placement`]s: an ack name free in the outbox and not taken earlier in the same
+/// batch (whose acks are not written yet), an archive entry unique by time and a counter.
+#[derive(Debug, Default)]
+pub(crate) struct Placer {
+    reserved: HashSet<String>,
+    seq: u64,
+}
+
+impl Placer {
+    /// A new batch: the names of the last one are written, or kept in the store for recovery.
+    pub(crate) fn next_batch(&mut self) {
+        self.reserved.clear();
+    }
+
+    /// A placement decided earlier (a delivery being finished) is taken in this batch too.
+    pub(crate) fn keep(&mut self, p: &Placement) {
+        self.reserved.insert(p.ack_name.clone());
+    }
+
+    /// The placement of a new delivery of `file_name` from `inbox`, received `now`.
+    pub(crate) fn place(
+        &mut self,
+        inbox: &Inbox,
+        file_name: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Placement {
+        let ack_name = free_ack_name(&inbox.outbox, file_name, &self.reserved);
+        self.reserved.insert(ack_name.clone());
+        self.seq += 1;
+        // Unique per delivery: time and a counter; the name is kept for people.
+        let archive = format!(
+            "{}/{}/{}-{:06}-{}",
+            now.format("%Y-%m-%d"),
+            inbox.partner,
+            now.format("%H%M%S%3f"),
+            self.seq % 1_000_000,
+            archive_file_name(file_name)
+        );
+        Placement { ack_name, archive }
     }
 }
 
@@ -743,7 +795,7 @@ fn staging_name(name: &str) -> String {
 
 /// Write an ack atomically and durably: hidden temporary file, fsync, rename without
 /// replacing, fsync the folder. An ack already there with the same bytes counts as written.
-pub fn write_ack(outbox: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_ack(outbox: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = stage_ack(outbox, name, bytes)?;
     std::fs::File::open(outbox.join(&tmp))?.sync_all()?;
     publish_ack(outbox, &tmp, name, bytes)?;
@@ -751,7 +803,7 @@ pub fn write_ack(outbox: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()>
 }
 
 /// Write an ack's bytes under a hidden temporary name (not yet durable: see [`sync_data`]).
-pub fn stage_ack(outbox: &Path, name: &str, bytes: &[u8]) -> std::io::Result<String> {
+pub(crate) fn stage_ack(outbox: &Path, name: &str, bytes: &[u8]) -> std::io::Result<String> {
     // No pid in the name: after a crash, recovery rewrites the same ack and reuses the leftover.
     let tmp = staging_name(name);
     let open = || {
@@ -776,7 +828,7 @@ pub fn stage_ack(outbox: &Path, name: &str, bytes: &[u8]) -> std::io::Result<Str
 
 /// Make every staged file on `dir`'s file system durable at once (one `syncfs` for a batch
 /// instead of one `fsync` per file).
-pub fn sync_data(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn sync_data(dir: &Path) -> std::io::Result<()> {
     let d = std::fs::File::open(dir)?;
     rustix::fs::syncfs(&d)?;
     Ok(())
@@ -784,7 +836,12 @@ pub fn sync_data(dir: &Path) -> std::io::Result<()> {
 
 /// Give a staged ack its name, never replacing a file. The same bytes already under that name
 /// count as published (recovery); different bytes are an error and are left alone.
-pub fn publish_ack(outbox: &Path, tmp: &str, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn publish_ack(
+    outbox: &Path,
+    tmp: &str,
+    name: &str,
+    bytes: &[u8],
+) -> std::io::Result<()> {
     let dir = std::fs::File::open(outbox)?;
     match rustix::fs::renameat_with(&dir, tmp, &dir, name, rustix::fs::RenameFlags::NOREPLACE) {
         Ok(()) => Ok(()),
@@ -812,7 +869,7 @@ pub fn publish_ack(outbox: &Path, tmp: &str, name: &str, bytes: &[u8]) -> std::i
 /// is a rename, so it must stay on one file system): `preferred` (`<data>/claimed/<ID>`);
 /// `<parent of the inbox>/.aim-claimed/<ID>`, where the daemon may make it; else
 /// [`CLAIMED_IN_INBOX`] inside the inbox. Each is a folder of the daemon's own, mode 0700.
-pub fn claimed_folder(inbox: &Path, preferred: &Path) -> std::io::Result<PathBuf> {
+pub(crate) fn claimed_folder(inbox: &Path, preferred: &Path) -> std::io::Result<PathBuf> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     std::fs::create_dir_all(preferred)?;
     std::fs::set_permissions(preferred, std::fs::Permissions::from_mode(0o700))?;
@@ -886,7 +943,7 @@ fn claimed_folder_in_inbox(inbox: &Path) -> std::io::Result<PathBuf> {
 
 /// What claiming a file did.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Claim {
+pub(crate) enum Claim {
     /// Now at this path in the claimed folder.
     Claimed(PathBuf),
     /// Gone before it could be claimed (logged): nothing to answer.
@@ -900,7 +957,7 @@ pub enum Claim {
 /// the partner's claimed folder (same file system, never replacing). From then on the
 /// partner can neither swap nor remove it, and a file it puts under the same name in the
 /// inbox is a new file.
-pub fn claim(path: &Path, claimed: &Path) -> std::io::Result<Claim> {
+pub(crate) fn claim(path: &Path, claimed: &Path) -> std::io::Result<Claim> {
     let (Some(name), Some(src_dir)) = (path.file_name(), path.parent()) else {
         return Ok(Claim::Vanished);
     };
@@ -918,12 +975,12 @@ pub fn claim(path: &Path, claimed: &Path) -> std::io::Result<Claim> {
 }
 
 /// fsync a folder, making the renames in it durable.
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
 /// Move a picked-up input (of any file type: it is never followed) into the archive, durably.
-pub fn archive(src: &Path, archive_root: &Path, rel: &str) -> std::io::Result<()> {
+pub(crate) fn archive(src: &Path, archive_root: &Path, rel: &str) -> std::io::Result<()> {
     let dir = archive_move(src, archive_root, rel)?;
     sync_dir(&dir)?;
     if let Some(p) = src.parent() {
@@ -934,7 +991,7 @@ pub fn archive(src: &Path, archive_root: &Path, rel: &str) -> std::io::Result<()
 
 /// Move an input into the archive; returns the archive folder to sync. Across file systems:
 /// copy (links stay links), make durable, then remove the original.
-pub fn archive_move(src: &Path, archive_root: &Path, rel: &str) -> std::io::Result<PathBuf> {
+pub(crate) fn archive_move(src: &Path, archive_root: &Path, rel: &str) -> std::io::Result<PathBuf> {
     let mut dst = archive_root.join(rel);
     let dir = dst.parent().unwrap_or(archive_root).to_path_buf();
     std::fs::create_dir_all(&dir)?;
@@ -1109,6 +1166,33 @@ mod tests {
         write_ack(d.path(), &a, b"one").unwrap();
         assert!(write_ack(d.path(), &a, b"two").is_err());
         assert_eq!(std::fs::read(d.path().join(&a)).unwrap(), b"one");
+    }
+
+    #[test]
+    fn a_placement_decides_the_ack_and_the_archive_name_together() {
+        use chrono::TimeZone;
+        let d = tempfile::tempdir().unwrap();
+        let inbox = Inbox {
+            partner: "ACME".into(),
+            dir: d.path().join("in"),
+            outbox: d.path().to_path_buf(),
+            emails: vec![],
+            claimed: PathBuf::new(),
+        };
+        let at = chrono::Utc.with_ymd_and_hms(2026, 12, 1, 9, 30, 5).unwrap();
+        let mut p = Placer::default();
+        let a = p.place(&inbox, "x\n.xml", at);
+        assert_eq!(a.ack_name, "x_.ack.xml");
+        assert_eq!(a.archive, "2026-12-01/ACME/093005000-000001-x_.xml");
+        // The same name again in the same batch: the next ack name, the next archive entry.
+        let b = p.place(&inbox, "x\n.xml", at);
+        assert_eq!(b.ack_name, "x_.2.ack.xml");
+        assert_eq!(b.archive, "2026-12-01/ACME/093005000-000002-x_.xml");
+        // A new batch: names not written are free again; a kept one stays taken.
+        p.next_batch();
+        p.keep(&b);
+        assert_eq!(p.place(&inbox, "x\n.xml", at).ack_name, "x_.ack.xml");
+        assert_eq!(p.place(&inbox, "x\n.xml", at).ack_name, "x_.3.ack.xml");
     }
 
     #[test]

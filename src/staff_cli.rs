@@ -6,8 +6,7 @@
 use crate::api::client::{self, ClientError};
 use crate::api::views::{self, Reply};
 use crate::api::{ApiError, Request};
-use crate::cli::load_config;
-use crate::config::Config;
+use crate::config::{Config, load_config};
 use crate::figures::grouped;
 // The console's gate: control characters and bidirectional controls (a U+202E in an
 // importer's name would make a line read backwards) never reach the terminal raw.

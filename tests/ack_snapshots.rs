@@ -1,5 +1,12 @@
 //! Snapshots of the acks `aim validate` writes for a few samples on 2026-11-28, with the fixed
 //! ReceivedAt of `--today`: any change in the bytes of an ack shows up in review.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 mod common;
 

@@ -5,6 +5,13 @@
 //! the `aim validate` binary; every ack passes `schemas/ack-1.xsd` where xmllint is installed.
 //! Also: every input the fuzzer ever crashed on (`tests/fuzz_regressions/`) gets an ack; an ack
 //! name at the file system's limit; F005, which needs the daemon's store.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 mod common;
 mod daemon_harness;

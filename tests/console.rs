@@ -2,6 +2,13 @@
 //! one license is searched, opened and cancelled by a supervisor; a viewer is refused (and the
 //! refusal is in `aim audit`); the console says it lost the daemon while it restarts, and
 //! comes back by itself.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 mod common;
 mod daemon_harness;

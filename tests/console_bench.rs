@@ -10,6 +10,13 @@
 //! `TestBackend` with synthetic keys and reports: time to the first frame showing the count,
 //! the search for one license, the slowest keypress-to-frame while scrolling; and the real
 //! `aim console`'s peak RSS in tmux.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 use aim::console::app::{App, Screen};
 use aim::filing::model::LicenseNumber;
@@ -41,8 +48,9 @@ fn console_over_a_million_licenses() {
         if have < LICENSES {
             let t = Instant::now();
             let files = ((LICENSES - have) / 1000) as usize;
-            store
-                .commit_generated(&aim::store::Generated {
+            aim::generator::fill::commit_generated(
+                &store,
+                &aim::generator::fill::Generated {
                     cfg: &cfg,
                     sender: "ACMEBRK",
                     files,
@@ -50,8 +58,9 @@ fn console_over_a_million_licenses() {
                     day,
                     seed: have + 1,
                     mail_to: &[],
-                })
-                .unwrap();
+                },
+            )
+            .unwrap();
             eprintln!("filled {} licenses in {:?}", LICENSES - have, t.elapsed());
         }
         assert!(store.license_sequence().unwrap() >= LICENSES);

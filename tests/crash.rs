@@ -5,6 +5,13 @@
 //!
 //! The schedule (which files arrive when, and when each kill lands) comes from a seeded RNG; the
 //! seed is printed and `AIM_CRASH_SEED=<seed>` replays it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 mod common;
 mod daemon_harness;

@@ -3,6 +3,13 @@
 //!
 //! Samples assume filing day 2026-11-28; the daemon runs on the real UTC date, so every valid
 //! date of a sample is shifted by (today − 2026-11-28) before it is dropped.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 mod common;
 mod daemon_harness;

@@ -1,6 +1,13 @@
 //! Faults with the real `aim daemon`: an outbox or a data disk that fills up (small tmpfs
 //! mounts; root only), an SMTP server that never answers, a partner folder removed or replaced,
 //! thousands of files at once. Each ends with every file answered exactly once.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 mod common;
 mod daemon_harness;

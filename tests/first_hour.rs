@@ -1,6 +1,13 @@
 //! Small things of a first hour with `aim`: the data folder's lock leaves no stale pid behind,
 //! a clean stop says so, `aim gen` says what it wrote, wrong dates and numbers on the command
 //! line say what is expected.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 mod common;
 mod daemon_harness;

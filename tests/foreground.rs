@@ -2,6 +2,13 @@
 //! process; filings show up live, `q` ends both cleanly (exit 0, a last line, no stale pid in
 //! the lock, the lock released so `aim daemon` starts on the same data afterwards), and the
 //! first-run role is said on the dashboard.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 use std::process::Command;
 use std::time::{Duration, Instant};

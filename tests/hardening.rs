@@ -11,6 +11,13 @@
 //!
 //! Mounting a tmpfs and running clients as other users need root (CI runs as root); without it
 //! those tests say so and pass.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 mod common;
 mod daemon_harness;

@@ -1,6 +1,13 @@
 //! E-mail end to end: the real daemon against a real SMTP server (Python's aiosmtpd, writing
 //! a Maildir): recipients, subject, summary and attachment; an outage and recovery; a kill
 //! with messages queued; a permanent 550 rejection.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 use std::io::Read;
 use std::net::TcpListener;

@@ -1,5 +1,12 @@
 //! Whatever bytes arrive, `aim::filing::check` returns a verdict without panicking, and the ack
 //! rendered from it is well-formed XML that says what the verdict says.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 mod common;
 
@@ -29,7 +36,7 @@ fn check_and_render(bytes: &[u8], inbox: &str, settings: &RuleSettings) {
     // The verdict is coherent.
     if v.file_error.is_some() {
         assert!(v.apps.is_empty(), "a file-level error and applications");
-        assert_eq!(v.status_str(), "rejected");
+        assert_eq!(v.status().as_str(), "rejected");
     } else {
         assert!(!v.apps.is_empty(), "no file error but no applications");
         assert!(v.apps.len() <= settings.max_applications);
@@ -56,7 +63,7 @@ fn check_and_render(bytes: &[u8], inbox: &str, settings: &RuleSettings) {
         );
     }
     let ack = read_ack(&xml);
-    assert_eq!(ack.status, v.status_str());
+    assert_eq!(ack.status, v.status().as_str());
     assert_eq!(ack.apps.len(), v.apps.len());
     assert_eq!(ack.file_codes.len(), usize::from(v.file_error.is_some()));
     for (got, want) in ack.apps.iter().zip(&v.apps) {

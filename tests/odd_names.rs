@@ -1,6 +1,13 @@
 //! Spec section 1, ack names, through the real `aim daemon`: however odd a partner's file name
 //! (control characters, 255 bytes, not UTF-8), the file gets exactly one ack under the name the
 //! rule gives, its bytes reach the archive, and no raw control character reaches a log line.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 mod common;
 mod daemon_harness;

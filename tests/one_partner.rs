@@ -8,6 +8,13 @@
 //!   answered within the settle time;
 //! - a file swapped or deleted the moment its ack appears: the archive holds the bytes its ack
 //!   names, the newcomer gets its own ack, and nobody waits.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 mod common;
 mod daemon_harness;

@@ -1,6 +1,13 @@
 //! The public monitor through the real `aim` (spec 7.1 and 7.2): the two attacks on
 //! suppression, `aim monitor publish` through the daemon (supervisor, audited) and without one,
 //! and the daemon's own publication at start when the weekly one was missed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 mod common;
 mod daemon_harness;

@@ -1,6 +1,13 @@
 //! The review workflow (spec section 6) and the public monitor (section 7) through the real
 //! `aim daemon`: held applications, decisions answered in follow-up acks and mail, a second
 //! decision refused, a SIGKILL at any moment of a decision, and `aim monitor export`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 mod common;
 mod daemon_harness;

@@ -6,6 +6,13 @@
 //!   same digits and scale), texts trimmed.
 //! - Entry numbers and license numbers: a computed check digit parses back; a number with one
 //!   digit changed never does.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 mod common;
 

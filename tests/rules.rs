@@ -1,5 +1,12 @@
 //! Rule-by-rule tests of AIM-XML 1.0 (spec sections 2-4) through `aim::filing::check`, on small
 //! documents built from the valid-single sample by string replacement.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 mod common;
 
@@ -139,7 +146,7 @@ fn one_error(doc: impl AsRef<[u8]>) -> Issue {
     let a = only_app(&v);
     assert_eq!(a.errors.len(), 1, "want exactly one error: {:#?}", a.errors);
     assert_eq!(a.status, AppStatus::Rejected);
-    assert_eq!(v.status_str(), "rejected");
+    assert_eq!(v.status().as_str(), "rejected");
     a.errors[0].clone()
 }
 
@@ -159,7 +166,7 @@ fn assert_issued(doc: impl AsRef<[u8]>) -> AppVerdict {
     let a = only_app(&v).clone();
     assert!(a.errors.is_empty(), "unexpected errors: {:#?}", a.errors);
     assert_eq!(a.status, AppStatus::Issued);
-    assert_eq!(v.status_str(), "accepted");
+    assert_eq!(v.status().as_str(), "accepted");
     a
 }
 
@@ -924,7 +931,7 @@ fn a201_license_numbers() {
     assert!(a.errors.is_empty(), "{:?}", a.errors);
     assert_eq!(a.status, AppStatus::Cancelled);
     assert_eq!(a.reason.as_deref(), Some("Shipment cancelled"));
-    assert_eq!(v.status_str(), "accepted");
+    assert_eq!(v.status().as_str(), "accepted");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1077,7 +1084,7 @@ fn a205_duplicate_ids_reject_every_sharer() {
         assert_eq!(a.status, AppStatus::Rejected);
     }
     assert_eq!(v.apps[2].status, AppStatus::Issued);
-    assert_eq!(v.status_str(), "partial");
+    assert_eq!(v.status().as_str(), "partial");
     // The positions are those of each id.
     let lines: Vec<u32> = v.apps[..2]
         .iter()
@@ -1107,7 +1114,7 @@ fn a205_duplicate_line_in_one_application() {
     assert_eq!(a.status, AppStatus::Rejected);
     // The same line number in two applications is fine.
     let v = check(filing(&[app(&[]), app(&[("id=\"A1\"", "id=\"A2\"")])]));
-    assert_eq!(v.status_str(), "accepted");
+    assert_eq!(v.status().as_str(), "accepted");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1552,7 +1559,7 @@ fn applications_are_judged_independently() {
             (Some("A4"), AppStatus::Issued, vec![]),
         ]
     );
-    assert_eq!(v.status_str(), "partial");
+    assert_eq!(v.status().as_str(), "partial");
     // Rejected applications carry no data; issued ones do.
     assert!(v.apps[1].data.is_none() && v.apps[0].data.is_some());
     // All rejected: the file is rejected.
@@ -1560,7 +1567,7 @@ fn applications_are_judged_independently() {
         app(&[("<Hts>7606.12.3090<", "<Hts>7208.10.1500<")]),
         app(&[("id=\"A1\"", "id=\"A2\""), ("<State>MD<", "<State>M<")]),
     ]));
-    assert_eq!(v.status_str(), "rejected");
+    assert_eq!(v.status().as_str(), "rejected");
     // Mixed actions in one file.
     let cancel = "  <Application id=\"C1\" action=\"cancel\" license=\"AIM-2026-0000018-3\">\n    <Reason>Shipment cancelled by importer</Reason>\n  </Application>\n";
     let correct = app(&[
@@ -1580,7 +1587,7 @@ fn applications_are_judged_independently() {
             AppStatus::Cancelled
         ]
     );
-    assert_eq!(v.status_str(), "accepted");
+    assert_eq!(v.status().as_str(), "accepted");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1972,7 +1979,7 @@ fn f009_application_count() {
     };
     let two = filing(&[app(&[]), app(&[("id=\"A1\"", "id=\"A2\"")])]);
     let v = check_full(two.as_bytes(), "ACMEBRK", &s, filing_day());
-    assert_eq!(v.status_str(), "accepted");
+    assert_eq!(v.status().as_str(), "accepted");
     assert_eq!(v.apps.len(), 2);
     let three = filing(&[
         app(&[]),
@@ -2179,7 +2186,7 @@ fn acks_are_deterministic() {
         assert_eq!(a1, a2);
         // And a readable ack.
         let ack = read_ack(&a1);
-        assert_eq!(ack.status, v1.status_str());
+        assert_eq!(ack.status, v1.status().as_str());
     }
 }
 

@@ -1,5 +1,12 @@
 //! Every case of the shared samples (`../shared/samples/expected.json`), on filing day
 //! 2026-11-28, through the library and through the real `aim validate` binary.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 mod common;
 

@@ -1,6 +1,13 @@
 //! The XML schemas against real documents, with `xmllint` (libxml2-utils): the valid samples
 //! and generated filings against `schemas/filing-1.xsd`, every ack `aim validate` writes for
 //! the samples against `schemas/ack-1.xsd`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 mod common;
 

@@ -2,6 +2,13 @@
 //! systemd's notification socket (a datagram socket of the test's own as `NOTIFY_SOCKET`),
 //! the watchdog and a stalled loop, `GET /metrics` and `GET /healthz` through a real HTTP
 //! client, and `aim status --check`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 mod common;
 mod daemon_harness;

@@ -1,6 +1,13 @@
 //! The staff commands of spec section 9 against the real `aim daemon` over its control socket:
 //! text and `--json`, roles and refusals (audited), the socket's group, no daemon, and clients
 //! that misbehave without disturbing intake or other clients.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 mod common;
 mod daemon_harness;

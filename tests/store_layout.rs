@@ -1,5 +1,12 @@
 //! The store's layout mark through the real binary: a database is marked with the layout it
 //! is in, and a database of a layout newer than the binary knows is refused with what to do.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 mod common;
 mod daemon_harness;

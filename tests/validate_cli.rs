@@ -1,6 +1,13 @@
 //! `aim validate` as a person and a script meet it: the folder a file lies in stands for an
 //! inbox only when it is a partner's, problems one per line like a compiler's, the ack XML for
 //! scripts, folders refused, and a `--help` that describes everything.
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)] // Test code: a panic is the failure report, a scenario reads top to bottom.
 
 mod common;
 

@@ -6,6 +6,7 @@
 //! `subscribe`, the server also sends event lines `{"v":1,"event":{…}}`.
 
 pub mod client;
+pub mod refusals;
 pub mod server;
 pub mod views;
 

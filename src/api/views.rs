@@ -620,6 +620,7 @@ impl ReceiptView {
 
 /// The `Error` and `Warning` elements of an ack (spec section 4), with their application.
 /// The acks are the daemon's own documents: a part it cannot read is left out.
+#[allow(clippy::too_many_lines)] // one pass of the ack reader: each XML event in its arm
 pub fn ack_issues(xml: &str) -> Vec<AckIssueView> {
     use quick_xml::events::Event as X;
     fn local(q: &str) -> &str {

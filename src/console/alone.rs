@@ -9,8 +9,6 @@ use crate::config::{Config, Role, Staff};
 use crate::daemon::DaemonError;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 fn unix_user() -> String {
     let uid = nix::unistd::Uid::effective();
@@ -77,7 +75,7 @@ pub fn attach(config: &Path) -> ExitCode {
     ) {
         return code;
     }
-    let cfg = match crate::cli::load_config(config) {
+    let cfg = match crate::config::load_config(config) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -94,7 +92,7 @@ pub fn alone(config: &Path) -> ExitCode {
     ) {
         return code;
     }
-    let mut cfg = match crate::cli::load_config(config) {
+    let mut cfg = match crate::config::load_config(config) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -113,16 +111,12 @@ pub fn alone(config: &Path) -> ExitCode {
             if let Some(n) = &note {
                 tracing::info!(user = %user, "first-run session: {n}");
             }
-            let ended = Arc::new(AtomicBool::new(false));
+            // The daemon cancels `stop` when it ends, whatever the reason: the console ends too.
             let daemon = {
-                let (stop, ended) = (Arc::clone(&stop), Arc::clone(&ended));
+                let stop = stop.clone();
                 std::thread::Builder::new()
                     .name("daemon".into())
-                    .spawn(move || {
-                        let r = prepared.run(stop);
-                        ended.store(true, Ordering::SeqCst);
-                        r
-                    })
+                    .spawn(move || prepared.run(stop))
             };
             let daemon = match daemon {
                 Ok(d) => d,
@@ -133,13 +127,13 @@ pub fn alone(config: &Path) -> ExitCode {
             };
             let mut o = options(&cfg, config);
             o.first_run_note = note;
-            o.daemon_ended = Some(ended);
+            o.daemon_ended = Some(stop.clone());
             o.mode_note = Some(format!(
                 "daemon in this console; q stops both; logs in {}",
                 cfg.data.join("log").display()
             ));
             let r = run(o);
-            stop.store(true, Ordering::SeqCst);
+            stop.cancel();
             let d = daemon.join();
             match d {
                 Ok(Ok(())) => {}

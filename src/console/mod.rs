@@ -9,14 +9,14 @@
 //!
 //! It talks to the daemon only through `api` (the control socket); it never opens the store.
 
-pub mod alone;
+pub(crate) mod alone;
 pub mod app;
-pub mod keys;
-pub mod render;
-pub mod run;
-pub mod sanitize;
-pub mod screens;
-pub mod update;
+pub(crate) mod keys;
+pub(crate) mod render;
+pub(crate) mod run;
+pub(crate) mod sanitize;
+pub(crate) mod screens;
+pub(crate) mod update;
 
 pub use run::{Options, event_loop, run};
 

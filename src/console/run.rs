@@ -27,9 +27,9 @@ pub struct Options {
     pub start: Screen,
     /// The zone times are shown in (`t` switches to UTC).
     pub zone: super::app::Zone,
-    /// Set when the daemon this console runs beside (`aim` alone) has ended: the console ends
-    /// too instead of waiting for a daemon that will not come back.
-    pub daemon_ended: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// Cancelled when the daemon this console runs beside (`aim` alone) stops: the console
+    /// ends too instead of waiting for a daemon that will not come back.
+    pub daemon_ended: Option<crate::daemon::Shutdown>,
 }
 
 /// Called after every frame (benchmarks and tests): the state drawn and when.
@@ -116,6 +116,7 @@ fn connect(tx: mpsc::UnboundedSender<In>, opts: &Options, epoch: u64, first: boo
 }
 
 /// Run the console on `terminal` with `input` until `q`.
+#[allow(clippy::too_many_lines)] // the one select! over every source of the loop; split, its order is harder to follow
 pub async fn event_loop<B: Backend, S>(
     terminal: &mut Terminal<B>,
     mut input: S,
@@ -155,7 +156,7 @@ where
                 if opts
                     .daemon_ended
                     .as_ref()
-                    .is_some_and(|e| e.load(std::sync::atomic::Ordering::SeqCst))
+                    .is_some_and(|e| e.is_cancelled())
                 {
                     return Ok(());
                 }

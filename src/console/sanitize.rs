@@ -16,11 +16,6 @@ pub fn clean(s: &str) -> String {
         .collect()
 }
 
-/// [`clean`] of an optional value, `-` where there is none.
-pub fn clean_or_dash(s: Option<&str>) -> String {
-    s.map_or_else(|| "-".to_owned(), clean)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -31,6 +26,5 @@ mod tests {
         let c = clean(hostile);
         assert!(!c.chars().any(|ch| ch.is_control()), "{c:?}");
         assert_eq!(c, "a [2J ]0;owned b   c?d e");
-        assert_eq!(clean_or_dash(None), "-");
     }
 }

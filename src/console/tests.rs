@@ -61,7 +61,8 @@ fn status() -> StatusView {
 fn row(i: u64) -> BrowseRow {
     BrowseRow {
         cursor: format!("{i:04x}"),
-        license: crate::filing::model::LicenseNumber::new(2026, i as u32).to_string(),
+        license: crate::filing::model::LicenseNumber::new(2026, u32::try_from(i).unwrap())
+            .to_string(),
         status: if i.is_multiple_of(7) {
             "cancelled"
         } else {
@@ -741,7 +742,7 @@ fn snapshot_monitor_confidential_and_public_preview() {
                 month: (*month).into(),
                 dimension: "cast".into(),
                 key: (*key).into(),
-                licenses: 10 + ki as i64,
+                licenses: 10 + i64::try_from(ki).unwrap(),
                 metric_tons: format!("{}.000", 100 * (ki + 1) + 10 * mi),
                 value_usd: "330000.00".into(),
                 unit_value_usd_per_mt: "3300.00".into(),
@@ -1365,6 +1366,7 @@ fn monitor_from(app: &mut App, cells: &[crate::store::StoredCell]) {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // a test that walks one scenario through
 fn the_public_preview_shows_nothing_of_a_withheld_cell() {
     use crate::monitor::tests::filed;
     let three = |p: &'static str| {

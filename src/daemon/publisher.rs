@@ -11,7 +11,6 @@ use crate::publish::{self, Published};
 use crate::store::SharedStore;
 use chrono::{DateTime, Duration, Utc};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// After a failed publication, the next try waits this long.
 const RETRY: Duration = Duration::minutes(10);
@@ -79,12 +78,12 @@ impl Publisher {
         Err(e)
     }
 
-    /// Until `stop`: a look at the clock every second.
-    pub fn run(&mut self, stop: &AtomicBool) {
-        while !stop.load(Ordering::SeqCst) {
+    /// Until `stop` is cancelled: a look at the clock every second.
+    pub fn run(&mut self, stop: &crate::daemon::Shutdown) {
+        while !stop.is_cancelled() {
             self.tick();
             for _ in 0..10 {
-                if stop.load(Ordering::SeqCst) {
+                if stop.is_cancelled() {
                     return;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(100));

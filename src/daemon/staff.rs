@@ -5,13 +5,14 @@
 
 use super::writer::{Command, StaffAction, StaffReply};
 use super::{Daemon, DaemonError};
+use crate::api::refusals::Target;
 use crate::api::views::{CancelView, DecisionView, Reply};
 use crate::api::{ApiError, ErrorKind, Event};
 use crate::filing::model::LicenseNumber;
 use crate::intake;
 use crate::store::{
-    Actor, AuditAction, AuditEvent, Decision, FollowUpAck, Handle, HeldLookup, LicenseAction,
-    LicenseStatus, Outcome, PendingApp, Ruling, StoreError,
+    Actor, Decision, FollowUpAck, Handle, HeldLookup, LicenseAction, LicenseStatus, PendingApp,
+    Ruling, StoreError,
 };
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -140,46 +141,19 @@ impl Daemon {
         if let Err(e) = &r
             && matches!(e.kind, ErrorKind::Refused | ErrorKind::NotFound)
         {
-            self.audit_refusal(&by, &action, e);
+            self.audit_refusal(user, &action, e);
         }
         r
     }
 
-    fn audit_refusal(&mut self, by: &Actor, action: &StaffAction, e: &ApiError) {
-        let mut licenses = Vec::new();
-        let (kind, subject) = match action {
-            StaffAction::Cancel { license, .. } => {
-                licenses.push(*license);
-                (AuditAction::Cancel, license.to_string())
-            }
-            StaffAction::Decide { handles, ruling } => (
-                match ruling {
-                    Ruling::Approve => AuditAction::Approve,
-                    Ruling::Reject { .. } => AuditAction::Reject,
-                },
-                handles
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            ),
-            StaffAction::RetryMail { id } => (AuditAction::RetryMail, format!("mail {id}")),
-            StaffAction::Resend { sender, seq, .. } => {
-                (AuditAction::Resend, format!("{sender} ack {seq}"))
-            }
-        };
-        let ev = AuditEvent {
-            at: self.clock.now(),
-            actor: by.clone(),
-            action: kind,
-            subject,
-            outcome: Outcome::Refused,
-            detail: e.message.clone(),
-        };
-        if let Err(err) = self
-            .db()
-            .and_then(|db| db.record_audit(&ev, &licenses).and_then(|()| db.flush()))
-        {
+    /// Recorded at once: the writer is the one that writes the audit log.
+    fn audit_refusal(&mut self, user: &str, action: &StaffAction, e: &ApiError) {
+        let target = Target::of_action(action);
+        let ev = target.refused(user, e, self.clock.now());
+        if let Err(err) = self.db().and_then(|db| {
+            db.record_audit(&ev, &target.licenses)
+                .and_then(|()| db.flush())
+        }) {
             tracing::error!("cannot record a refusal in the audit log: {err}");
         }
     }
@@ -275,7 +249,14 @@ impl Daemon {
         }))
     }
 
-    fn decide(&mut self, by: &Actor, handles: &[Handle], ruling: &Ruling) -> StaffReply {
+    /// The held applications `handles` name, every one of them decidable, or why not (all or
+    /// nothing: a request that cannot be done whole changes nothing, so that the reviewer can
+    /// correct it and send it again).
+    fn decidable(
+        &self,
+        handles: &[Handle],
+        ruling: &Ruling,
+    ) -> Result<Vec<(Vec<u8>, PendingApp)>, ApiError> {
         let mut items: Vec<(Vec<u8>, PendingApp)> = Vec::new();
         let mut refused = Vec::new();
         let mut missing = Vec::new();
@@ -325,8 +306,6 @@ impl Daemon {
                 }
             }
         }
-        // All or nothing: a request that cannot be done whole changes nothing, so that the
-        // reviewer can correct it and send it again.
         if !refused.is_empty() || !missing.is_empty() {
             let kind = if refused.is_empty() {
                 ErrorKind::NotFound
@@ -341,6 +320,11 @@ impl Daemon {
             };
             return Err(ApiError::new(kind, format!("{}{note}", refused.join("; "))));
         }
+        Ok(items)
+    }
+
+    fn decide(&mut self, by: &Actor, handles: &[Handle], ruling: &Ruling) -> StaffReply {
+        let items = self.decidable(handles, ruling)?;
         let at = self.clock.now();
         let mail = |s: &str| self.mail_to(s);
         let taken = |s: &str, name: &str| self.name_taken(s, name);

@@ -91,7 +91,7 @@ impl Ack {
             sha256_hex: hex::encode(facts.sha256),
             received_at: facts.received_at,
             ack_sequence: 1,
-            status: verdict.status_str().to_owned(),
+            status: verdict.status().as_str().to_owned(),
             file_errors: verdict.file_error.iter().cloned().collect(),
             apps,
         }

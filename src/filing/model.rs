@@ -344,7 +344,9 @@ pub fn parse_positive_decimal(s: &str, max_decimals: usize) -> Result<Decimal, D
     {
         mantissa = mantissa * 10 + i64::from(c - b'0');
     }
-    let scale = frac.map_or(0, <[u8]>::len) as u32;
+    // At most `max_decimals` (checked above), so the scale fits.
+    let scale =
+        u32::try_from(frac.map_or(0, <[u8]>::len)).map_err(|_| DecimalError::TooManyDecimals)?;
     Ok(Decimal::new(mantissa, scale))
 }
 

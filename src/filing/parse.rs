@@ -4,11 +4,17 @@
 //! part of F010) and element-level application errors (A101 unknown, A103 repeated). Values are
 //! kept as trimmed text with the byte offset of their first character; `rules` judges them.
 //! It never allocates more than a constant factor of the input it has already read.
+//!
+//! Values are slices lent from the input (`Cow::Borrowed`); only a value with a reference
+//! (`&amp;`) or, in an attribute, literal white space to normalise is owned. Paths of problems
+//! are built only when a problem is kept, so reading a valid file allocates per application and
+//! product (the lists that hold them), never per value or per path.
 
 use super::codes::{Code, is_control, quote};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{NamespaceError, NamespaceResolver, ResolveResult};
 use quick_xml::reader::Reader as XmlReader;
+use std::borrow::Cow;
 
 /// The namespace of filings.
 pub const FILING_NS: &str = "urn:aim:filing:1";
@@ -16,9 +22,71 @@ pub const FILING_NS: &str = "urn:aim:filing:1";
 /// A value as read: trimmed of XML white space, references resolved, with the byte offset of
 /// its first character (for an empty value: where it would have started).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Text {
-    pub value: String,
+pub struct Text<'a> {
+    pub value: Cow<'a, str>,
     pub offset: usize,
+}
+
+/// A label such as `Application[A-17]` or `Product[#3]`, held inline: the longest (an
+/// application id of 35 characters) fits, so no label is a heap allocation.
+#[derive(Clone, Copy)]
+pub struct Label {
+    buf: [u8; LABEL_MAX],
+    len: u8,
+}
+
+const LABEL_MAX: usize = 56;
+
+impl Label {
+    /// `<kind>[<inner>]` or, with `hash`, `<kind>[#<inner>]`; `inner` is an application id
+    /// (`[A-Za-z0-9_-]{1,35}`) or a number.
+    fn new(kind: &str, hash: bool, inner: impl std::fmt::Display) -> Self {
+        use std::io::Write;
+        let mut buf = [0u8; LABEL_MAX];
+        let mut w = &mut buf[..];
+        let _ = if hash {
+            write!(w, "{kind}[#{inner}]")
+        } else {
+            write!(w, "{kind}[{inner}]")
+        };
+        let len = LABEL_MAX - w.len();
+        Self {
+            buf,
+            len: u8::try_from(len).unwrap_or(0),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or("")
+    }
+}
+
+impl Default for Label {
+    fn default() -> Self {
+        Self {
+            buf: [0; LABEL_MAX],
+            len: 0,
+        }
+    }
+}
+
+impl std::ops::Deref for Label {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
 }
 
 /// A file-level problem found while reading, with its byte offset where one applies.
@@ -40,68 +108,68 @@ pub struct Problem {
 }
 
 #[derive(Clone, Debug, Default)]
-pub struct RawInterchange {
+pub struct RawInterchange<'a> {
     pub offset: usize,
-    pub sender_id: Option<Text>,
-    pub control_number: Option<Text>,
-    pub created_at: Option<Text>,
+    pub sender_id: Option<Text<'a>>,
+    pub control_number: Option<Text<'a>>,
+    pub created_at: Option<Text<'a>>,
 }
 
 #[derive(Clone, Debug, Default)]
-pub struct RawFiler {
+pub struct RawFiler<'a> {
     pub offset: usize,
-    pub company: Option<Text>,
-    pub street: Option<Text>,
-    pub city: Option<Text>,
-    pub state: Option<Text>,
-    pub postal_code: Option<Text>,
-    pub contact_name: Option<Text>,
-    pub phone: Option<Text>,
-    pub email: Option<Text>,
+    pub company: Option<Text<'a>>,
+    pub street: Option<Text<'a>>,
+    pub city: Option<Text<'a>>,
+    pub state: Option<Text<'a>>,
+    pub postal_code: Option<Text<'a>>,
+    pub contact_name: Option<Text<'a>>,
+    pub phone: Option<Text<'a>>,
+    pub email: Option<Text<'a>>,
 }
 
 #[derive(Clone, Debug, Default)]
-pub struct RawProduct {
+pub struct RawProduct<'a> {
     /// 1-based position among the application's products.
     pub position: usize,
     pub offset: usize,
-    pub line: Option<Text>,
+    pub line: Option<Text<'a>>,
     /// `Product[<line>]` or `Product[#<n>]`.
-    pub label: String,
-    pub hts: Option<Text>,
-    pub description: Option<Text>,
-    pub largest_smelt: Option<Text>,
-    pub second_smelt: Option<Text>,
-    pub cast: Option<Text>,
-    pub quantity: Option<Text>,
-    pub value: Option<Text>,
+    pub label: Label,
+    pub hts: Option<Text<'a>>,
+    pub description: Option<Text<'a>>,
+    pub largest_smelt: Option<Text<'a>>,
+    pub second_smelt: Option<Text<'a>>,
+    pub cast: Option<Text<'a>>,
+    pub quantity: Option<Text<'a>>,
+    pub value: Option<Text<'a>>,
 }
 
 #[derive(Clone, Debug, Default)]
-pub struct RawApp {
+pub struct RawApp<'a> {
     /// 1-based position among the file's applications.
     pub position: usize,
     pub offset: usize,
     /// `Application[<id>]` or `Application[#<n>]`.
-    pub label: String,
-    pub id: Option<Text>,
-    pub action: Option<Text>,
-    pub license: Option<Text>,
-    pub filer: Option<RawFiler>,
-    pub entry_type: Option<Text>,
-    pub entry_number: Option<Text>,
-    pub importer: Option<Text>,
-    pub exporter: Option<Text>,
-    pub manufacturers: Vec<Text>,
-    pub origin: Option<Text>,
-    pub export_country: Option<Text>,
-    pub export_date: Option<Text>,
-    pub import_date: Option<Text>,
-    pub port: Option<Text>,
-    pub products: Vec<RawProduct>,
+    pub label: Label,
+    pub id: Option<Text<'a>>,
+    pub action: Option<Text<'a>>,
+    pub license: Option<Text<'a>>,
+    pub filer: Option<RawFiler<'a>>,
+    pub entry_type: Option<Text<'a>>,
+    pub entry_number: Option<Text<'a>>,
+    pub importer: Option<Text<'a>>,
+    pub exporter: Option<Text<'a>>,
+    pub manufacturers: Vec<Text<'a>>,
+    pub origin: Option<Text<'a>>,
+    pub export_country: Option<Text<'a>>,
+    pub export_date: Option<Text<'a>>,
+    pub import_date: Option<Text<'a>>,
+    pub port: Option<Text<'a>>,
+    pub products: Vec<RawProduct<'a>>,
     /// Set once a `Product` element was seen, even one beyond the limit.
     pub product_seen: bool,
-    pub reason: Option<Text>,
+    pub reason: Option<Text<'a>>,
     /// At most `rules::MAX_APP_ERRORS + 1` problems are kept; the rest are only counted, so
     /// an application of 200,000 unknown elements costs no more memory than one of 101.
     pub problems: Vec<Problem>,
@@ -110,12 +178,12 @@ pub struct RawApp {
 
 /// What reading a document yields.
 #[derive(Debug, Default)]
-pub struct RawFiling {
+pub struct RawFiling<'a> {
     /// The first file-level problem by the spec's priority among those found while reading:
     /// F008/F001 (first in the file), then F002, then F010.
     pub fatal: Option<FileProblem>,
-    pub interchange: Option<RawInterchange>,
-    pub apps: Vec<RawApp>,
+    pub interchange: Option<RawInterchange<'a>>,
+    pub apps: Vec<RawApp<'a>>,
     /// Number of `Application` elements, including those beyond `max_applications`.
     pub app_count: usize,
     /// Offset of the root start tag, and of the first `Application` beyond the limit.
@@ -159,7 +227,16 @@ fn is_xml_ws(c: char) -> bool {
 /// tab, CR and LF; U+FFFE; U+FFFF).
 fn first_forbidden_char(text: &str) -> Option<usize> {
     let b = text.as_bytes();
+    // Skip blocks of 32 bytes that hold no byte that could start one (a C0 control other than
+    // tab, CR, LF, or 0xEF): a check without branches the compiler turns into vector code.
+    let suspect = |c: u8| (c < 0x20 && c != b'\t' && c != b'\n' && c != b'\r') | (c == 0xEF);
     let mut i = 0;
+    while i + 32 <= b.len() {
+        if b[i..i + 32].iter().fold(false, |acc, &c| acc | suspect(c)) {
+            break;
+        }
+        i += 32;
+    }
     while i < b.len() {
         let c = b[i];
         if c < 0x20 && c != b'\t' && c != b'\n' && c != b'\r' {
@@ -240,6 +317,10 @@ impl<'a> Reader<'a> {
         usize::try_from(self.r.buffer_position()).unwrap_or(usize::MAX)
     }
 
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one match over quick-xml's events, each arm a few lines; split, the event flow is harder to follow"
+    )]
     fn next(&mut self) -> R<Item<'a>> {
         loop {
             let before = self.pos();
@@ -479,9 +560,18 @@ impl<'a> Reader<'a> {
     }
 
     /// Attributes other than namespace declarations, as (name as written, local name if
-    /// unprefixed, value, offset of the value's first character after trimming).
-    fn attributes(&self, s: &Start<'a>) -> R<Vec<(&'a str, bool, Text)>> {
+    /// unprefixed, value, offset of the value's first character after trimming), collected;
+    /// for the root and Interchange, once a file.
+    fn attribute_list(&self, s: &Start<'a>) -> R<Vec<(&'a str, bool, Text<'a>)>> {
         let mut out = Vec::new();
+        self.attributes(s, |k, u, t| out.push((k, u, t)))?;
+        Ok(out)
+    }
+
+    /// Each attribute other than a namespace declaration, handed to `each` as (name as
+    /// written, whether it is unprefixed, value, offset of the value's first character after
+    /// trimming): nothing is collected.
+    fn attributes(&self, s: &Start<'a>, mut each: impl FnMut(&'a str, bool, Text<'a>)) -> R<()> {
         for a in s.bytes.attributes() {
             let a = a.map_err(|e| {
                 wf(
@@ -495,29 +585,29 @@ impl<'a> Reader<'a> {
                 continue;
             }
             let raw: &str = &a.value;
+            let raw: &'a str = in_input(raw, self.text, self.base);
             let raw_off = self.offset_of(raw);
             let value = unescape_attr(raw).map_err(|(rel, msg)| wf(raw_off + rel, msg))?;
             let lead = raw.len() - raw.trim_start_matches(is_xml_ws).len();
-            let t = value.trim_matches(is_xml_ws);
             let unprefixed = !key.contains(':');
-            out.push((
+            each(
                 key,
                 unprefixed,
                 Text {
-                    value: t.to_owned(),
+                    value: trim_cow(value),
                     offset: raw_off + lead,
                 },
-            ));
+            );
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Read the text content of a leaf element. Child elements are reported through `child`
     /// (name as written, offset) and skipped.
-    fn leaf(&mut self, s: &Start<'a>, mut child: impl FnMut(&'a str, usize)) -> R<Text> {
+    fn leaf(&mut self, s: &Start<'a>, mut child: impl FnMut(&'a str, usize)) -> R<Text<'a>> {
         if s.empty {
             return Ok(Text {
-                value: String::new(),
+                value: Cow::Borrowed(""),
                 offset: s.offset,
             });
         }
@@ -557,8 +647,10 @@ impl<'a> Reader<'a> {
                 Item::Eof => return Err(self.eof_inside(s.qname)),
             }
         }
-        let raw = buf.as_deref().or(first).unwrap_or("");
-        let value = raw.trim_matches(is_xml_ws).to_owned();
+        let value = trim_cow(match buf {
+            Some(b) => Cow::Owned(b),
+            None => Cow::Borrowed(first.unwrap_or("")),
+        });
         let offset = if value.is_empty() {
             content_start
         } else {
@@ -590,6 +682,22 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Trim XML white space, keeping a lent value lent and an owned one owned (re-allocated only
+/// when there was white space to cut).
+fn trim_cow(v: Cow<'_, str>) -> Cow<'_, str> {
+    match v {
+        Cow::Borrowed(b) => Cow::Borrowed(b.trim_matches(is_xml_ws)),
+        Cow::Owned(o) => {
+            let t = o.trim_matches(is_xml_ws);
+            if t.len() == o.len() {
+                Cow::Owned(o)
+            } else {
+                Cow::Owned(t.to_owned())
+            }
+        }
+    }
+}
+
 fn piece_offset(p: &TextPiece<'_>) -> usize {
     match p {
         TextPiece::Str(_, o) | TextPiece::Char(_, o) => *o,
@@ -610,9 +718,15 @@ fn in_input<'a>(s: &str, text: &'a str, base: usize) -> &'a str {
     }
 }
 
-/// Resolve references in an attribute value and normalize literal white space to spaces.
-/// Errors carry the offset within the raw value.
-fn unescape_attr(raw: &str) -> Result<String, (usize, String)> {
+/// Resolve references in an attribute value and normalize literal white space to spaces:
+/// the value itself when there is nothing to resolve or normalise. Errors carry the offset
+/// within the raw value.
+fn unescape_attr(raw: &str) -> Result<Cow<'_, str>, (usize, String)> {
+    if memchr::memchr3(b'&', b'<', b'\t', raw.as_bytes()).is_none()
+        && memchr::memchr2(b'\n', b'\r', raw.as_bytes()).is_none()
+    {
+        return Ok(Cow::Borrowed(raw));
+    }
     let mut out = String::with_capacity(raw.len());
     let mut i = 0;
     let b = raw.as_bytes();
@@ -672,7 +786,7 @@ fn unescape_attr(raw: &str) -> Result<String, (usize, String)> {
             }
         }
     }
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 /// XML 1.0 `NameStartChar`.
@@ -686,6 +800,15 @@ fn is_name_start(c: char) -> bool {
 
 /// XML 1.0 `Name`.
 fn is_name(s: &str) -> bool {
+    // ASCII names, the usual case, without decoding characters.
+    let b = s.as_bytes();
+    if b.is_ascii() {
+        return b
+            .first()
+            .is_some_and(|&c| c.is_ascii_alphabetic() || c == b'_' || c == b':')
+            && b.iter()
+                .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b':' | b'-' | b'.'));
+    }
     let mut cs = s.chars();
     cs.next().is_some_and(is_name_start)
         && cs.all(|c| {
@@ -700,6 +823,10 @@ fn is_name(s: &str) -> bool {
 /// XML names, attributes are separated by white space, each has `=` and a quoted value holding
 /// no `<` and only well-formed references, and none is repeated. `tag` is the text between `<`
 /// and `>` (or `/>`); errors carry a byte offset into it.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one pass over a tag's bytes as a small state machine"
+)]
 fn check_tag(tag: &str, name_len: usize) -> Result<(), (usize, String)> {
     let name = tag.get(..name_len).unwrap_or(tag);
     if !is_name(name) {
@@ -707,7 +834,11 @@ fn check_tag(tag: &str, name_len: usize) -> Result<(), (usize, String)> {
     }
     let b = tag.as_bytes();
     let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
-    let mut names: Vec<&str> = Vec::new();
+    // The attribute names seen, to find a repeated one; a start tag rarely has more than a
+    // few, held without allocating.
+    let mut few: [&str; 8] = [""; 8];
+    let mut count = 0usize;
+    let mut more: Vec<&str> = Vec::new();
     let mut i = name_len;
     loop {
         let gap = i;
@@ -757,9 +888,22 @@ fn check_tag(tag: &str, name_len: usize) -> Result<(), (usize, String)> {
         if memchr::memchr2(b'&', b'<', value.as_bytes()).is_some() {
             unescape_attr(value).map_err(|(rel, msg)| (i + 1 + rel, msg))?;
         }
-        names.push(key);
+        if count < few.len() {
+            few[count] = key;
+        } else {
+            if more.is_empty() {
+                more.extend_from_slice(&few);
+            }
+            more.push(key);
+        }
+        count += 1;
         i += len + 2;
     }
+    let names: &mut [&str] = if more.is_empty() {
+        &mut few[..count]
+    } else {
+        &mut more
+    };
     if names.len() > 1 {
         names.sort_unstable();
         if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
@@ -839,7 +983,7 @@ fn clean(s: &str) -> String {
 }
 
 /// Read a document (UTF-8, BOM already removed) into a raw filing.
-pub fn read(text: &str, limits: Limits) -> RawFiling {
+pub fn read(text: &str, limits: Limits) -> RawFiling<'_> {
     let mut r = XmlReader::from_str(text);
     {
         let cfg = r.config_mut();
@@ -896,7 +1040,7 @@ fn forbidden_problem(text: &str, at: usize) -> FileProblem {
     }
 }
 
-fn document<'a>(rd: &mut Reader<'a>, out: &mut RawFiling) -> R<()> {
+fn document<'a>(rd: &mut Reader<'a>, out: &mut RawFiling<'a>) -> R<()> {
     let mut root_seen = false;
     loop {
         match rd.next()? {
@@ -930,7 +1074,11 @@ fn document<'a>(rd: &mut Reader<'a>, out: &mut RawFiling) -> R<()> {
     }
 }
 
-fn root<'a>(rd: &mut Reader<'a>, s: Start<'a>, out: &mut RawFiling) -> R<()> {
+#[allow(
+    clippy::too_many_lines,
+    reason = "the root element's children in the spec's order"
+)]
+fn root<'a>(rd: &mut Reader<'a>, s: Start<'a>, out: &mut RawFiling<'a>) -> R<()> {
     out.root_offset = s.offset;
     if s.local != Some("LicenseFiling") {
         rd.record_f002(
@@ -943,7 +1091,7 @@ fn root<'a>(rd: &mut Reader<'a>, s: Start<'a>, out: &mut RawFiling) -> R<()> {
         return rd.skip(&s);
     }
     let mut version_ok = false;
-    for (key, unprefixed, v) in rd.attributes(&s)? {
+    for (key, unprefixed, v) in rd.attribute_list(&s)? {
         if unprefixed && key == "version" {
             if v.value == "1.0" {
                 version_ok = true;
@@ -1023,12 +1171,12 @@ fn is_blank(p: &TextPiece<'_>) -> bool {
     }
 }
 
-fn interchange<'a>(rd: &mut Reader<'a>, s: &Start<'a>) -> R<RawInterchange> {
+fn interchange<'a>(rd: &mut Reader<'a>, s: &Start<'a>) -> R<RawInterchange<'a>> {
     let mut ic = RawInterchange {
         offset: s.offset,
         ..Default::default()
     };
-    for (key, _, v) in rd.attributes(s)? {
+    for (key, _, v) in rd.attribute_list(s)? {
         rd.record_f010(
             &format!("Interchange/@{key}"),
             v.offset,
@@ -1065,7 +1213,7 @@ fn interchange<'a>(rd: &mut Reader<'a>, s: &Start<'a>) -> R<RawInterchange> {
                     rd.skip(&c)?;
                     continue;
                 }
-                for (key, _, v) in rd.attributes(&c)? {
+                for (key, _, v) in rd.attribute_list(&c)? {
                     rd.record_f010(
                         &format!("{path}/@{key}"),
                         v.offset,
@@ -1123,6 +1271,80 @@ pub fn parse_line_number(s: &str) -> Option<u16> {
     s.parse().ok()
 }
 
+/// Where an element sits, for problems: `<base>/<mid>/<leaf>` (empty parts left out), with
+/// `[n]` after the leaf when `index` is set. Built into a string only when a problem is kept.
+#[derive(Clone, Copy)]
+struct At<'p> {
+    base: &'p str,
+    mid: &'p str,
+    leaf: &'p str,
+    index: Option<usize>,
+}
+
+impl<'p> At<'p> {
+    fn new(base: &'p str) -> Self {
+        At {
+            base,
+            mid: "",
+            leaf: "",
+            index: None,
+        }
+    }
+
+    /// A child of this place (this place must not have an index).
+    fn child(self, name: &'p str) -> Self {
+        if self.mid.is_empty() && !self.leaf.is_empty() {
+            At {
+                mid: self.leaf,
+                leaf: name,
+                ..self
+            }
+        } else if self.leaf.is_empty() {
+            At { leaf: name, ..self }
+        } else {
+            // Three parts at most are ever needed (application, Filer or Product, field).
+            At {
+                base: self.base,
+                mid: self.mid,
+                leaf: name,
+                index: None,
+            }
+        }
+    }
+
+    fn nth(self, n: usize) -> Self {
+        At {
+            index: Some(n),
+            ..self
+        }
+    }
+
+    fn path(&self) -> String {
+        let mut p = String::with_capacity(self.base.len() + self.mid.len() + self.leaf.len() + 8);
+        p.push_str(self.base);
+        for part in [self.mid, self.leaf] {
+            if !part.is_empty() {
+                p.push('/');
+                p.push_str(part);
+            }
+        }
+        if let Some(n) = self.index {
+            p.push_str(&format!("[{n}]"));
+        }
+        p
+    }
+
+    /// The path of an attribute of this element.
+    fn attr(&self, key: &str) -> String {
+        format!("{}/@{key}", self.path())
+    }
+
+    /// The path of a child element named as written.
+    fn under(&self, name: &str) -> String {
+        format!("{}/{name}", self.path())
+    }
+}
+
 struct Ctx<'p> {
     problems: &'p mut Vec<Problem>,
     /// Problems beyond this many are only counted.
@@ -1134,9 +1356,17 @@ struct Ctx<'p> {
 
 impl Ctx<'_> {
     /// The path of a repetition of a single element: `…/Importer[2]`, `…/Importer[3]`, …
-    fn repeated(&mut self, path: &str) -> String {
-        let n = self.repeats.entry(path.to_owned()).or_insert(1);
-        *n += 1;
+    fn repeated(&mut self, path: String) -> String {
+        let n = match self.repeats.get_mut(&path) {
+            Some(n) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                self.repeats.insert(path.clone(), 2);
+                2
+            }
+        };
         format!("{path}[{n}]")
     }
 
@@ -1145,17 +1375,34 @@ impl Ctx<'_> {
         self.problems.len() > self.keep
     }
 
-    fn push(&mut self, code: Code, path: String, offset: usize, message: String) {
+    /// Keep a problem; its path and message are only built when it is kept.
+    fn push(
+        &mut self,
+        code: Code,
+        offset: usize,
+        path: impl FnOnce() -> String,
+        message: impl FnOnce() -> String,
+    ) {
         if self.full() {
             self.unlisted += 1;
             return;
         }
         self.problems.push(Problem {
             code,
-            path,
+            path: path(),
             offset,
-            message,
+            message: message(),
         });
+    }
+
+    /// A103 for a repeated single element at `at`.
+    fn repeat(&mut self, at: At<'_>, offset: usize, message: impl FnOnce() -> String) {
+        if self.full() {
+            self.unlisted += 1;
+            return;
+        }
+        let path = self.repeated(at.path());
+        self.push(Code::A103, offset, || path, message);
     }
 }
 
@@ -1168,26 +1415,25 @@ enum Allowed {
     Any,
 }
 
-fn application<'a>(rd: &mut Reader<'a>, s: &Start<'a>, position: usize) -> R<RawApp> {
+fn application<'a>(rd: &mut Reader<'a>, s: &Start<'a>, position: usize) -> R<RawApp<'a>> {
     let mut app = RawApp {
         position,
         offset: s.offset,
         ..Default::default()
     };
-    let mut unknown_attrs = Vec::new();
-    for (key, unprefixed, v) in rd.attributes(s)? {
-        match (unprefixed, key) {
-            (true, "id") => app.id = Some(v),
-            (true, "action") => app.action = Some(v),
-            (true, "license") => app.license = Some(v),
-            _ => unknown_attrs.push((key, v.offset)),
-        }
-    }
+    let mut unknown_attrs: Vec<(&'a str, usize)> = Vec::new();
+    rd.attributes(s, |key, unprefixed, v| match (unprefixed, key) {
+        (true, "id") => app.id = Some(v),
+        (true, "action") => app.action = Some(v),
+        (true, "license") => app.license = Some(v),
+        _ => unknown_attrs.push((key, v.offset)),
+    })?;
     app.label = match &app.id {
-        Some(id) if is_valid_app_id(&id.value) => format!("Application[{}]", id.value),
-        _ => format!("Application[#{position}]"),
+        Some(id) if is_valid_app_id(&id.value) => Label::new("Application", false, &id.value),
+        _ => Label::new("Application", true, position),
     };
-    let label = app.label.clone();
+    let label = app.label;
+    let here = At::new(label.as_str());
     let mut problems = std::mem::take(&mut app.problems);
     let mut cx = Ctx {
         problems: &mut problems,
@@ -1199,12 +1445,12 @@ fn application<'a>(rd: &mut Reader<'a>, s: &Start<'a>, position: usize) -> R<Raw
     for (key, off) in unknown_attrs {
         cx.push(
             Code::A101,
-            format!("{label}/@{key}"),
             off,
-            format!("Application has no attribute {}", quote(key)),
+            || here.attr(key),
+            || format!("Application has no attribute {}", quote(key)),
         );
     }
-    let allowed = match app.action.as_ref().map(|a| a.value.as_str()) {
+    let allowed = match app.action.as_ref().map(|a| &*a.value) {
         Some("new") | Some("correct") => Allowed::NewOrCorrect,
         Some("cancel") => Allowed::Cancel,
         _ => Allowed::Any,
@@ -1212,15 +1458,17 @@ fn application<'a>(rd: &mut Reader<'a>, s: &Start<'a>, position: usize) -> R<Raw
     if !s.empty {
         loop {
             match rd.next()? {
-                Item::Start(c) => application_child(rd, &mut app, &mut cx, &label, allowed, c)?,
+                Item::Start(c) => application_child(rd, &mut app, &mut cx, here, allowed, c)?,
                 Item::Text(p) => {
                     if !is_blank(&p) {
                         cx.push(
                             Code::A101,
-                            label.clone(),
                             piece_offset(&p),
-                            "text is not allowed directly under Application; put it in an element"
-                                .into(),
+                            || here.path(),
+                            || {
+                                "text is not allowed directly under Application; put it in an element"
+                                    .into()
+                            },
                         );
                     }
                 }
@@ -1235,47 +1483,39 @@ fn application<'a>(rd: &mut Reader<'a>, s: &Start<'a>, position: usize) -> R<Raw
     Ok(app)
 }
 
-fn unknown_child(cx: &mut Ctx<'_>, parent_path: &str, parent: &str, c: &Start<'_>, why: &str) {
+fn unknown_child(cx: &mut Ctx<'_>, parent: At<'_>, what: &str, c: &Start<'_>) {
     // Past the bound nothing is built, only counted: 200,000 unknown elements cost no text.
-    if cx.full() {
-        cx.unlisted += 1;
-        return;
-    }
     cx.push(
         Code::A101,
-        format!("{parent_path}/{}", c.qname),
         c.offset,
-        format!(
-            "{parent}{why} {}; remove it or check its spelling",
-            quote(c.qname)
-        ),
+        || parent.under(c.qname),
+        || format!("{what} {}; remove it or check its spelling", quote(c.qname)),
     );
 }
 
 /// Reject every attribute of an element that takes none.
-fn no_attributes<'a>(rd: &Reader<'a>, cx: &mut Ctx<'_>, path: &str, c: &Start<'a>) -> R<()> {
-    for (key, _, v) in rd.attributes(c)? {
+fn no_attributes<'a>(rd: &Reader<'a>, cx: &mut Ctx<'_>, at: At<'_>, c: &Start<'a>) -> R<()> {
+    rd.attributes(c, |key, _, v| {
         cx.push(
             Code::A101,
-            format!("{path}/@{key}"),
             v.offset,
-            format!("{} has no attribute {}", c.qname, quote(key)),
+            || at.attr(key),
+            || format!("{} has no attribute {}", c.qname, quote(key)),
         );
-    }
-    Ok(())
+    })
 }
 
 /// Read a leaf's text, reporting attributes and child elements as A101.
-fn leaf_value<'a>(rd: &mut Reader<'a>, cx: &mut Ctx<'_>, path: &str, c: &Start<'a>) -> R<Text> {
-    no_attributes(rd, cx, path, c)?;
+fn leaf_value<'a>(rd: &mut Reader<'a>, cx: &mut Ctx<'_>, at: At<'_>, c: &Start<'a>) -> R<Text<'a>> {
+    no_attributes(rd, cx, at, c)?;
     let mut nested: Vec<(&'a str, usize)> = Vec::new();
     let t = rd.leaf(c, |n, o| nested.push((n, o)))?;
     for (n, o) in nested {
         cx.push(
             Code::A101,
-            format!("{path}/{n}"),
             o,
-            format!("{} holds text only, not the element {}", c.qname, quote(n)),
+            || at.under(n),
+            || format!("{} holds text only, not the element {}", c.qname, quote(n)),
         );
     }
     Ok(t)
@@ -1285,29 +1525,29 @@ fn leaf_value<'a>(rd: &mut Reader<'a>, cx: &mut Ctx<'_>, path: &str, c: &Start<'
 fn single<'a>(
     rd: &mut Reader<'a>,
     cx: &mut Ctx<'_>,
-    path: String,
+    at: At<'_>,
     c: &Start<'a>,
-    slot: &mut Option<Text>,
+    slot: &mut Option<Text<'a>>,
 ) -> R<()> {
     if slot.is_some() {
-        let path = cx.repeated(&path);
-        cx.push(
-            Code::A103,
-            path,
-            c.offset,
-            format!("{} must appear only once", c.qname),
-        );
+        cx.repeat(at, c.offset, || {
+            format!("{} must appear only once", c.qname)
+        });
         return rd.skip(c);
     }
-    *slot = Some(leaf_value(rd, cx, &path, c)?);
+    *slot = Some(leaf_value(rd, cx, at, c)?);
     Ok(())
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one arm per child element of an application, in the spec's order"
+)]
 fn application_child<'a>(
     rd: &mut Reader<'a>,
-    app: &mut RawApp,
+    app: &mut RawApp<'a>,
     cx: &mut Ctx<'_>,
-    label: &str,
+    here: At<'_>,
     allowed: Allowed,
     c: Start<'a>,
 ) -> R<()> {
@@ -1329,73 +1569,69 @@ fn application_child<'a>(
     );
     let is_reason = name == "Reason";
     if !is_data && !is_reason {
-        unknown_child(cx, label, "Application has no element", &c, "");
+        unknown_child(cx, here, "Application has no element", &c);
         return rd.skip(&c);
     }
     if is_data && allowed == Allowed::Cancel {
         cx.push(
             Code::A101,
-            format!("{label}/{}", c.qname),
             c.offset,
-            format!(
-                "a cancel holds only Reason, not {}; remove it",
-                quote(c.qname)
-            ),
+            || here.under(c.qname),
+            || {
+                format!(
+                    "a cancel holds only Reason, not {}; remove it",
+                    quote(c.qname)
+                )
+            },
         );
         return rd.skip(&c);
     }
     if is_reason && allowed == Allowed::NewOrCorrect {
         cx.push(
             Code::A101,
-            format!("{label}/Reason"),
             c.offset,
-            "Reason belongs only in a cancel; remove it".into(),
+            || here.under("Reason"),
+            || "Reason belongs only in a cancel; remove it".into(),
         );
         return rd.skip(&c);
     }
-    let path = format!("{label}/{name}");
+    let at = here.child(name);
     match name {
         "Filer" => {
             if app.filer.is_some() {
-                let path = cx.repeated(&path);
-                cx.push(
-                    Code::A103,
-                    path,
-                    c.offset,
-                    "Filer must appear only once".into(),
-                );
+                cx.repeat(at, c.offset, || "Filer must appear only once".into());
                 return rd.skip(&c);
             }
-            app.filer = Some(filer(rd, cx, &path, &c)?);
+            app.filer = Some(filer(rd, cx, at, &c)?);
         }
-        "EntryType" => single(rd, cx, path, &c, &mut app.entry_type)?,
-        "EntryNumber" => single(rd, cx, path, &c, &mut app.entry_number)?,
-        "Importer" => single(rd, cx, path, &c, &mut app.importer)?,
-        "Exporter" => single(rd, cx, path, &c, &mut app.exporter)?,
-        "CountryOfOrigin" => single(rd, cx, path, &c, &mut app.origin)?,
-        "CountryOfExportation" => single(rd, cx, path, &c, &mut app.export_country)?,
-        "ExpectedExportDate" => single(rd, cx, path, &c, &mut app.export_date)?,
-        "ExpectedImportDate" => single(rd, cx, path, &c, &mut app.import_date)?,
-        "PortOfEntry" => single(rd, cx, path, &c, &mut app.port)?,
-        "Reason" => single(rd, cx, path, &c, &mut app.reason)?,
+        "EntryType" => single(rd, cx, at, &c, &mut app.entry_type)?,
+        "EntryNumber" => single(rd, cx, at, &c, &mut app.entry_number)?,
+        "Importer" => single(rd, cx, at, &c, &mut app.importer)?,
+        "Exporter" => single(rd, cx, at, &c, &mut app.exporter)?,
+        "CountryOfOrigin" => single(rd, cx, at, &c, &mut app.origin)?,
+        "CountryOfExportation" => single(rd, cx, at, &c, &mut app.export_country)?,
+        "ExpectedExportDate" => single(rd, cx, at, &c, &mut app.export_date)?,
+        "ExpectedImportDate" => single(rd, cx, at, &c, &mut app.import_date)?,
+        "PortOfEntry" => single(rd, cx, at, &c, &mut app.port)?,
+        "Reason" => single(rd, cx, at, &c, &mut app.reason)?,
         "Manufacturer" => {
             let n = app.manufacturers.len() + 1;
-            let path = format!("{label}/Manufacturer[{n}]");
+            let at = at.nth(n);
             if n > MAX_MANUFACTURERS {
                 cx.push(
                     Code::A103,
-                    path,
                     c.offset,
-                    format!("at most {MAX_MANUFACTURERS} Manufacturer elements are allowed"),
+                    || at.path(),
+                    || format!("at most {MAX_MANUFACTURERS} Manufacturer elements are allowed"),
                 );
                 // Count it, so every further one is reported with its own index.
                 app.manufacturers.push(Text {
-                    value: String::new(),
+                    value: Cow::Borrowed(""),
                     offset: c.offset,
                 });
                 return rd.skip(&c);
             }
-            let t = leaf_value(rd, cx, &path, &c)?;
+            let t = leaf_value(rd, cx, at, &c)?;
             app.manufacturers.push(t);
         }
         "Product" => {
@@ -1404,36 +1640,37 @@ fn application_child<'a>(
             if n > MAX_PRODUCTS {
                 cx.push(
                     Code::A103,
-                    format!("{label}/Product[#{n}]"),
                     c.offset,
-                    format!("at most {MAX_PRODUCTS} Product elements are allowed; file the rest in another application"),
+                    || here.under(&format!("Product[#{n}]")),
+                    || format!("at most {MAX_PRODUCTS} Product elements are allowed; file the rest in another application"),
                 );
                 return rd.skip(&c);
             }
-            let p = product(rd, cx, label, n, &c)?;
+            let p = product(rd, cx, here, n, &c)?;
             app.products.push(p);
         }
         _ => {
-            unknown_child(cx, label, "Application has no element", &c, "");
+            unknown_child(cx, here, "Application has no element", &c);
             return rd.skip(&c);
         }
     }
     Ok(())
 }
 
-fn filer<'a>(rd: &mut Reader<'a>, cx: &mut Ctx<'_>, path: &str, s: &Start<'a>) -> R<RawFiler> {
+fn filer<'a>(rd: &mut Reader<'a>, cx: &mut Ctx<'_>, at: At<'_>, s: &Start<'a>) -> R<RawFiler<'a>> {
     let mut f = RawFiler {
         offset: s.offset,
         ..Default::default()
     };
-    no_attributes(rd, cx, path, s)?;
+    no_attributes(rd, cx, at, s)?;
     if s.empty {
         return Ok(f);
     }
     loop {
         match rd.next()? {
             Item::Start(c) => {
-                let slot = match c.local.unwrap_or("") {
+                let name = c.local.unwrap_or("");
+                let slot = match name {
                     "Company" => &mut f.company,
                     "Street" => &mut f.street,
                     "City" => &mut f.city,
@@ -1443,21 +1680,20 @@ fn filer<'a>(rd: &mut Reader<'a>, cx: &mut Ctx<'_>, path: &str, s: &Start<'a>) -
                     "Phone" => &mut f.phone,
                     "Email" => &mut f.email,
                     _ => {
-                        unknown_child(cx, path, "Filer has no element", &c, "");
+                        unknown_child(cx, at, "Filer has no element", &c);
                         rd.skip(&c)?;
                         continue;
                     }
                 };
-                let p = format!("{path}/{}", c.local.unwrap_or(""));
-                single(rd, cx, p, &c, slot)?;
+                single(rd, cx, at.child(name), &c, slot)?;
             }
             Item::Text(p) => {
                 if !is_blank(&p) {
                     cx.push(
                         Code::A101,
-                        path.to_owned(),
                         piece_offset(&p),
-                        "text is not allowed directly under Filer".into(),
+                        || at.path(),
+                        || "text is not allowed directly under Filer".into(),
                     );
                 }
             }
@@ -1470,34 +1706,35 @@ fn filer<'a>(rd: &mut Reader<'a>, cx: &mut Ctx<'_>, path: &str, s: &Start<'a>) -
 fn product<'a>(
     rd: &mut Reader<'a>,
     cx: &mut Ctx<'_>,
-    app_label: &str,
+    app_at: At<'_>,
     position: usize,
     s: &Start<'a>,
-) -> R<RawProduct> {
+) -> R<RawProduct<'a>> {
     let mut p = RawProduct {
         position,
         offset: s.offset,
         ..Default::default()
     };
-    let mut unknown_attrs = Vec::new();
-    for (key, unprefixed, v) in rd.attributes(s)? {
+    let mut unknown_attrs: Vec<(&'a str, usize)> = Vec::new();
+    rd.attributes(s, |key, unprefixed, v| {
         if unprefixed && key == "line" {
             p.line = Some(v);
         } else {
             unknown_attrs.push((key, v.offset));
         }
-    }
+    })?;
     p.label = match p.line.as_ref().and_then(|l| parse_line_number(&l.value)) {
-        Some(n) => format!("Product[{n}]"),
-        None => format!("Product[#{position}]"),
+        Some(n) => Label::new("Product", false, n),
+        None => Label::new("Product", true, position),
     };
-    let path = format!("{app_label}/{}", p.label);
+    let label = p.label;
+    let at = app_at.child(label.as_str());
     for (key, off) in unknown_attrs {
         cx.push(
             Code::A101,
-            format!("{path}/@{key}"),
             off,
-            format!("Product has no attribute {}", quote(key)),
+            || at.attr(key),
+            || format!("Product has no attribute {}", quote(key)),
         );
     }
     if s.empty {
@@ -1506,7 +1743,8 @@ fn product<'a>(
     loop {
         match rd.next()? {
             Item::Start(c) => {
-                let slot = match c.local.unwrap_or("") {
+                let name = c.local.unwrap_or("");
+                let slot = match name {
                     "Hts" => &mut p.hts,
                     "Description" => &mut p.description,
                     "LargestSmelt" => &mut p.largest_smelt,
@@ -1515,21 +1753,20 @@ fn product<'a>(
                     "QuantityKg" => &mut p.quantity,
                     "CustomsValueUsd" => &mut p.value,
                     _ => {
-                        unknown_child(cx, &path, "Product has no element", &c, "");
+                        unknown_child(cx, at, "Product has no element", &c);
                         rd.skip(&c)?;
                         continue;
                     }
                 };
-                let fp = format!("{path}/{}", c.local.unwrap_or(""));
-                single(rd, cx, fp, &c, slot)?;
+                single(rd, cx, at.child(name), &c, slot)?;
             }
             Item::Text(t) => {
                 if !is_blank(&t) {
                     cx.push(
                         Code::A101,
-                        path.clone(),
                         piece_offset(&t),
-                        "text is not allowed directly under Product".into(),
+                        || at.path(),
+                        || "text is not allowed directly under Product".into(),
                     );
                 }
             }
@@ -1543,7 +1780,7 @@ fn product<'a>(
 mod tests {
     use super::*;
 
-    fn rd(s: &str) -> RawFiling {
+    fn rd(s: &str) -> RawFiling<'_> {
         read(
             s,
             Limits {
@@ -1569,6 +1806,80 @@ mod tests {
         assert_eq!(&doc[port.offset..port.offset + 2], "</");
         let et = a.entry_type.as_ref().unwrap();
         assert_eq!(&doc[et.offset..et.offset + 10], "<EntryType");
+    }
+
+    /// Plain values are lent from the input; only a value with a reference, or an attribute
+    /// with literal white space to normalise, is owned.
+    #[test]
+    fn values_are_lent_unless_resolved() {
+        let doc = "<LicenseFiling xmlns=\"urn:aim:filing:1\" version=\"1.0\"><Application id=\" A1 \" action=\"new\" license=\"a\tb\"><Importer> Acme </Importer><Exporter>X &amp; Y</Exporter><Product line=\"7\"><Hts>7601.10.6000</Hts></Product></Application></LicenseFiling>";
+        let f = rd(doc);
+        assert!(f.fatal.is_none(), "{:?}", f.fatal);
+        let a = &f.apps[0];
+        let lent =
+            |t: &Option<Text<'_>>| matches!(t.as_ref().map(|t| &t.value), Some(Cow::Borrowed(_)));
+        assert!(lent(&a.importer) && lent(&a.id) && lent(&a.action));
+        assert!(lent(&a.products[0].hts) && lent(&a.products[0].line));
+        assert_eq!(a.importer.as_ref().unwrap().value, "Acme");
+        assert_eq!(a.id.as_ref().unwrap().value, "A1");
+        assert!(!lent(&a.exporter) && !lent(&a.license));
+        assert_eq!(a.exporter.as_ref().unwrap().value, "X & Y");
+        assert_eq!(a.license.as_ref().unwrap().value, "a b");
+        assert_eq!(a.label.as_str(), "Application[A1]");
+        assert_eq!(a.products[0].label.as_str(), "Product[7]");
+    }
+
+    /// Labels are held inline: the longest application id fits whole.
+    #[test]
+    fn labels_hold_the_longest_id() {
+        let id = "A".repeat(35);
+        assert_eq!(
+            Label::new("Application", false, &id).as_str(),
+            format!("Application[{id}]")
+        );
+        assert_eq!(
+            Label::new("Application", true, usize::MAX).as_str(),
+            format!("Application[#{}]", usize::MAX)
+        );
+    }
+
+    /// Paths of problems are built when kept: repeated, nested and over-the-limit elements
+    /// keep the paths they always had.
+    #[test]
+    fn problem_paths() {
+        let doc = format!(
+            "<LicenseFiling xmlns=\"urn:aim:filing:1\" version=\"1.0\"><Application action=\"new\" x=\"1\"><Importer>I</Importer><Importer>J</Importer><Importer>K</Importer><Filer><Phone a=\"b\">1</Phone><Fax/></Filer><Filer/><Product line=\"2\"><Hts><b/></Hts><Hts/></Product>{}</Application></LicenseFiling>",
+            "<Manufacturer>M</Manufacturer>".repeat(11)
+        );
+        let f = rd(&doc);
+        let paths: Vec<&str> = f.apps[0].problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "Application[#1]/@x",
+                "Application[#1]/Importer[2]",
+                "Application[#1]/Importer[3]",
+                "Application[#1]/Filer/Phone/@a",
+                "Application[#1]/Filer/Fax",
+                "Application[#1]/Filer[2]",
+                "Application[#1]/Product[2]/Hts/b",
+                "Application[#1]/Product[2]/Hts[2]",
+                "Application[#1]/Manufacturer[11]",
+            ]
+        );
+    }
+
+    #[test]
+    fn forbidden_characters_are_found_past_clean_blocks() {
+        for at in [0, 31, 32, 33, 100] {
+            let mut doc = "a\n\t\r".repeat(40);
+            doc.insert(at, '\u{1}');
+            assert_eq!(first_forbidden_char(&doc), Some(at), "{at}");
+            let mut doc = "x".repeat(at);
+            doc.push('\u{FFFE}');
+            assert_eq!(first_forbidden_char(&doc), Some(at), "{at}");
+        }
+        assert_eq!(first_forbidden_char(&"é\n".repeat(100)), None);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use super::parse::{
 use chrono::{DateTime, NaiveDate};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// `UNKNOWN` smelt countries were accepted only until this day.
@@ -121,6 +122,48 @@ impl AppStatus {
     }
 }
 
+/// The outcome of a file as its ack states it (spec section 4): worked out here once, from
+/// the verdict or from the applications a follow-up ack answers. The serde names are those
+/// receipts have always been stored with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileStatus {
+    Accepted,
+    Partial,
+    Rejected,
+}
+
+impl FileStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileStatus::Accepted => "accepted",
+            FileStatus::Partial => "partial",
+            FileStatus::Rejected => "rejected",
+        }
+    }
+
+    /// The status of an ack over these application statuses: rejected when there are none or
+    /// all are rejected, partial when some are, else accepted.
+    pub fn of(apps: impl IntoIterator<Item = AppStatus>) -> FileStatus {
+        let (mut any, mut rejected, mut all_rejected) = (false, false, true);
+        for s in apps {
+            any = true;
+            if s == AppStatus::Rejected {
+                rejected = true;
+            } else {
+                all_rejected = false;
+            }
+        }
+        if !any || all_rejected {
+            FileStatus::Rejected
+        } else if rejected {
+            FileStatus::Partial
+        } else {
+            FileStatus::Accepted
+        }
+    }
+}
+
 /// A review rule that holds an application (spec section 6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum HoldCode {
@@ -196,13 +239,12 @@ impl Verdict {
         self.file_error.is_none()
     }
 
-    pub fn status_str(&self) -> &'static str {
-        if self.file_error.is_some() || self.apps.iter().all(|a| a.status == AppStatus::Rejected) {
-            "rejected"
-        } else if self.apps.iter().any(|a| a.status == AppStatus::Rejected) {
-            "partial"
+    /// The file's status: rejected for a file-level error, else from its applications.
+    pub fn status(&self) -> FileStatus {
+        if self.file_error.is_some() {
+            FileStatus::Rejected
         } else {
-            "accepted"
+            FileStatus::of(self.apps.iter().map(|a| a.status))
         }
     }
 }
@@ -264,6 +306,10 @@ pub fn file_issue(code: Code, path: &str, position: Option<Position>, message: S
 }
 
 /// Judge a file that was read: file-level checks in the spec's order, then every application.
+#[allow(
+    clippy::too_many_lines,
+    reason = "the file-level checks in the spec's order, read top to bottom against section 4"
+)]
 pub fn judge(
     raw: &RawFiling,
     loc: &Locator<'_>,
@@ -283,13 +329,13 @@ pub fn judge(
             .sender_id
             .as_ref()
             .filter(|t| is_sender_id(&t.value))
-            .map(|t| t.value.clone());
+            .map(|t| t.value.to_string());
         if let Some(t) = ic
             .control_number
             .as_ref()
             .filter(|t| is_control_number(&t.value))
         {
-            v.control_number = Some(t.value.clone());
+            v.control_number = Some(t.value.to_string());
             v.control_value = t.value.parse().ok();
         }
     }
@@ -405,7 +451,7 @@ pub fn is_created_at(s: &str) -> bool {
 }
 
 /// (name, value, rule, the form the rule wants) of an `Interchange` field.
-type InterchangeField<'a> = (&'a str, &'a Option<Text>, fn(&str) -> bool, &'a str);
+type InterchangeField<'a> = (&'a str, &'a Option<Text<'a>>, fn(&str) -> bool, &'a str);
 
 fn interchange_error(
     ic: Option<&RawInterchange>,
@@ -440,11 +486,11 @@ fn interchange_error(
 
 /// F010, F003 and F004: `Err` the first of them, else the sender and control number fields.
 fn interchange_form_error<'r>(
-    ic: Option<&'r RawInterchange>,
+    ic: Option<&'r RawInterchange<'r>>,
     root_offset: usize,
     loc: &Locator<'_>,
     cx: &FileContext<'_>,
-) -> Result<Option<(&'r Text, &'r Text)>, Issue> {
+) -> Result<Option<(&'r Text<'r>, &'r Text<'r>)>, Issue> {
     let f010 = |path: &str, off: usize, msg: String| {
         Err(file_issue(Code::F010, path, Some(loc.position(off)), msg))
     };
@@ -526,11 +572,11 @@ fn interchange_form_error<'r>(
 }
 
 /// Ids that occur more than once in the file (case-sensitive).
-fn duplicate_ids(apps: &[RawApp]) -> HashMap<&str, usize> {
+fn duplicate_ids<'r>(apps: &'r [RawApp<'_>]) -> HashMap<&'r str, usize> {
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for a in apps {
         if let Some(id) = &a.id {
-            *counts.entry(id.value.as_str()).or_default() += 1;
+            *counts.entry(&*id.value).or_default() += 1;
         }
     }
     counts.retain(|_, n| *n > 1);
@@ -564,6 +610,59 @@ fn close_errors(errors: &mut Vec<Issue>, keep: usize, unlisted: usize, why: &str
     }
 }
 
+/// Where a field sits, `<parent>/<name>` (with `[index]` for a repeated one): a path built
+/// into a string only when an issue names it, so judging a valid value allocates nothing.
+#[derive(Clone, Copy)]
+struct Field<'p> {
+    parent: &'p str,
+    name: &'p str,
+    index: Option<usize>,
+}
+
+impl<'p> Field<'p> {
+    fn new(parent: &'p str, name: &'p str) -> Self {
+        Field {
+            parent,
+            name,
+            index: None,
+        }
+    }
+
+    /// The field's own name as messages use it (`Importer`, `@line`, `Manufacturer[2]`).
+    fn name(&self) -> Cow<'p, str> {
+        match self.index {
+            None => Cow::Borrowed(self.name),
+            Some(i) => Cow::Owned(format!("{}[{i}]", self.name)),
+        }
+    }
+}
+
+/// A path an issue is filed under: built from a [`Field`] only when the issue is kept.
+trait IssuePath {
+    fn into_path(self) -> String;
+}
+
+impl IssuePath for String {
+    fn into_path(self) -> String {
+        self
+    }
+}
+
+impl IssuePath for Field<'_> {
+    fn into_path(self) -> String {
+        format!("{}/{}", self.parent, self.name())
+    }
+}
+
+/// The first control character of a value and its 0-based character index. A value of
+/// printable ASCII, the usual case, is passed over without decoding characters.
+fn first_control(v: &str) -> Option<(usize, char)> {
+    if v.bytes().all(|b| (0x20..0x7f).contains(&b) || b == b'\t') {
+        return None;
+    }
+    v.chars().enumerate().find(|&(_, c)| is_control(c))
+}
+
 /// Collects the errors of one application: the first [`MAX_APP_ERRORS`] + 1 in full, the rest
 /// only counted (no position is computed for them).
 struct Judge<'a, 'l> {
@@ -574,23 +673,23 @@ struct Judge<'a, 'l> {
 }
 
 impl Judge<'_, '_> {
-    fn err(&mut self, code: Code, path: String, offset: usize, message: String) {
+    fn err(&mut self, code: Code, path: impl IssuePath, offset: usize, message: String) {
         if self.errors.len() > MAX_APP_ERRORS {
             self.unlisted += 1;
             return;
         }
         self.errors.push(Issue {
             code,
-            path,
+            path: path.into_path(),
             position: Some(self.loc.position(offset)),
             message,
         });
     }
 
-    fn warn(&mut self, code: Code, path: String, offset: usize, message: String) {
+    fn warn(&mut self, code: Code, path: impl IssuePath, offset: usize, message: String) {
         self.warnings.push(Issue {
             code,
-            path,
+            path: path.into_path(),
             position: Some(self.loc.position(offset)),
             message,
         });
@@ -600,18 +699,18 @@ impl Judge<'_, '_> {
     /// Returns the value when it can be checked further.
     fn value<'t>(
         &mut self,
-        t: &'t Option<Text>,
-        path: &str,
+        t: &'t Option<Text<'_>>,
+        path: Field<'_>,
         parent_offset: usize,
         required: bool,
-    ) -> Option<&'t Text> {
-        let name = path.rsplit('/').next().unwrap_or(path);
+    ) -> Option<&'t Text<'t>> {
+        let name = path.name();
         match t {
             None => {
                 if required {
                     self.err(
                         Code::A102,
-                        path.to_owned(),
+                        path,
                         parent_offset,
                         format!("{name} is required; add it"),
                     );
@@ -619,10 +718,10 @@ impl Judge<'_, '_> {
                 None
             }
             Some(t) => {
-                if let Some((i, c)) = t.value.chars().enumerate().find(|&(_, c)| is_control(c)) {
+                if let Some((i, c)) = first_control(&t.value) {
                     self.err(
                         Code::A203,
-                        path.to_owned(),
+                        path,
                         t.offset,
                         format!("{name} contains the control character U+{:04X} at character {}; remove it", u32::from(c), i + 1),
                     );
@@ -630,7 +729,7 @@ impl Judge<'_, '_> {
                 } else if t.value.is_empty() {
                     self.err(
                         Code::A201,
-                        path.to_owned(),
+                        path,
                         t.offset,
                         format!("{name} is empty; give a value"),
                     );
@@ -646,7 +745,7 @@ impl Judge<'_, '_> {
     fn name_text(
         &mut self,
         t: &Option<Text>,
-        path: &str,
+        path: Field<'_>,
         parent_offset: usize,
         required: bool,
         max: usize,
@@ -654,22 +753,22 @@ impl Judge<'_, '_> {
         let t = self.value(t, path, parent_offset, required)?;
         let n = t.value.chars().count();
         if n > max {
-            let name = path.rsplit('/').next().unwrap_or(path);
+            let name = path.name();
             self.err(
                 Code::A201,
-                path.to_owned(),
+                path,
                 t.offset,
                 format!("{name} has {n} characters; at most {max} are allowed"),
             );
             return None;
         }
-        Some(t.value.clone())
+        Some(t.value.to_string())
     }
 
     fn pattern(
         &mut self,
         t: &Option<Text>,
-        path: &str,
+        path: Field<'_>,
         parent_offset: usize,
         required: bool,
         ok: impl Fn(&str) -> bool,
@@ -677,22 +776,22 @@ impl Judge<'_, '_> {
     ) -> Option<String> {
         let t = self.value(t, path, parent_offset, required)?;
         if !ok(&t.value) {
-            let name = path.rsplit('/').next().unwrap_or(path);
+            let name = path.name();
             self.err(
                 Code::A201,
-                path.to_owned(),
+                path,
                 t.offset,
                 format!("{name} {} is not valid: it must be {form}", quote(&t.value)),
             );
             return None;
         }
-        Some(t.value.clone())
+        Some(t.value.to_string())
     }
 
     fn country(
         &mut self,
         t: &Option<Text>,
-        path: &str,
+        path: Field<'_>,
         parent_offset: usize,
         required: bool,
     ) -> Option<Country> {
@@ -700,14 +799,14 @@ impl Judge<'_, '_> {
         self.country_code(t, path)
     }
 
-    fn country_code(&mut self, t: &Text, path: &str) -> Option<Country> {
-        let name = path.rsplit('/').next().unwrap_or(path);
+    fn country_code(&mut self, t: &Text, path: Field<'_>) -> Option<Country> {
+        let name = path.name();
         match Country::parse(&t.value) {
             Ok(c) => Some(c),
             Err(CountryError::NotTwoLetters) => {
                 self.err(
                     Code::A201,
-                    path.to_owned(),
+                    path,
                     t.offset,
                     format!("{name} {} is not a country code: give two upper-case letters (ISO 3166-1 alpha-2)", quote(&t.value)),
                 );
@@ -716,7 +815,7 @@ impl Judge<'_, '_> {
             Err(CountryError::NotAssigned) => {
                 self.err(
                     Code::A202,
-                    path.to_owned(),
+                    path,
                     t.offset,
                     format!(
                         "{name} {} is not an ISO 3166-1 alpha-2 country code",
@@ -731,7 +830,7 @@ impl Judge<'_, '_> {
     fn date(
         &mut self,
         t: &Option<Text>,
-        path: &str,
+        path: Field<'_>,
         parent_offset: usize,
         required: bool,
     ) -> Option<(NaiveDate, usize)> {
@@ -746,10 +845,10 @@ impl Judge<'_, '_> {
         match NaiveDate::parse_from_str(&t.value, "%Y-%m-%d") {
             Ok(d) if shaped => Some((d, t.offset)),
             _ => {
-                let name = path.rsplit('/').next().unwrap_or(path);
+                let name = path.name();
                 self.err(
                     Code::A201,
-                    path.to_owned(),
+                    path,
                     t.offset,
                     format!(
                         "{name} {} is not a date: give a real date as YYYY-MM-DD",
@@ -764,19 +863,19 @@ impl Judge<'_, '_> {
     fn smelt(
         &mut self,
         t: &Option<Text>,
-        path: &str,
+        path: Field<'_>,
         parent_offset: usize,
         filing_day: NaiveDate,
     ) -> Option<Smelt> {
         let t = self.value(t, path, parent_offset, true)?;
-        match t.value.as_str() {
+        match &*t.value {
             "NOT_APPLICABLE" => Some(Smelt::NotApplicable),
             "UNKNOWN" => {
                 if filing_day > UNKNOWN_SMELT_LAST_DAY {
-                    let name = path.rsplit('/').next().unwrap_or(path);
+                    let name = path.name();
                     self.err(
                         Code::A310,
-                        path.to_owned(),
+                        path,
                         t.offset,
                         format!("{name} UNKNOWN was accepted only until 2022-06-28; give the country where the aluminum was smelted"),
                     );
@@ -792,18 +891,18 @@ impl Judge<'_, '_> {
     fn decimal(
         &mut self,
         t: &Option<Text>,
-        path: &str,
+        path: Field<'_>,
         parent_offset: usize,
         max_decimals: usize,
     ) -> Option<Decimal> {
         let t = self.value(t, path, parent_offset, true)?;
-        let name = path.rsplit('/').next().unwrap_or(path);
+        let name = path.name();
         match parse_positive_decimal(&t.value, max_decimals) {
             Ok(d) => Some(d),
             Err(DecimalError::Malformed) => {
                 self.err(
                     Code::A201,
-                    path.to_owned(),
+                    path,
                     t.offset,
                     format!("{name} {} is not a decimal number: write digits with an optional '.' and fraction", quote(&t.value)),
                 );
@@ -819,7 +918,7 @@ impl Judge<'_, '_> {
                 };
                 self.err(
                     Code::A330,
-                    path.to_owned(),
+                    path,
                     t.offset,
                     format!("{name} {} {why}", quote(&t.value)),
                 );
@@ -888,24 +987,24 @@ fn filer(
         }
         return None;
     };
-    let p = |n: &str| format!("{path}/{n}");
+    let p = |n: &'static str| Field::new(&path, n);
     let o = f.offset;
-    let company = j.name_text(&f.company, &p("Company"), o, true, 100);
-    let street = j.name_text(&f.street, &p("Street"), o, true, 100);
-    let city = j.name_text(&f.city, &p("City"), o, true, 100);
+    let company = j.name_text(&f.company, p("Company"), o, true, 100);
+    let street = j.name_text(&f.street, p("Street"), o, true, 100);
+    let city = j.name_text(&f.city, p("City"), o, true, 100);
     let state = j.pattern(
         &f.state,
-        &p("State"),
+        p("State"),
         o,
         true,
         is_state,
         "two upper-case letters",
     );
-    let postal_code = j.name_text(&f.postal_code, &p("PostalCode"), o, true, 100);
-    let contact_name = j.name_text(&f.contact_name, &p("ContactName"), o, true, 100);
+    let postal_code = j.name_text(&f.postal_code, p("PostalCode"), o, true, 100);
+    let contact_name = j.name_text(&f.contact_name, p("ContactName"), o, true, 100);
     let phone = j.pattern(
         &f.phone,
-        &p("Phone"),
+        p("Phone"),
         o,
         true,
         is_phone,
@@ -913,7 +1012,7 @@ fn filer(
     );
     let email = j.pattern(
         &f.email,
-        &p("Email"),
+        p("Email"),
         o,
         true,
         is_email,
@@ -931,6 +1030,10 @@ fn filer(
     })
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one product's rules in the spec's order"
+)]
 fn product(
     j: &mut Judge<'_, '_>,
     p: &RawProduct,
@@ -939,7 +1042,7 @@ fn product(
     filing_day: NaiveDate,
 ) -> Option<Product> {
     let path = format!("{app_label}/{}", p.label);
-    let f = |n: &str| format!("{path}/{n}");
+    let f = |n: &'static str| Field::new(&path, n);
     let o = p.offset;
     let line = match &p.line {
         None => {
@@ -951,7 +1054,7 @@ fn product(
             );
             None
         }
-        Some(t) => match j.value(&p.line, &f("@line"), o, true) {
+        Some(t) => match j.value(&p.line, f("@line"), o, true) {
             None => None,
             Some(_) => match parse_line_number(&t.value) {
                 None => {
@@ -982,7 +1085,7 @@ fn product(
     let hts = j
         .pattern(
             &p.hts,
-            &f("Hts"),
+            f("Hts"),
             o,
             true,
             |s| Hts::parse(s).is_some(),
@@ -1005,9 +1108,9 @@ fn product(
             );
             None
         });
-    let description = j.name_text(&p.description, &f("Description"), o, true, 200);
-    let largest = j.smelt(&p.largest_smelt, &f("LargestSmelt"), o, filing_day);
-    let second = j.smelt(&p.second_smelt, &f("SecondLargestSmelt"), o, filing_day);
+    let description = j.name_text(&p.description, f("Description"), o, true, 200);
+    let largest = j.smelt(&p.largest_smelt, f("LargestSmelt"), o, filing_day);
+    let second = j.smelt(&p.second_smelt, f("SecondLargestSmelt"), o, filing_day);
     let mut pair_ok = true;
     if largest == Some(Smelt::NotApplicable)
         && let Some(t) = &p.second_smelt
@@ -1033,7 +1136,7 @@ fn product(
         );
         pair_ok = false;
     }
-    let cast = match j.value(&p.cast, &f("MostRecentCast"), o, true) {
+    let cast = match j.value(&p.cast, f("MostRecentCast"), o, true) {
         Some(t) if t.value == "NOT_APPLICABLE" || t.value == "UNKNOWN" => {
             j.err(
                 Code::A313,
@@ -1046,11 +1149,11 @@ fn product(
             );
             None
         }
-        Some(t) => j.country_code(t, &f("MostRecentCast")),
+        Some(t) => j.country_code(t, f("MostRecentCast")),
         None => None,
     };
-    let quantity = j.decimal(&p.quantity, &f("QuantityKg"), o, 3);
-    let value = j.decimal(&p.value, &f("CustomsValueUsd"), o, 2);
+    let quantity = j.decimal(&p.quantity, f("QuantityKg"), o, 3);
+    let value = j.decimal(&p.value, f("CustomsValueUsd"), o, 2);
     Some(Product {
         line: line?,
         hts: hts?,
@@ -1063,6 +1166,10 @@ fn product(
     })
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "an application's rules in the spec's order, read top to bottom against section 3"
+)]
 fn judge_app(
     app: &RawApp,
     dup_ids: &HashMap<&str, usize>,
@@ -1081,13 +1188,13 @@ fn judge_app(
         j.err(p.code, p.path.clone(), p.offset, p.message.clone());
     }
     let label = app.label.as_str();
-    let at = |n: &str| format!("{label}/{n}");
+    let at = |n: &'static str| Field::new(label, n);
     let day = cx.filing_day;
 
     // Attributes.
     let id = j.pattern(
         &app.id,
-        &at("@id"),
+        at("@id"),
         app.offset,
         true,
         is_valid_app_id,
@@ -1106,7 +1213,7 @@ fn judge_app(
             ),
         );
     }
-    let action = match j.value(&app.action, &at("@action"), app.offset, true) {
+    let action = match j.value(&app.action, at("@action"), app.offset, true) {
         Some(t) => match Action::parse(&t.value) {
             Some(a) => Some(a),
             None => {
@@ -1138,7 +1245,7 @@ fn judge_app(
             let required = action.is_some();
             if let Some(s) = j.pattern(
                 lic,
-                &at("@license"),
+                at("@license"),
                 app.offset,
                 required,
                 |s| LicenseNumber::parse(s).is_some(),
@@ -1153,13 +1260,7 @@ fn judge_app(
     let mut data = None;
     let mut reason = None;
     if action == Some(Action::Cancel) || action.is_none() {
-        reason = j.name_text(
-            &app.reason,
-            &at("Reason"),
-            app.offset,
-            action.is_some(),
-            200,
-        );
+        reason = j.name_text(&app.reason, at("Reason"), app.offset, action.is_some(), 200);
     }
     if data_required || action.is_none() {
         data = license_data(&mut j, app, label, data_required, day, cx.settings);
@@ -1316,6 +1417,10 @@ fn total_value(app: &RawApp) -> Option<Decimal> {
     })
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one field after another of the stored license"
+)]
 fn license_data(
     j: &mut Judge<'_, '_>,
     app: &RawApp,
@@ -1324,12 +1429,12 @@ fn license_data(
     day: NaiveDate,
     settings: &RuleSettings,
 ) -> Option<LicenseData> {
-    let at = |n: &str| format!("{label}/{n}");
+    let at = |n: &'static str| Field::new(label, n);
     let o = app.offset;
     let filer = filer(j, &app.filer, app, label, required);
     let entry_type = j
-        .value(&app.entry_type, &at("EntryType"), o, required)
-        .and_then(|t| match t.value.as_str() {
+        .value(&app.entry_type, at("EntryType"), o, required)
+        .and_then(|t| match &*t.value {
             "consumption" => Some(EntryType::Consumption),
             "ftz" => Some(EntryType::Ftz),
             other => {
@@ -1346,7 +1451,7 @@ fn license_data(
             }
         });
     let mut entry_ok = true;
-    let entry_number = match j.value(&app.entry_number, &at("EntryNumber"), o, false) {
+    let entry_number = match j.value(&app.entry_number, at("EntryNumber"), o, false) {
         None => {
             entry_ok = app.entry_number.is_none();
             None
@@ -1378,8 +1483,8 @@ fn license_data(
             }
         },
     };
-    let importer = j.name_text(&app.importer, &at("Importer"), o, required, 100);
-    let exporter = j.name_text(&app.exporter, &at("Exporter"), o, required, 100);
+    let importer = j.name_text(&app.importer, at("Importer"), o, required, 100);
+    let exporter = j.name_text(&app.exporter, at("Exporter"), o, required, 100);
 
     // Manufacturers: 1..10 names, or UNKNOWN alone. Entries past the 10th were A103 already.
     let mut manufacturers = Vec::new();
@@ -1395,8 +1500,11 @@ fn license_data(
     }
     let listed = app.manufacturers.len();
     for (i, m) in app.manufacturers.iter().take(10).enumerate() {
-        let path = format!("{label}/Manufacturer[{}]", i + 1);
-        match j.name_text(&Some(m.clone()), &path, o, true, 100) {
+        let path = Field {
+            index: Some(i + 1),
+            ..Field::new(label, "Manufacturer")
+        };
+        match j.name_text(&Some(m.clone()), path, o, true, 100) {
             Some(name) if name == "UNKNOWN" && listed > 1 => {
                 j.err(
                     Code::A201,
@@ -1419,15 +1527,10 @@ fn license_data(
         Manufacturers::Named(manufacturers)
     };
 
-    let origin = j.country(&app.origin, &at("CountryOfOrigin"), o, required);
-    let export_country = j.country(
-        &app.export_country,
-        &at("CountryOfExportation"),
-        o,
-        required,
-    );
-    let export_date = j.date(&app.export_date, &at("ExpectedExportDate"), o, required);
-    let import_date = j.date(&app.import_date, &at("ExpectedImportDate"), o, required);
+    let origin = j.country(&app.origin, at("CountryOfOrigin"), o, required);
+    let export_country = j.country(&app.export_country, at("CountryOfExportation"), o, required);
+    let export_date = j.date(&app.export_date, at("ExpectedExportDate"), o, required);
+    let import_date = j.date(&app.import_date, at("ExpectedImportDate"), o, required);
     let mut dates_ok = true;
     if let Some((imp, off)) = import_date {
         let ahead = (imp - day).num_days();
@@ -1465,7 +1568,7 @@ fn license_data(
     }
     let port = j.pattern(
         &app.port,
-        &at("PortOfEntry"),
+        at("PortOfEntry"),
         o,
         required,
         is_port,
@@ -1506,4 +1609,67 @@ fn license_data(
         products,
     };
     (entry_ok && manu_ok && dates_ok && products_ok).then_some(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(file_error: bool, statuses: &[AppStatus]) -> Verdict {
+        Verdict {
+            file_error: file_error.then(|| file_issue(Code::F001, "", None, "x".into())),
+            sender_id: None,
+            control_number: None,
+            control_value: None,
+            apps: statuses
+                .iter()
+                .enumerate()
+                .map(|(position, &status)| AppVerdict {
+                    id: None,
+                    position,
+                    action: None,
+                    status,
+                    license: None,
+                    data: None,
+                    reason: None,
+                    errors: Vec::new(),
+                    warnings: Vec::new(),
+                    held_for: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    /// One status of a file, from its verdict: a file-level error or no accepted application
+    /// is rejected, some rejected is partial (spec section 4).
+    #[test]
+    fn file_status_from_the_verdict() {
+        use AppStatus::*;
+        for (file_error, apps, want) in [
+            (true, &[Issued][..], FileStatus::Rejected),
+            (false, &[], FileStatus::Rejected),
+            (false, &[Rejected, Rejected], FileStatus::Rejected),
+            (false, &[Issued, Rejected], FileStatus::Partial),
+            (false, &[PendingReview, Rejected], FileStatus::Partial),
+            (false, &[Issued, Corrected, Cancelled], FileStatus::Accepted),
+            (false, &[PendingReview], FileStatus::Accepted),
+        ] {
+            let v = verdict(file_error, apps);
+            assert_eq!(v.status(), want, "{file_error} {apps:?}");
+            assert_eq!(v.status().as_str(), want.as_str());
+        }
+    }
+
+    /// Receipts store the status by these names; databases written before keep reading.
+    #[test]
+    fn file_status_keeps_its_stored_names() {
+        for (s, name) in [
+            (FileStatus::Accepted, "\"accepted\""),
+            (FileStatus::Partial, "\"partial\""),
+            (FileStatus::Rejected, "\"rejected\""),
+        ] {
+            assert_eq!(serde_json::to_string(&s).unwrap(), name);
+            assert_eq!(serde_json::from_str::<FileStatus>(name).unwrap(), s);
+        }
+    }
 }

@@ -33,8 +33,6 @@ pub enum PublishError {
     Exists(String),
     #[error("cannot render the site: {0}")]
     Render(#[from] minijinja::Error),
-    #[error("{0}")]
-    Store(String),
 }
 
 fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PublishError {

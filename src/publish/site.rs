@@ -282,6 +282,7 @@ fn dim_page(dim: &str, month: &str) -> String {
 }
 
 /// Every file of a publication but the data files: relative path → bytes, in path order.
+#[allow(clippy::too_many_lines)] // every page of the site rendered in one place, in path order
 pub fn render(
     view: &PublicView,
     meta: &Meta<'_>,

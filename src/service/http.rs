@@ -15,7 +15,6 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub const MAX_CONNECTIONS: usize = 16;
@@ -41,11 +40,11 @@ pub fn bind(addr: Option<SocketAddr>) -> std::io::Result<Option<std::net::TcpLis
     Ok(Some(l))
 }
 
-/// Serve on a thread of its own until `stop` is set.
+/// Serve on a thread of its own until `stop` is cancelled.
 pub fn spawn(
     listener: std::net::TcpListener,
     cx: Context,
-    stop: Arc<AtomicBool>,
+    stop: crate::daemon::Shutdown,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("metrics".into())
@@ -77,18 +76,12 @@ pub fn spawn(
         })
 }
 
-async fn stopped(stop: &AtomicBool) {
-    while !stop.load(Ordering::SeqCst) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn serve(listener: tokio::net::TcpListener, cx: Arc<Context>, stop: Arc<AtomicBool>) {
+async fn serve(listener: tokio::net::TcpListener, cx: Arc<Context>, stop: crate::daemon::Shutdown) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
-            () = stopped(&stop) => return,
+            () = stop.cancelled() => return,
         };
         let tcp = match accepted {
             Ok((tcp, _)) => tcp,

@@ -10,7 +10,7 @@
 
 use crate::filing::rules::AppStatus;
 use crate::health::Health;
-use crate::store::SharedStore;
+use crate::store::{FileStatus, SharedStore};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -123,11 +123,13 @@ impl Metrics {
     /// One file's ack was written. `status` is the ack's status ("accepted", "partial",
     /// "rejected", a duplicate's " (duplicate)" suffix ignored); `apps` the outcomes of the
     /// applications judged for it (none for a re-delivery answered with its original ack).
-    pub fn file_answered(&self, status: &str, apps: &[AppStatus], took: Duration) {
-        let base = status.split(' ').next().unwrap_or(status);
-        if let Some(status) = FILE_STATUSES.iter().find(|s| **s == base) {
-            self.files.get_or_create(&StatusLabel { status }).inc();
-        }
+    /// A file answered (a duplicate counts under the status of its original ack).
+    pub fn file_answered(&self, status: FileStatus, apps: &[AppStatus], took: Duration) {
+        self.files
+            .get_or_create(&StatusLabel {
+                status: status.as_str(),
+            })
+            .inc();
         for a in apps {
             self.applications
                 .get_or_create(&StatusLabel { status: a.as_str() })
@@ -189,11 +191,11 @@ mod tests {
         assert!(t.contains("aim_mail_messages{state=\"dead\"} 0"), "{t}");
         assert!(t.contains("aim_intake_paused 0"), "{t}");
         m.file_answered(
-            "partial",
+            FileStatus::Partial,
             &[AppStatus::Issued, AppStatus::Rejected],
             Duration::from_millis(30),
         );
-        m.file_answered("accepted (duplicate)", &[], Duration::from_millis(5));
+        m.file_answered(FileStatus::Accepted, &[], Duration::from_millis(5));
         m.set_paused(true);
         let t = m.encode().unwrap();
         assert!(t.contains("aim_files_total{status=\"partial\"} 1"), "{t}");

@@ -14,9 +14,9 @@ pub mod level;
 pub mod metrics;
 pub mod notify;
 
+use crate::daemon::Shutdown;
 use crate::health::Health;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// The health problem key the daemon sets while intake waits (see `daemon::pause_for`).
@@ -61,16 +61,16 @@ impl Service {
         self.metrics.set_paused(health.has_problem(INTAKE));
     }
 
-    /// Send `STOPPING=1` as soon as `stop` is set, whatever the main loop is doing.
+    /// Send `STOPPING=1` as soon as `stop` is cancelled, whatever the main loop is doing.
     pub fn watch_stop(
         self: &Arc<Self>,
-        stop: Arc<AtomicBool>,
+        stop: Shutdown,
     ) -> std::io::Result<std::thread::JoinHandle<()>> {
         let me = Arc::clone(self);
         std::thread::Builder::new()
             .name("notify".into())
             .spawn(move || {
-                while !stop.load(Ordering::SeqCst) {
+                while !stop.is_cancelled() {
                     std::thread::sleep(Duration::from_millis(50));
                 }
                 me.notifier.stopping();
@@ -79,7 +79,7 @@ impl Service {
 
     /// A guard for the mail worker's thread: when it ends before the daemon stops (it could
     /// not start, or it panicked), health says that mail is not sent.
-    pub fn mail_alive(health: Arc<Health>, stop: Arc<AtomicBool>) -> MailAlive {
+    pub fn mail_alive(health: Arc<Health>, stop: Shutdown) -> MailAlive {
         MailAlive { health, stop }
     }
 }
@@ -87,12 +87,12 @@ impl Service {
 /// See [`Service::mail_alive`].
 pub struct MailAlive {
     health: Arc<Health>,
-    stop: Arc<AtomicBool>,
+    stop: Shutdown,
 }
 
 impl Drop for MailAlive {
     fn drop(&mut self) {
-        if self.stop.load(Ordering::SeqCst) || self.health.has_problem(MAIL) {
+        if self.stop.is_cancelled() || self.health.has_problem(MAIL) {
             return;
         }
         let msg = "mail is not sent: the mail worker stopped; messages stay queued until the daemon is restarted";
@@ -190,11 +190,11 @@ mod tests {
     #[test]
     fn the_mail_guard_reports_a_worker_gone_but_not_a_stop() {
         let h = Arc::new(Health::default());
-        let stop = Arc::new(AtomicBool::new(false));
-        drop(Service::mail_alive(Arc::clone(&h), Arc::clone(&stop)));
+        let stop = Shutdown::new();
+        drop(Service::mail_alive(Arc::clone(&h), stop.clone()));
         assert!(h.problems()[0].contains("mail worker stopped"));
         let h = Arc::new(Health::default());
-        stop.store(true, Ordering::SeqCst);
+        stop.cancel();
         drop(Service::mail_alive(Arc::clone(&h), stop));
         assert!(h.problems().is_empty());
     }

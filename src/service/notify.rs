@@ -26,7 +26,7 @@ impl Notifier {
         let interval = sd_notify::watchdog_enabled();
         if let Some(i) = interval {
             tracing::info!(
-                watchdog_ms = i.as_millis() as u64,
+                watchdog_ms = u64::try_from(i.as_millis()).unwrap_or(u64::MAX),
                 "systemd watchdog on: the main loop pets it every {} ms",
                 (i / 4).as_millis()
             );
@@ -35,11 +35,6 @@ impl Notifier {
             pet_every: interval.map(|i| (i / 4).max(Duration::from_millis(1))),
             state: Mutex::new(State::default()),
         }
-    }
-
-    /// The interval between pets, `None` without a watchdog.
-    pub fn pet_every(&self) -> Option<Duration> {
-        self.pet_every
     }
 
     fn send(&self, st: &mut State, states: &[NotifyState<'_>]) {

@@ -868,8 +868,9 @@ mod tests {
         let store = Store::open(d.path()).unwrap();
         let cfg = Config::parse(crate::config::BUILT_IN, "built-in").unwrap();
         let day = chrono::Utc::now().date_naive();
-        let n = store
-            .commit_generated(&super::super::Generated {
+        let n = crate::generator::fill::commit_generated(
+            &store,
+            &crate::generator::fill::Generated {
                 cfg: &cfg,
                 sender: "ACMEBRK",
                 files,
@@ -877,8 +878,9 @@ mod tests {
                 day,
                 seed: 7,
                 mail_to: &[],
-            })
-            .unwrap();
+            },
+        )
+        .unwrap();
         assert_eq!(n, files * apps, "every generated application is issued");
         (d, store)
     }

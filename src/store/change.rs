@@ -375,7 +375,7 @@ impl<'t> Tx<'t> {
     pub(crate) fn finish(mut self) -> TxResult<Vec<Touch>> {
         for run in super::groups::runs(self.issued.values()) {
             self.licenses
-                .insert(&keys::group(run[0].number), super::groups::encode(&run))?;
+                .insert(&keys::group(run[0].number), super::groups::encode(&run)?)?;
         }
         std::mem::take(&mut self.deltas).apply(self.agg)?;
         if let Some(seq) = self.seq {

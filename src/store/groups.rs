@@ -26,21 +26,24 @@ const GROUP_FORMAT: u8 = 3;
 pub(crate) const MAX_GROUP: usize = 4;
 
 /// Encode consecutive licenses as one group value.
-pub(crate) fn encode(lics: &[&License]) -> Vec<u8> {
+pub(crate) fn encode(lics: &[&License]) -> Result<Vec<u8>> {
     let bodies: Vec<Vec<u8>> = lics.iter().map(|l| enc(*l)).collect();
     let total: usize = bodies.iter().map(Vec::len).sum();
+    let too_big = || StoreError::Invalid(format!("a license group of {total} bytes is too large"));
     let mut out = Vec::with_capacity(5 + 4 * bodies.len() + total);
     out.push(GROUP_FORMAT);
-    out.extend_from_slice(&(bodies.len() as u32).to_be_bytes());
-    let mut end = 0u32;
+    let count = u32::try_from(bodies.len()).map_err(|_| too_big())?;
+    out.extend_from_slice(&count.to_be_bytes());
+    let mut end = 0usize;
     for b in &bodies {
-        end += b.len() as u32;
+        end += b.len();
+        let end = u32::try_from(end).map_err(|_| too_big())?;
         out.extend_from_slice(&end.to_be_bytes());
     }
     for b in bodies {
         out.extend_from_slice(&b);
     }
-    out
+    Ok(out)
 }
 
 /// Split licenses (in number order) into groups: runs of consecutive numbers of one year, at
@@ -110,6 +113,8 @@ impl Group {
         ]) as usize
     }
 
+    /// The number at position `i` (below the count, which is a u32).
+    #[allow(clippy::cast_possible_truncation)]
     pub(crate) fn number(&self, i: usize) -> LicenseNumber {
         LicenseNumber::new(self.first.year, self.first.seq + i as u32)
     }

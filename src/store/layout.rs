@@ -19,7 +19,7 @@ use std::path::Path;
 pub(crate) const STORE_LAYOUT: u64 = 3;
 
 /// Licenses moved at most by one unit of the upgrade.
-pub(crate) const UPGRADE_UNIT: usize = 2_000;
+pub(crate) const UPGRADE_UNIT: u64 = 2_000;
 
 /// A database's layout before it was ever marked.
 const UNMARKED: u64 = 2;
@@ -52,7 +52,7 @@ impl Store {
                 // of layout 3 (`g…`, `s…`).
                 for kv in self.trees.licenses.range(..[keys::GROUP].as_slice()) {
                     let (k, v) = kv?;
-                    if moved as usize >= UPGRADE_UNIT {
+                    if moved >= UPGRADE_UNIT {
                         more = true;
                         break;
                     }
@@ -90,7 +90,7 @@ impl Store {
         };
         tracing::info!(
             licenses = total,
-            ms = began.elapsed().as_millis() as u64,
+            ms = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX),
             "store upgraded to layout 3 (licenses in groups)"
         );
         Ok(())

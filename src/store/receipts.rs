@@ -1,13 +1,13 @@
 //! Receipts and deliveries: what intake commits for each file, and the crash-recovery view of
 //! what is not finished yet.
 
-use super::change::Tx;
+use super::change::{Tx, TxResult};
 use super::codec::{dec, dec_sha, enc};
 use super::records::*;
 use super::{Result, Store, StoreError, keys};
-use crate::filing::ack::{Ack, FileFacts, Issuance};
+use crate::filing::ack::FileFacts;
 use crate::filing::model::LicenseNumber;
-use crate::filing::rules::{AppStatus, Verdict};
+use crate::filing::rules::Verdict;
 use chrono::NaiveDate;
 
 /// A new file to commit: its verdict and facts, where its ack goes and who gets mail.
@@ -185,216 +185,30 @@ impl Store {
 
     /// Commit a judged file in one unit of change: license numbers, licenses and indexes,
     /// aggregates, unit-value history, holds, control number, receipt with the ack bytes,
-    /// mail job and audit events. Not yet durable: call [`Store::flush`].
+    /// mail job and audit events (the steps are in `workflow::filing`). Not yet durable: call
+    /// [`Store::flush`].
     pub fn commit(&self, f: &NewFiling<'_>) -> Result<Committed> {
-        let sha = f.facts.sha256;
-        let sha_hex = hex::encode(sha);
-        let rk = keys::receipt(f.sender, &sha);
-        let at = f.facts.received_at;
-        let day = f.filing_day;
-        self.transact(|tx| {
-            let mut issuance = Vec::with_capacity(f.verdict.apps.len());
-            let mut issued = Vec::new();
-            let mut touched_licenses = Vec::new();
-            let event = |action, app: &crate::filing::rules::AppVerdict| LicenseEvent {
-                at,
-                action,
-                by: Actor::Daemon,
-                receipt: sha_hex.clone(),
-                app_id: app.id.clone(),
-                reason: app.reason.clone(),
-            };
-            for app in &f.verdict.apps {
-                let iss = match (app.status, &app.data, app.license) {
-                    (AppStatus::Issued, Some(data), _) => {
-                        let lic =
-                            tx.issue(f.sender, data, day, event(LicenseAction::Issued, app))?;
-                        issued.push(lic.number);
-                        Issuance {
-                            number: Some(lic.number),
-                            validity: Some((lic.valid_from, lic.valid_through)),
-                        }
-                    }
-                    (AppStatus::Corrected, Some(data), Some(n)) => {
-                        let lic = tx.correct(n, data, event(LicenseAction::Corrected, app))?;
-                        touched_licenses.push(n);
-                        Issuance {
-                            number: Some(n),
-                            validity: Some((lic.valid_from, lic.valid_through)),
-                        }
-                    }
-                    (AppStatus::Cancelled, _, Some(n)) => {
-                        let lic = tx.cancel(n, event(LicenseAction::Cancelled, app))?;
-                        touched_licenses.push(n);
-                        Issuance {
-                            number: Some(n),
-                            validity: Some((lic.valid_from, lic.valid_through)),
-                        }
-                    }
-                    (AppStatus::PendingReview, _, _) => {
-                        let held = PendingApp {
-                            sender: f.sender.to_owned(),
-                            receipt: sha_hex.clone(),
-                            file_name: f.facts.file_name.to_owned(),
-                            received_at: at,
-                            control_number: f.verdict.control_value,
-                            verdict: app.clone(),
-                        };
-                        tx.hold(&keys::hold(&rk, app.position), &held, day)?;
-                        let codes: Vec<&str> =
-                            app.held_for.iter().map(|h| h.code.as_str()).collect();
-                        tx.audit(
-                            &AuditEvent {
-                                at,
-                                actor: Actor::Daemon,
-                                action: AuditAction::Hold,
-                                subject: held.handle(),
-                                outcome: Outcome::Done,
-                                detail: format!(
-                                    "held for review ({}) from {}",
-                                    codes.join(", "),
-                                    f.facts.file_name
-                                ),
-                            },
-                            &[],
-                        )?;
-                        Issuance::default()
-                    }
-                    (AppStatus::Rejected, _, _) => {
-                        tx.count(day, |s| s.rejected += 1);
-                        Issuance::default()
-                    }
-                    // A verdict without the data its status needs is the rules' bug: refuse
-                    // to commit it rather than answer the filer wrongly.
-                    (status, _, _) => {
-                        return Err(StoreError::Invalid(format!(
-                            "application {:?} is {} without the data it needs",
-                            app.id,
-                            status.as_str()
-                        )));
-                    }
-                };
-                issuance.push(iss);
-            }
-            let ack = Ack::first(f.verdict, &f.facts, &issuance);
-            let ack_bytes = ack.render();
-            if f.verdict.reached_applications()
-                && let Some(n) = f.verdict.control_value
-            {
-                tx.controls.insert(keys::control(f.sender, n), &sha)?;
-            }
-            let status = FileStatus::of(f.verdict.apps.iter().map(|a| a.status));
-            let status = if f.verdict.file_error.is_some() {
-                FileStatus::Rejected
-            } else {
-                status
-            };
-            let receipt = Receipt {
-                sender: f.sender.to_owned(),
-                sha256: sha_hex.clone(),
-                control_number: f.verdict.control_value,
-                sender_id: f.verdict.sender_id.clone(),
-                control_text: f.verdict.control_number.clone(),
-                status,
-                file_error: f.verdict.file_error.as_ref().map(|e| e.code.to_string()),
-                // Kept once, beside the receipt: rewriting the receipt never copies it.
-                ack: Vec::new(),
-                apps: f
-                    .verdict
-                    .apps
-                    .iter()
-                    .zip(&issuance)
-                    .map(|(a, i)| AppSummary {
-                        id: a.id.clone(),
-                        status: a.status,
-                        license: i.number,
-                    })
-                    .collect(),
-                deliveries: vec![Delivery {
-                    file_name: f.facts.file_name.to_owned(),
-                    ack_name: f.ack_name.to_owned(),
-                    received_at: at,
-                    archive: f.archive.to_owned(),
-                    done: false,
-                }],
-                followups: Vec::new(),
-            };
-            tx.receipts.insert(rk.as_slice(), enc(&receipt))?;
-            tx.receipts
-                .insert(keys::receipt_ack(&rk).as_slice(), ack_bytes.clone())?;
-            tx.index.insert(keys::undone(&rk), &[])?;
-            tx.filed(Filed {
-                id: 0,
-                at,
-                sender: f.sender.to_owned(),
-                file_name: f.facts.file_name.to_owned(),
-                sha256: sha_hex.clone(),
-                status: status.as_str().to_owned(),
-                applications: f.verdict.apps.len() as u64,
-                licenses: issued.len() as u64,
-                ack_name: f.ack_name.to_owned(),
-            })?;
-            tx.note_rejections(f.sender, day, at, f.facts.file_name, &sha, f.verdict)?;
-            tx.enqueue_first_ack_mail(f.sender, f.mail_to, f.ack_name, &sha_hex, at)?;
-            tx.count(day, |s| {
-                s.files += 1;
-                s.applications += f.verdict.apps.len() as u64;
-                // A rejected file: its ack says rejected (a file-level error, or every
-                // application rejected), the one definition of docs/format.md.
-                if status == FileStatus::Rejected {
-                    s.files_rejected += 1;
-                }
-            });
-            // One event for the file, naming every license it touched (a 1,000-application
-            // file is one event, findable from each of its licenses).
-            let mut detail = format!(
-                "{} from {}: {} ({} applications)",
-                f.facts.file_name,
-                f.sender,
-                status.as_str(),
-                f.verdict.apps.len()
-            );
-            if !issued.is_empty() {
-                let list: Vec<String> = issued.iter().map(ToString::to_string).collect();
-                detail.push_str(&format!("; issued {}", list.join(", ")));
-            }
-            for (label, action) in [
-                ("corrected", AppStatus::Corrected),
-                ("cancelled", AppStatus::Cancelled),
-            ] {
-                let list: Vec<String> = f
-                    .verdict
-                    .apps
-                    .iter()
-                    .filter(|a| a.status == action)
-                    .filter_map(|a| a.license.map(|n| n.to_string()))
-                    .collect();
-                if !list.is_empty() {
-                    detail.push_str(&format!("; {label} {}", list.join(", ")));
-                }
-            }
-            touched_licenses.extend_from_slice(&issued);
-            tx.audit(
-                &AuditEvent {
-                    at,
-                    actor: Actor::Daemon,
-                    action: AuditAction::Receive,
-                    subject: f.facts.file_name.to_owned(),
-                    outcome: Outcome::Done,
-                    detail,
-                },
-                &touched_licenses,
-            )?;
-            Ok(Committed {
-                ack: ack_bytes,
-                issued,
-            })
-        })
+        self.transact(|tx| super::workflow::filing::commit(tx, f))
     }
 }
 
+/// The control number is the file's from now on (F005 for any other file that reuses it).
+pub(super) fn claim_control(tx: &mut Tx<'_>, sender: &str, n: u32, sha: &[u8; 32]) -> TxResult<()> {
+    tx.controls.insert(keys::control(sender, n), sha)?;
+    Ok(())
+}
+
+/// Keep a new file's receipt and, once beside it, its first ack; mark it unfinished until
+/// its delivery is done.
+pub(super) fn put_first(tx: &mut Tx<'_>, rk: &[u8], receipt: &Receipt, ack: &[u8]) -> TxResult<()> {
+    tx.receipts.insert(rk, enc(receipt))?;
+    tx.receipts.insert(keys::receipt_ack(rk).as_slice(), ack)?;
+    tx.index.insert(keys::undone(rk), &[])?;
+    Ok(())
+}
+
 /// One step of a receipt finished (`f`); when nothing of it is left, its unfinished mark goes.
-fn finish_in(tx: &mut Tx<'_>, k: &[u8], f: impl Fn(&mut Receipt)) -> super::change::TxResult<()> {
+fn finish_in(tx: &mut Tx<'_>, k: &[u8], f: impl Fn(&mut Receipt)) -> TxResult<()> {
     if let Some(mut r) = Tx::get::<Receipt>(tx.receipts, k)? {
         f(&mut r);
         if r.finished() {

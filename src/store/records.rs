@@ -39,44 +39,9 @@ pub struct AppSummary {
     pub license: Option<LicenseNumber>,
 }
 
-/// The outcome of a file, as its first ack states it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FileStatus {
-    Accepted,
-    Partial,
-    Rejected,
-}
-
-impl FileStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FileStatus::Accepted => "accepted",
-            FileStatus::Partial => "partial",
-            FileStatus::Rejected => "rejected",
-        }
-    }
-
-    /// The status of an ack over these application statuses (spec section 4).
-    pub fn of(apps: impl IntoIterator<Item = AppStatus>) -> FileStatus {
-        let (mut any, mut rejected, mut all_rejected) = (false, false, true);
-        for s in apps {
-            any = true;
-            if s == AppStatus::Rejected {
-                rejected = true;
-            } else {
-                all_rejected = false;
-            }
-        }
-        if !any || all_rejected {
-            FileStatus::Rejected
-        } else if rejected {
-            FileStatus::Partial
-        } else {
-            FileStatus::Accepted
-        }
-    }
-}
+/// The outcome of a file: decided from the verdict by the rules; stored in receipts under
+/// the same names as always.
+pub use crate::filing::rules::FileStatus;
 
 /// What was received from a sender, and the exact acks it got.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,7 +7,7 @@
 use super::change::{Tx, TxResult};
 use super::codec::{dec, enc};
 use super::{Result, Store, keys};
-use crate::filing::rules::{AppStatus, Verdict};
+use crate::filing::rules::{AppStatus, FileStatus, Verdict};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -116,11 +116,11 @@ impl Tx<'_> {
             .iter()
             .filter(|a| a.status == AppStatus::Rejected)
             .count() as u64;
-        let status = v.status_str();
+        let status = v.status();
         d.files += 1;
         d.applications += v.apps.len() as u64;
         d.applications_rejected += rejected_apps;
-        if status == "rejected" {
+        if status == FileStatus::Rejected {
             d.files_rejected += 1;
         }
         let codes = codes_of(v);
@@ -128,7 +128,7 @@ impl Tx<'_> {
             *d.codes.entry(c.clone()).or_default() += 1;
         }
         self.meta.insert(k, enc(&d))?;
-        if status != "accepted" {
+        if status != FileStatus::Accepted {
             let mut distinct = codes.clone();
             distinct.sort();
             distinct.dedup();
@@ -137,7 +137,7 @@ impl Tx<'_> {
                 sha256: hex::encode(sha),
                 file_name: file_name.to_owned(),
                 received_at: at,
-                status: status.to_owned(),
+                status: status.as_str().to_owned(),
                 codes: distinct,
             };
             self.index

@@ -2,14 +2,13 @@
 //! staff actions. Checks are made before the unit of change: the pipeline's single writer is the
 //! only one changing the store, so what was checked still holds when it commits.
 
-use super::change::Tx;
+use super::change::{Tx, TxResult};
 use super::codec::{dec, enc, sha_from_hex};
 use super::records::*;
 use super::{Result, Store, StoreError, keys};
 use crate::filing::ack::{Ack, AckApp, Issuance};
-use crate::filing::codes::{Code, Issue};
-use crate::filing::model::{Action, LicenseNumber};
-use crate::filing::rules::{AppStatus, AppVerdict};
+use crate::filing::model::LicenseNumber;
+use crate::filing::rules::AppStatus;
 use chrono::{DateTime, Utc};
 
 /// `<SenderId>:<ControlNumber>:<Application id>`, the control number compared as a number.
@@ -157,142 +156,13 @@ impl Store {
         mail_to: &dyn Fn(&str) -> Vec<String>,
         name_taken: &dyn Fn(&str, &str) -> bool,
     ) -> Result<(Vec<DecidedApp>, Vec<FollowUpAck>)> {
-        // Files in the order of their first application in the request.
-        let mut files: Vec<(String, String)> = Vec::new();
-        for (_, app) in items {
-            let f = (app.sender.clone(), app.receipt.clone());
-            if !files.contains(&f) {
-                files.push(f);
-            }
-        }
-        let day = at.date_naive();
-        self.transact(|tx| {
-            let mut decided = Vec::new();
-            let mut acks = Vec::new();
-            for (sender, receipt_hex) in &files {
-                let sha = sha_from_hex(receipt_hex)?;
-                let rk = keys::receipt(sender, &sha);
-                let mut receipt: Receipt = Tx::get(tx.receipts, &rk)?.ok_or_else(|| {
-                    StoreError::Invalid(format!(
-                        "held application's file {receipt_hex} of {sender} is not on record"
-                    ))
-                })?;
-                let mut apps = Vec::new();
-                for (key, held) in items
-                    .iter()
-                    .filter(|(_, a)| &a.sender == sender && &a.receipt == receipt_hex)
-                {
-                    let handle = held.handle();
-                    let v = &held.verdict;
-                    let (entry, decision, license) = match ruling {
-                        Ruling::Approve => {
-                            let data = v.data.as_ref().ok_or_else(|| {
-                                StoreError::Invalid(format!("{handle} has no data"))
-                            })?;
-                            let event = LicenseEvent {
-                                at,
-                                action: LicenseAction::Issued,
-                                by: by.clone(),
-                                receipt: receipt_hex.clone(),
-                                app_id: v.id.clone(),
-                                reason: None,
-                            };
-                            let (lic, status) = match (v.action, v.license) {
-                                (Some(Action::Correct), Some(n)) => (
-                                    tx.correct(
-                                        n,
-                                        data,
-                                        LicenseEvent {
-                                            action: LicenseAction::Corrected,
-                                            ..event
-                                        },
-                                    )?,
-                                    AppStatus::Corrected,
-                                ),
-                                _ => (tx.issue(sender, data, day, event)?, AppStatus::Issued),
-                            };
-                            let shown = AppVerdict {
-                                status,
-                                ..v.clone()
-                            };
-                            let entry = AckApp::new(
-                                &shown,
-                                Issuance {
-                                    number: Some(lic.number),
-                                    validity: Some((lic.valid_from, lic.valid_through)),
-                                },
-                            );
-                            (
-                                entry,
-                                Decision::Approved {
-                                    license: lic.number,
-                                },
-                                Some(lic.number),
-                            )
-                        }
-                        Ruling::Reject { reason } => {
-                            let path = format!("Application[{}]", v.id.as_deref().unwrap_or(""));
-                            let entry = AckApp {
-                                id: v.id.clone(),
-                                status: AppStatus::Rejected,
-                                issuance: Issuance::default(),
-                                errors: vec![Issue {
-                                    code: Code::R590,
-                                    path,
-                                    position: None,
-                                    message: reason.clone(),
-                                }],
-                                warnings: Vec::new(),
-                                products: Vec::new(),
-                            };
-                            (
-                                entry,
-                                Decision::Rejected {
-                                    reason: reason.clone(),
-                                },
-                                None,
-                            )
-                        }
-                    };
-                    if let Some(s) = receipt.apps.get_mut(v.position) {
-                        s.status = entry.status;
-                        s.license = license;
-                    }
-                    apps.push(entry);
-                    let d = Decided {
-                        handle: handle.clone(),
-                        by: by.clone(),
-                        at,
-                        decision: decision.clone(),
-                    };
-                    tx.decide(key, &d)?;
-                    let (action, detail) = match &decision {
-                        Decision::Approved { license } => {
-                            (AuditAction::Approve, format!("approved: license {license}"))
-                        }
-                        Decision::Rejected { reason } => {
-                            (AuditAction::Reject, format!("rejected (R590): {reason}"))
-                        }
-                    };
-                    tx.audit(
-                        &AuditEvent {
-                            at,
-                            actor: by.clone(),
-                            action,
-                            subject: handle.clone(),
-                            outcome: Outcome::Done,
-                            detail,
-                        },
-                        license.as_slice(),
-                    )?;
-                    decided.push(DecidedApp { handle, decision });
-                }
-                let fu = push_followup(tx, &rk, &mut receipt, apps, by, at, name_taken)?;
-                tx.enqueue_mail(sender, &mail_to(sender), &fu.ack_name, &fu.ack, at)?;
-                acks.push(fu);
-            }
-            Ok((decided, acks))
-        })
+        let who = super::workflow::decision::Reviewer {
+            by,
+            at,
+            mail_to,
+            name_taken,
+        };
+        self.transact(|tx| super::workflow::decision::decide(tx, items, ruling, &who))
     }
 
     /// A supervisor's cancellation of a license, answered to the filer with a follow-up ack on
@@ -359,8 +229,23 @@ impl Store {
     }
 }
 
+/// The receipt of a file with held applications, and its key.
+pub(super) fn held_receipt(
+    tx: &mut Tx<'_>,
+    sender: &str,
+    receipt_hex: &str,
+) -> TxResult<(Vec<u8>, Receipt)> {
+    let rk = keys::receipt(sender, &sha_from_hex(receipt_hex)?);
+    let receipt = Tx::get(tx.receipts, &rk)?.ok_or_else(|| {
+        StoreError::Invalid(format!(
+            "held application's file {receipt_hex} of {sender} is not on record"
+        ))
+    })?;
+    Ok((rk, receipt))
+}
+
 /// Add a follow-up ack of `apps` to the receipt, marked unfinished until it is written.
-fn push_followup(
+pub(super) fn push_followup(
     tx: &mut Tx<'_>,
     rk: &[u8],
     receipt: &mut Receipt,
@@ -368,7 +253,7 @@ fn push_followup(
     by: &Actor,
     at: DateTime<Utc>,
     name_taken: &dyn Fn(&str, &str) -> bool,
-) -> std::result::Result<FollowUpAck, StoreError> {
+) -> TxResult<FollowUpAck> {
     let seq = receipt.next_ack_sequence();
     let first = receipt.deliveries.first().ok_or_else(|| {
         StoreError::Invalid(format!("receipt {} has no delivery", receipt.sha256))

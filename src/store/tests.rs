@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::filing::ack::FileFacts;
 use crate::filing::model::LicenseNumber;
 use crate::filing::rules::{AppStatus, FileContext, Ledger, Verdict};
+use crate::generator::fill::{Generated, commit_generated};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
@@ -768,8 +769,9 @@ fn contents(store: &Store) -> Vec<(u8, Vec<u8>, Vec<u8>)> {
 fn generate_into(store: &Store, files: usize, apps: usize, seed: u64) {
     let cfg = Config::parse(crate::config::BUILT_IN, "built-in").unwrap();
     let day = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
-    store
-        .commit_generated(&Generated {
+    commit_generated(
+        store,
+        &Generated {
             cfg: &cfg,
             sender: "ACMEBRK",
             files,
@@ -777,8 +779,9 @@ fn generate_into(store: &Store, files: usize, apps: usize, seed: u64) {
             day,
             seed,
             mail_to: &["ops@acme.example".to_string()],
-        })
-        .unwrap();
+        },
+    )
+    .unwrap();
 }
 
 #[test]
@@ -800,15 +803,18 @@ fn a_commit_stopped_half_applied_is_finished_when_the_store_opens() {
             let s = Store::open(d.path()).unwrap();
             journal::crash_point::after(Some(n));
             let cfg = Config::parse(crate::config::BUILT_IN, "built-in").unwrap();
-            let r = s.commit_generated(&Generated {
-                cfg: &cfg,
-                sender: "ACMEBRK",
-                files: 2,
-                apps_per_file: 300,
-                day: NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
-                seed: 7,
-                mail_to: &["ops@acme.example".to_string()],
-            });
+            let r = commit_generated(
+                &s,
+                &Generated {
+                    cfg: &cfg,
+                    sender: "ACMEBRK",
+                    files: 2,
+                    apps_per_file: 300,
+                    day: NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+                    seed: 7,
+                    mail_to: &["ops@acme.example".to_string()],
+                },
+            );
             journal::crash_point::after(None);
             let e = r.unwrap_err();
             assert!(e.is_io(), "{e}");
@@ -1147,7 +1153,7 @@ fn an_upgrade_stopped_inside_a_unit_is_finished_at_the_next_open() {
     assert_eq!(before.len(), 5000);
     // The first unit moves 2,000 licenses (2,000 removals, their groups, the progress); the
     // second stops after a few of its writes, as a kill would.
-    journal::crash_point::after(Some(layout::UPGRADE_UNIT + 10));
+    journal::crash_point::after(Some(usize::try_from(layout::UPGRADE_UNIT).unwrap() + 10));
     let e = Store::open(d.path()).err().expect("stopped");
     journal::crash_point::after(None);
     assert!(e.is_io(), "{e}");

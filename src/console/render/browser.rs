@@ -43,6 +43,7 @@ pub fn lists(app: &App, area: Rect) -> Vec<(ListArea, Rect, usize)> {
     )]
 }
 
+#[allow(clippy::too_many_lines)] // one screen drawn top to bottom
 pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let b = &app.browser;
     let [search, table_area, pos] = areas(area);

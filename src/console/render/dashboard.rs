@@ -47,6 +47,7 @@ pub fn chart_points(data: &[u64], width: u16) -> &[u64] {
     &data[data.len().saturating_sub(usize::from(width))..]
 }
 
+#[allow(clippy::too_many_lines)] // one screen drawn top to bottom
 pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let [note, top, rows] = areas(app, area);
     if let Some(n) = &app.first_run_note {

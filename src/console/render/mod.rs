@@ -58,7 +58,7 @@ fn tab_titles(width: u16) -> Vec<String> {
 pub fn tab_at(app: &App, x: u16) -> Option<Screen> {
     let mut left = 0u16;
     for (i, t) in tab_titles(app.width).iter().enumerate() {
-        let w = t.chars().count() as u16 + 2;
+        let w = cells(t.chars().count()).saturating_add(2);
         if x >= left && x < left + w {
             return Some(Screen::ALL[i]);
         }
@@ -268,7 +268,7 @@ fn modal(app: &App, m: &Modal, f: &mut Frame) {
         }
         Modal::Message { title, text, error } => {
             let lines: Vec<Line> = text.lines().map(|l| Line::from(clean(l))).collect();
-            let h = (lines.len() as u16 + 4).min(f.area().height);
+            let h = cells(lines.len()).saturating_add(4).min(f.area().height);
             let area = centered(f.area(), 100, h);
             f.render_widget(Clear, area);
             let style = if *error {
@@ -305,7 +305,7 @@ fn help(app: &App, f: &mut Frame) {
         }
         lines.push(Line::from(spans));
     }
-    let h = (lines.len() as u16 + 2).min(f.area().height);
+    let h = cells(lines.len()).saturating_add(2).min(f.area().height);
     let area = centered(f.area(), 110, h);
     f.render_widget(Clear, area);
     f.render_widget(
@@ -379,7 +379,7 @@ pub(crate) const fn name(head: &'static str, width: u16, drop: u8) -> Col {
 pub(crate) fn fit_columns(cols: &[Col], avail: u16) -> Vec<(usize, u16)> {
     let mut keep: Vec<usize> = (0..cols.len()).collect();
     let need = |keep: &[usize]| -> u16 {
-        keep.iter().map(|i| cols[*i].width).sum::<u16>() + keep.len().saturating_sub(1) as u16
+        keep.iter().map(|i| cols[*i].width).sum::<u16>() + cells(keep.len().saturating_sub(1))
     };
     while need(&keep) > avail {
         let Some((pos, _)) = keep
@@ -535,3 +535,8 @@ pub(crate) fn clip(line: Line<'static>, w: u16) -> Line<'static> {
 }
 
 pub(crate) use crate::figures::grouped;
+
+/// A count of lines or characters as terminal cells (a terminal has fewer than 65,536).
+pub(crate) fn cells(n: usize) -> u16 {
+    u16::try_from(n).unwrap_or(u16::MAX)
+}

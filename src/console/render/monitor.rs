@@ -44,6 +44,7 @@ const COLUMNS: [Col; 6] = [
     num("importers", 10, 0),
 ];
 
+#[allow(clippy::too_many_lines)] // one screen drawn top to bottom
 pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let m = &app.monitor;
     let [banner, table_area, chart_area] = areas(area);
@@ -166,7 +167,7 @@ fn charts(app: &App, top_keys: &[(String, f64)], series: &[Month], f: &mut Frame
         .map(|(key, t)| {
             let t = *t;
             Bar::default()
-                .value(t.round().max(0.0) as u64)
+                .value(bar(t))
                 .text_value(super::ellipsis(
                     &grouped(&format!("{t:.0}")),
                     usize::from(bar_w),
@@ -203,7 +204,7 @@ fn charts(app: &App, top_keys: &[(String, f64)], series: &[Month], f: &mut Frame
                 format!("{:.0}k", t / 1000.0)
             };
             Bar::default()
-                .value(t.round().max(0.0) as u64)
+                .value(bar(t))
                 .text_value(super::ellipsis(&label, usize::from(tw)))
                 .label(month)
         })
@@ -217,4 +218,10 @@ fn charts(app: &App, top_keys: &[(String, f64)], series: &[Month], f: &mut Frame
             .block(Block::bordered().title(format!(" {key}: 12 months, metric tons "))),
         trend,
     );
+}
+
+/// A bar's height: rounded, never below 0 (`as` saturates at `u64::MAX`).
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn bar(t: f64) -> u64 {
+    t.round().max(0.0) as u64
 }

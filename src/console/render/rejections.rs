@@ -85,6 +85,7 @@ const FILES: [Col; 5] = [
     col("codes", 20, 1),
 ];
 
+#[allow(clippy::too_many_lines)] // one screen drawn top to bottom
 pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let r = &app.rejections;
     let Some(data) = &r.data else {

@@ -193,9 +193,9 @@ pub fn select(app: &mut App, index: usize) -> Vec<Action> {
 fn move_by(app: &mut App, cmd: Cmd, page: usize) -> Vec<Action> {
     let step = match cmd {
         Cmd::Down => 1,
-        Cmd::PageDown => page as i64,
+        Cmd::PageDown => signed(page),
         Cmd::Up => -1,
-        Cmd::PageUp => -(page as i64),
+        Cmd::PageUp => -signed(page),
         _ => 0,
     };
     let len = app.browser.rows.len();
@@ -203,11 +203,11 @@ fn move_by(app: &mut App, cmd: Cmd, page: usize) -> Vec<Action> {
     let mut sel = before;
     let moved = move_in(&mut sel, len, cmd, page) && (sel != before || step == 0);
     // What the window could not give yet is owed, unless the data itself ends there.
-    let short = step - (sel as i64 - before as i64);
+    let short = step - (signed(sel) - signed(before));
     let b = &mut app.browser;
     let owes = more_beyond(b, short);
     if owes {
-        let cap = 4 * page as i64;
+        let cap = 4 * signed(page);
         b.owed = (b.owed + short).clamp(-cap, cap);
     }
     if moved || owes {
@@ -218,16 +218,21 @@ fn move_by(app: &mut App, cmd: Cmd, page: usize) -> Vec<Action> {
     Vec::new()
 }
 
+/// A row count or position as a signed step (rows in a window are far fewer than `i64::MAX`).
+fn signed(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// Move the selection by what the keys owed, now that a page arrived.
 fn pay_owed(b: &mut Browser) {
     if b.owed == 0 {
         return;
     }
-    let last = b.rows.len().saturating_sub(1) as i64;
-    let want = b.selected as i64 + b.owed;
+    let last = signed(b.rows.len().saturating_sub(1));
+    let want = signed(b.selected) + b.owed;
     let got = want.clamp(0, last);
     let left = want - got;
-    b.selected = got as usize;
+    b.selected = usize::try_from(got).unwrap_or(0);
     b.owed = if more_beyond(b, left) { left } else { 0 };
 }
 
@@ -277,6 +282,7 @@ fn extend(app: &mut App) -> Vec<Action> {
     Vec::new()
 }
 
+#[allow(clippy::too_many_lines)] // one arm per kind of reply, each short
 pub fn reply(app: &mut App, kind: PageKind, p: BrowsePage, ms: u128) -> Vec<Action> {
     let page = app.page_rows();
     let keep = page * 8;

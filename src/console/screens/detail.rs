@@ -72,7 +72,7 @@ pub fn reload(app: &mut App) -> Vec<Action> {
 }
 
 pub fn key(app: &mut App, cmd: Cmd) -> Vec<Action> {
-    let page = app.page_rows() as u16;
+    let page = crate::console::render::cells(app.page_rows());
     let last = crate::console::render::detail_last_scroll(app);
     let d = &mut app.detail;
     match cmd {

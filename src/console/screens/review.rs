@@ -41,6 +41,7 @@ pub fn filter_key(app: &mut App, k: KeyEvent) -> Vec<Action> {
     Vec::new()
 }
 
+#[allow(clippy::too_many_lines)] // one arm per command of the screen, each short
 pub fn key(app: &mut App, cmd: Cmd) -> Vec<Action> {
     match cmd {
         Cmd::Refresh => enter(app),

@@ -1,0 +1,166 @@
+//! Intake paused: while acks or archive moves fail (an outbox or archive full or unwritable),
+//! or while the database cannot write (the data disk is full). Every file stays safe; intake
+//! tries again after 2 s, doubling to a minute, and resumes once what is unfinished is done.
+//! A failed database is never written again: once the disk has room the daemon starts afresh.
+
+use super::{Daemon, DaemonError};
+use crate::api::Event;
+use std::time::{Duration, Instant};
+
+/// Why intake waits, and when it tries again.
+pub(super) struct Pause {
+    kind: PauseKind,
+    why: String,
+    since: Instant,
+    next: Instant,
+    delay: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PauseKind {
+    /// Acks or archive moves fail: the outbox or archive is full or unwritable.
+    Outbox,
+    /// The database cannot write (the data disk is full): it is opened anew before resuming.
+    DataDisk,
+}
+
+/// Free space the data disk needs before the database is opened again after it was full.
+const MIN_FREE_DATA: u64 = 4 * 1024 * 1024;
+
+const PAUSE_FIRST: Duration = Duration::from_secs(2);
+const PAUSE_MAX: Duration = Duration::from_secs(60);
+
+/// Bytes an unprivileged process may still write on `dir`'s file system.
+fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+    rustix::fs::statvfs(dir)
+        .ok()
+        .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+}
+
+impl Daemon {
+    /// Pause intake (once: later failures only extend it). Said once in the log, and shown by
+    /// `aim status` and the console until intake resumes.
+    pub(super) fn hold_up(&mut self, why: String) {
+        self.pause_for(PauseKind::Outbox, why);
+    }
+
+    /// The database could not write: intake and staff changes wait; staff reads go on from
+    /// the failed store, which is never written again. Once the disk has room the daemon
+    /// starts afresh (`try_resume`).
+    pub(super) fn data_disk_full(&mut self, e: &crate::store::StoreError) {
+        self.store.fail();
+        let why = format!(
+            "the database cannot write ({e}): free space on the data disk ({})",
+            self.data.root.display()
+        );
+        match self.pause.as_mut() {
+            // An outbox pause that meets a full data disk becomes a data-disk pause.
+            Some(p) if p.kind == PauseKind::Outbox => {
+                p.kind = PauseKind::DataDisk;
+                tracing::error!("intake paused: {why}");
+                self.health
+                    .set_problem("intake", format!("intake paused: {why}"));
+            }
+            Some(_) => {}
+            None => self.pause_for(PauseKind::DataDisk, why),
+        }
+    }
+
+    pub(super) fn data_disk_paused(&self) -> bool {
+        self.pause
+            .as_ref()
+            .is_some_and(|p| p.kind == PauseKind::DataDisk)
+    }
+
+    /// Paused, and the time to try again has come.
+    pub(super) fn resume_due(&self) -> bool {
+        self.pause
+            .as_ref()
+            .is_some_and(|p| Instant::now() >= p.next)
+    }
+
+    fn pause_for(&mut self, kind: PauseKind, why: String) {
+        if self.pause.is_some() {
+            return;
+        }
+        let now = Instant::now();
+        tracing::error!(
+            "intake paused: {why}; every file stays safe and is answered once this is fixed; trying again in {} s, then less often (at most every {} s)",
+            PAUSE_FIRST.as_secs(),
+            PAUSE_MAX.as_secs()
+        );
+        let problem = format!(
+            "intake paused since {}: {why}",
+            self.clock.now().format("%Y-%m-%dT%H:%M:%SZ")
+        );
+        self.health.set_problem("intake", problem);
+        let _ = self.events.send(Event::Health {
+            problems: self.health.problems(),
+        });
+        self.pause = Some(Pause {
+            kind,
+            why,
+            since: now,
+            next: now + PAUSE_FIRST,
+            delay: PAUSE_FIRST,
+        });
+    }
+
+    /// Finish what is unfinished; resume intake when all of it is done, else back off.
+    pub(super) fn try_resume(&mut self) -> Result<(), DaemonError> {
+        if self.data_disk_paused() {
+            // Until there is room, the failed store keeps answering staff reads.
+            let free = free_bytes(&self.data.root);
+            if free.is_some_and(|f| f < MIN_FREE_DATA) {
+                self.backoff(&format!(
+                    "{} bytes free on the data disk, less than {MIN_FREE_DATA}",
+                    free.unwrap_or(0)
+                ));
+                return Ok(());
+            }
+            // sled writes nothing after an I/O error until it is opened again, and closing
+            // it may wait for ever: start afresh instead (crash-only).
+            return Err(DaemonError::Restart(format!(
+                "the database failed ({}) and the data disk has room again",
+                self.pause.as_ref().map(|p| p.why.as_str()).unwrap_or("")
+            )));
+        }
+        let outcome = match self.recover() {
+            Ok(o) => o,
+            Err(DaemonError::Store(e)) if e.is_io() => {
+                self.store.fail();
+                if let Some(p) = self.pause.as_mut() {
+                    p.kind = PauseKind::DataDisk;
+                }
+                Some(format!("the database cannot write: {e}"))
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(why) = outcome {
+            self.backoff(&why);
+            return Ok(());
+        }
+        if let Some(p) = self.pause.take() {
+            tracing::info!(
+                "intake resumed after {} s (was: {})",
+                p.since.elapsed().as_secs(),
+                p.why
+            );
+        }
+        self.health.clear_problem("intake");
+        let _ = self.events.send(Event::Health {
+            problems: self.health.problems(),
+        });
+        // Files read while the database could not write were never answered: read them again.
+        self.intake.scan();
+        Ok(())
+    }
+
+    fn backoff(&mut self, why: &str) {
+        if let Some(p) = self.pause.as_mut() {
+            p.delay = (p.delay * 2).min(PAUSE_MAX);
+            p.next = Instant::now() + p.delay;
+            tracing::debug!("still paused: {why}; next try in {} s", p.delay.as_secs());
+        }
+    }
+}

@@ -12,14 +12,6 @@ pub mod daemon;
 pub mod filing;
 pub mod generator;
 pub mod intake;
-// lead: remove after merge (lint hits in a room being rewritten at the same time)
-#[allow(
-    clippy::unwrap_used,
-    clippy::too_many_lines,
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
 pub mod store;
 pub mod validate;
 

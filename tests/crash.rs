@@ -483,6 +483,11 @@ fn recovery_checks_that_the_inbox_file_is_the_unfinished_one() {
         "the new b.xml left the inbox without an ack of its own; acks: {acks:#?}"
     );
     assert_eq!(for_b[0].status, "accepted", "{:#?}", for_b[0]);
+    // The input is archived after its ack is written (docs/architecture.md, "Crash safety",
+    // steps 4 and 5): wait for it rather than read the archive in between.
+    d.wait_for("b.xml's bytes in the archive", WAIT, || {
+        archived(&env).contains_key(&sha_b).then_some(())
+    });
     let archive = archived(&env);
     assert_eq!(
         archive.get(&sha256_hex(a.as_bytes())),

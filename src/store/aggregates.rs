@@ -4,7 +4,7 @@
 use super::change::TxResult;
 use super::codec::{dec, enc};
 use super::journal::TxTree;
-use super::records::{Cell, License, LicenseStatus};
+use super::records::{Cell, LicenseStatus};
 use super::{Result, Store, keys};
 use crate::filing::model::{LicenseData, Smelt};
 use chrono::Datelike;
@@ -125,22 +125,22 @@ impl Store {
     /// because the mark is written only after the rebuilt cells are durable; a crash before
     /// that rebuilds again at the next open. Answers whether it rebuilt.
     pub(crate) fn upgrade_cells(&self) -> Result<bool> {
-        if let Some(v) = self.meta.get(keys::CELLS_LAYOUT)?
+        if let Some(v) = self.trees.meta.get(keys::CELLS_LAYOUT)?
             && super::codec::dec_u64(keys::CELLS_LAYOUT, &v)? == CELLS_LAYOUT
         {
             return Ok(false);
         }
         let mut deltas = CellDeltas::default();
         let mut licenses = 0u64;
-        for kv in self.licenses.iter() {
-            let (k, v) = kv?;
-            let lic: License = dec(&k, &v)?;
+        let all = std::ops::Bound::Unbounded;
+        for row in self.walk_licenses(all.clone(), all, false)? {
+            let (_, lic) = row?;
             if lic.status == LicenseStatus::Active {
                 deltas.add(&lic.data, &lic.sender, 1);
                 licenses += 1;
             }
         }
-        self.agg.clear()?;
+        self.trees.agg.clear()?;
         let mut batch = sled::Batch::default();
         let mut cells = 0usize;
         for ((month, dim, key), d) in deltas.0 {
@@ -152,9 +152,10 @@ impl Store {
                 cells += 1;
             }
         }
-        self.agg.apply_batch(batch)?;
+        self.trees.agg.apply_batch(batch)?;
         self.flush()?;
-        self.meta
+        self.trees
+            .meta
             .insert(keys::CELLS_LAYOUT, &CELLS_LAYOUT.to_be_bytes())?;
         self.flush()?;
         tracing::info!(
@@ -169,7 +170,7 @@ impl Store {
     /// sorted by month, dimension, key.
     pub fn cells(&self, prefix: &str) -> Result<Vec<StoredCell>> {
         let mut out = Vec::new();
-        for kv in self.agg.scan_prefix(prefix.as_bytes()) {
+        for kv in self.trees.agg.scan_prefix(prefix.as_bytes()) {
             let (k, v) = kv?;
             let text = std::str::from_utf8(&k).map_err(|_| super::StoreError::Decode {
                 key: keys::show(&k),

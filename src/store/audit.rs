@@ -9,7 +9,8 @@ use crate::filing::model::LicenseNumber;
 impl Store {
     /// The newest audit events, newest first.
     pub fn audit_tail(&self, limit: usize) -> Result<Vec<AuditEvent>> {
-        self.audit
+        self.trees
+            .audit
             .iter()
             .rev()
             .take(limit)
@@ -24,10 +25,10 @@ impl Store {
     pub fn audit_of_license(&self, n: LicenseNumber, limit: usize) -> Result<Vec<AuditEvent>> {
         let prefix = keys::audit_of_license_prefix(n);
         let mut out = Vec::new();
-        for kv in self.index.scan_prefix(&prefix).rev().take(limit) {
+        for kv in self.trees.index.scan_prefix(&prefix).rev().take(limit) {
             let (k, _) = kv?;
             let id = &k[prefix.len()..];
-            match self.audit.get(id)? {
+            match self.trees.audit.get(id)? {
                 Some(v) => out.push(dec(id, &v)?),
                 None => {
                     return Err(StoreError::Decode {
@@ -42,7 +43,7 @@ impl Store {
 
     /// How many audit events there are.
     pub fn audit_len(&self) -> usize {
-        self.audit.len()
+        self.trees.audit.len()
     }
 }
 

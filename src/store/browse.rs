@@ -267,6 +267,9 @@ fn license_prefix(s: &str) -> Option<String> {
     ok.then_some(u)
 }
 
+/// A walked key and the license it leads to.
+type Row = (Vec<u8>, Option<License>);
+
 /// Which tree a walk reads, over which keys.
 enum Driver {
     Licenses {
@@ -319,8 +322,15 @@ fn number_range(p: &str) -> (Vec<u8>, Vec<u8>) {
     } else {
         (0, 9_999_999)
     };
-    let lo = keys::license(LicenseNumber::new(y_lo as u16, s_lo as u32)).to_vec();
-    let hi = keys::license(LicenseNumber::new(y_hi as u16, s_hi as u32)).to_vec();
+    // Four year digits and seven sequence digits: both fit.
+    let n = |y: u64, s: u64| {
+        LicenseNumber::new(
+            u16::try_from(y).unwrap_or(u16::MAX),
+            u32::try_from(s).unwrap_or(u32::MAX),
+        )
+    };
+    let lo = keys::license(n(y_lo, s_lo)).to_vec();
+    let hi = keys::license(n(y_hi, s_hi)).to_vec();
     let mut hi = hi;
     hi.push(0xff);
     (lo, hi)
@@ -410,6 +420,7 @@ impl Store {
     /// Whether any license is indexed under this sender id.
     fn has_sender(&self, s: &str) -> Result<bool> {
         Ok(self
+            .trees
             .index
             .scan_prefix(keys::index_prefix(keys::BY_SENDER, s))
             .next()
@@ -417,6 +428,10 @@ impl Store {
             .is_some())
     }
 
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one choice of driver per filter field, in order of selectivity"
+    )]
     fn plan(&self, q: &BrowseQuery, senders: &[String]) -> Result<Plan> {
         let f = &q.filter;
         let mut c = Checks {
@@ -535,6 +550,10 @@ impl Store {
 
     /// One page of the browser (see the module's text). `senders`: the partners, for control
     /// numbers.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "the budgeted walk over a driver and its bounded count, kept in one place so every exit says where to go on"
+    )]
     pub fn browse(&self, q: &BrowseQuery, senders: &[String]) -> Result<BrowsePage> {
         let limit = q.limit.clamp(1, MAX_PAGE);
         let plan = self.plan(q, senders)?;
@@ -605,7 +624,7 @@ impl Store {
                     None => 0,
                 };
                 for k in &list[start..] {
-                    let lic = self.licenses.get(k)?.map(|v| dec(k, &v)).transpose()?;
+                    let lic = self.license_by_key(k)?;
                     if !take(k, lic)? {
                         at_end = false;
                         break;
@@ -614,11 +633,6 @@ impl Store {
             }
             Driver::Licenses { lo, hi } | Driver::Index { lo, hi } => {
                 let is_index = matches!(plan.driver, Driver::Index { .. });
-                let tree = if is_index {
-                    &self.index
-                } else {
-                    &self.licenses
-                };
                 let empty = match &after {
                     Some(a) if key_backward => a <= lo,
                     Some(a) => a >= hi,
@@ -643,28 +657,39 @@ impl Store {
                             std::ops::Bound::Excluded(hi.clone()),
                         ),
                     };
-                let mut iter = tree.range(range);
-                while let (false, Some(kv)) = (
-                    empty,
-                    if key_backward {
-                        iter.next_back()
+                if !empty {
+                    // The index's keys end in a license number; the licenses walk by number.
+                    let rows: Box<dyn Iterator<Item = Result<Row>>> = if is_index {
+                        let mut iter = self.trees.index.range(range);
+                        Box::new(
+                            std::iter::from_fn(move || {
+                                if key_backward {
+                                    iter.next_back()
+                                } else {
+                                    iter.next()
+                                }
+                            })
+                            .filter_map(|kv| match kv {
+                                Ok((k, _)) if k.len() < 6 => None,
+                                Ok((k, _)) => Some(
+                                    self.license_by_key(&k[k.len() - 6..])
+                                        .map(|l| (k.to_vec(), l)),
+                                ),
+                                Err(e) => Some(Err(e.into())),
+                            }),
+                        )
                     } else {
-                        iter.next()
-                    },
-                ) {
-                    let (k, v) = kv?;
-                    let lic = if is_index {
-                        if k.len() < 6 {
-                            continue;
-                        }
-                        let lk = &k[k.len() - 6..];
-                        self.licenses.get(lk)?.map(|v| dec(lk, &v)).transpose()?
-                    } else {
-                        Some(dec(&k, &v)?)
+                        Box::new(
+                            self.walk_licenses(range.0, range.1, key_backward)?
+                                .map(|r| r.map(|(k, l)| (k, Some(l)))),
+                        )
                     };
-                    if !take(&k, lic)? {
-                        at_end = false;
-                        break;
+                    for row in rows {
+                        let (k, lic) = row?;
+                        if !take(&k, lic)? {
+                            at_end = false;
+                            break;
+                        }
                     }
                 }
             }
@@ -708,25 +733,26 @@ impl Store {
         let Ok(seq) = u32::try_from(seq) else {
             return Ok(None);
         };
-        // Years are few: probe each from the first license's on.
-        let mut year_key = Vec::new();
+        // Years are few: probe each, from the first group's year on.
+        let mut from = vec![keys::GROUP];
         while let Some(kv) = self
+            .trees
             .licenses
             .range::<Vec<u8>, _>((
-                std::ops::Bound::Excluded(year_key.clone()),
-                std::ops::Bound::Unbounded,
+                std::ops::Bound::Excluded(from.clone()),
+                std::ops::Bound::Excluded(vec![keys::GROUP + 1]),
             ))
             .next()
         {
             let (k, _) = kv?;
-            let Some(first) = keys::license_of(&k) else {
+            let Some(first) = keys::group_number(&k) else {
                 break;
             };
-            let key = keys::license(LicenseNumber::new(first.year, seq));
-            if self.licenses.contains_key(key)? {
-                return Ok(Some(key.to_vec()));
+            let n = LicenseNumber::new(first.year, seq);
+            if self.license_exists(n)? {
+                return Ok(Some(keys::license(n).to_vec()));
             }
-            year_key = keys::license(LicenseNumber::new(first.year, u32::MAX)).to_vec();
+            from = keys::group(LicenseNumber::new(first.year, u32::MAX)).to_vec();
         }
         Ok(None)
     }
@@ -747,28 +773,32 @@ impl Store {
                     }
                 }
             }
-            Driver::Licenses { lo, hi } | Driver::Index { lo, hi } => {
-                let is_index = matches!(plan.driver, Driver::Index { .. });
-                let tree = if is_index {
-                    &self.index
-                } else {
-                    &self.licenses
-                };
-                for (seen, kv) in tree.range(lo.clone()..hi.clone()).enumerate() {
+            Driver::Licenses { lo, hi } => {
+                use std::ops::Bound;
+                let range = (Bound::Included(lo.clone()), Bound::Excluded(hi.clone()));
+                if !decode {
+                    return self.count_licenses(range.0, range.1, cap as u64);
+                }
+                for (seen, row) in self.walk_licenses(range.0, range.1, false)?.enumerate() {
                     if seen >= cap || (seen % 64 == 63 && began.elapsed() > COUNT_BUDGET) {
                         return Ok((n, false));
                     }
-                    let (k, v) = kv?;
+                    if plan.checks.pass(&row?.1) {
+                        n += 1;
+                    }
+                }
+            }
+            Driver::Index { lo, hi } => {
+                for (seen, kv) in self.trees.index.range(lo.clone()..hi.clone()).enumerate() {
+                    if seen >= cap || (seen % 64 == 63 && began.elapsed() > COUNT_BUDGET) {
+                        return Ok((n, false));
+                    }
+                    let (k, _) = kv?;
                     if !decode {
                         n += 1;
                         continue;
                     }
-                    let lic: Option<License> = if is_index {
-                        let lk = &k[k.len().saturating_sub(6)..];
-                        self.licenses.get(lk)?.map(|v| dec(lk, &v)).transpose()?
-                    } else {
-                        Some(dec(&k, &v)?)
-                    };
+                    let lic = self.license_by_key(&k[k.len().saturating_sub(6)..])?;
                     if lic.is_some_and(|l| plan.checks.pass(&l)) {
                         n += 1;
                     }
@@ -793,7 +823,7 @@ impl Store {
         let mut out = Vec::new();
         let wanted =
             |j: &super::records::MailJob| j.sender == sender && ack_names.contains(&j.ack_name);
-        for kv in self.mail.iter().take(MAIL_SCAN_CAP) {
+        for kv in self.trees.mail.iter().take(MAIL_SCAN_CAP) {
             let (k, v) = kv?;
             let j: super::records::MailJob = dec(&k, &v)?;
             if wanted(&j) {
@@ -801,7 +831,13 @@ impl Store {
             }
         }
         for kind in [keys::DEAD, keys::SENT] {
-            for kv in self.mail_done.scan_prefix([kind]).rev().take(MAIL_SCAN_CAP) {
+            for kv in self
+                .trees
+                .mail_done
+                .scan_prefix([kind])
+                .rev()
+                .take(MAIL_SCAN_CAP)
+            {
                 let (k, v) = kv?;
                 // Sent messages are kept slim; one that does not read as a job is skipped.
                 if let Ok(j) = dec::<super::records::MailJob>(&k, &v)
@@ -921,6 +957,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::too_many_lines, reason = "one store, every filter in turn")]
     fn filters_search_and_counts() {
         let (_d, store) = store_with(20, 3);
         let all = page(

@@ -9,6 +9,7 @@ use super::codec::{dec, dec_u64, enc};
 use super::journal::TxTree;
 use super::mail_queue::MailDelta;
 use super::records::*;
+use super::trees::Trees;
 use super::{StoreError, keys};
 use crate::filing::model::{LicenseData, LicenseNumber};
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
@@ -47,6 +48,8 @@ pub(crate) struct Tx<'t> {
     /// How the mail queue's counts move (written once, in `finish`).
     pub(crate) mail_moves: MailDelta,
     seq: Option<u64>,
+    /// Licenses issued by this unit, written as groups at the end (`groups`).
+    issued: BTreeMap<LicenseNumber, License>,
     ids: &'t sled::Db,
 }
 
@@ -59,8 +62,8 @@ pub fn validity(day: NaiveDate) -> (NaiveDate, NaiveDate) {
 }
 
 impl<'t> Tx<'t> {
-    pub(crate) fn new(t: &'t [TxTree<'t>; 12], ids: &'t sled::Db) -> Tx<'t> {
-        let [
+    pub(crate) fn new(t: &'t Trees<TxTree<'t>>, ids: &'t sled::Db) -> Tx<'t> {
+        let Trees {
             meta,
             receipts,
             controls,
@@ -73,7 +76,7 @@ impl<'t> Tx<'t> {
             uv,
             holds,
             decisions,
-        ] = t;
+        } = t;
         Tx {
             meta,
             receipts,
@@ -93,6 +96,7 @@ impl<'t> Tx<'t> {
             on_record: 0,
             mail_moves: MailDelta::default(),
             seq: None,
+            issued: BTreeMap::new(),
             ids,
         }
     }
@@ -122,11 +126,21 @@ impl<'t> Tx<'t> {
             return Err(StoreError::SequenceExhausted(year));
         }
         self.seq = Some(next);
-        Ok(LicenseNumber::new(year, next as u32))
+        let next = u32::try_from(next).map_err(|_| StoreError::SequenceExhausted(year))?;
+        Ok(LicenseNumber::new(year, next))
     }
 
-    fn put_license(&self, lic: &License) -> TxResult<()> {
-        self.licenses.insert(&keys::license(lic.number), enc(lic))?;
+    /// Write a license as it now stands: one issued by this unit stays with the unit's new
+    /// licenses (written as groups at the end); an older one gets its shadow.
+    fn put_license(&mut self, lic: &License) -> TxResult<()> {
+        match self.issued.get_mut(&lic.number) {
+            Some(new) => *new = lic.clone(),
+            None => self.licenses.insert(&keys::shadow(lic.number), enc(lic))?,
+        }
+        self.index_license(lic)
+    }
+
+    fn index_license(&self, lic: &License) -> TxResult<()> {
         for k in index_entries(lic) {
             self.index.insert(k, &[])?;
         }
@@ -191,7 +205,8 @@ impl<'t> Tx<'t> {
             data: data.clone(),
             history: vec![event],
         };
-        self.put_license(&lic)?;
+        self.index_license(&lic)?;
+        self.issued.insert(n, lic.clone());
         self.deltas.add(data, sender, 1);
         self.add_unit_values(data, day, n, true)?;
         self.on_record += 1;
@@ -199,10 +214,27 @@ impl<'t> Tx<'t> {
         Ok(lic)
     }
 
+    /// A license as it stands: issued by this unit, its shadow, or its group's copy.
     fn existing(&self, n: LicenseNumber) -> TxResult<License> {
-        let k = keys::license(n);
-        Self::get(self.licenses, &k)?
-            .ok_or_else(|| StoreError::Invalid(format!("license {n} is not on record")))
+        if let Some(l) = self.issued.get(&n) {
+            return Ok(l.clone());
+        }
+        if let Some(l) = Self::get(self.licenses, &keys::shadow(n))? {
+            return Ok(l);
+        }
+        let lo = keys::group(LicenseNumber::new(n.year, 0));
+        if let Some((k, v)) = self.licenses.last_in(&lo, &keys::group(n))? {
+            let g = super::groups::Group::parse(&k, v)?;
+            if let Some(i) = g.position(n) {
+                return g.license(i);
+            }
+        }
+        Err(StoreError::Invalid(format!("license {n} is not on record")))
+    }
+
+    /// Move a license of an earlier layout into this unit's groups (the upgrade to layout 3).
+    pub(crate) fn regroup(&mut self, lic: License) {
+        self.issued.insert(lic.number, lic);
     }
 
     /// Replace a license's data (number and validity kept); the monitor moves at once.
@@ -348,6 +380,10 @@ impl<'t> Tx<'t> {
     /// Write what was gathered: aggregate cells, the mail counts, the license counter, the
     /// day's statistics.
     pub(crate) fn finish(mut self) -> TxResult<Vec<Touch>> {
+        for run in super::groups::runs(self.issued.values()) {
+            self.licenses
+                .insert(&keys::group(run[0].number), super::groups::encode(&run)?)?;
+        }
         std::mem::take(&mut self.deltas).apply(self.agg)?;
         std::mem::take(&mut self.mail_moves).apply(self.meta)?;
         if let Some(seq) = self.seq {

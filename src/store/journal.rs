@@ -22,6 +22,7 @@
 
 use super::StoreError;
 use super::change::TxResult;
+use super::trees::{TreeId, Trees};
 use sled::IVec;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -67,29 +68,60 @@ impl<'t> TxTree<'t> {
         Ok(())
     }
 
+    /// The last entry with a key in `lo..=key`, the unit's own writes included.
+    pub(crate) fn last_in(&self, lo: &[u8], key: &[u8]) -> TxResult<Option<(IVec, IVec)>> {
+        use std::ops::Bound;
+        let writes = self.writes.borrow();
+        let mut upper = Bound::Included(key.to_vec());
+        loop {
+            let range = (Bound::Included(lo.to_vec()), upper.clone());
+            let stored = self.tree.range::<Vec<u8>, _>(range.clone()).next_back();
+            let stored = stored.transpose()?;
+            let own = writes
+                .range::<[u8], _>((
+                    Bound::Included(lo),
+                    match &upper {
+                        Bound::Included(u) => Bound::Included(u.as_slice()),
+                        Bound::Excluded(u) => Bound::Excluded(u.as_slice()),
+                        Bound::Unbounded => Bound::Unbounded,
+                    },
+                ))
+                .next_back();
+            match (stored, own) {
+                // The unit's own write wins over the stored key it names (or a smaller one).
+                (s, Some((ok, ov))) if s.as_ref().is_none_or(|(sk, _)| sk <= ok) => match ov {
+                    Some(v) => return Ok(Some((ok.clone(), v.clone()))),
+                    None => upper = Bound::Excluded(ok.to_vec()),
+                },
+                (s, _) => return Ok(s),
+            }
+        }
+    }
+
     fn take(&self) -> BTreeMap<IVec, Option<IVec>> {
         std::mem::take(&mut *self.writes.borrow_mut())
     }
 }
 
-/// Write the gathered writes of `trees` (in the order of [`super::Store::trees`]) through the
-/// journal. An error after the marker leaves the store to be opened anew
+/// Write the gathered writes of `trees` through the journal, each frame naming its tree by its
+/// [`TreeId`]. An error after the marker leaves the store to be opened anew
 /// ([`StoreError::Unsettled`]), which replays the journal.
 pub(crate) fn commit(
     journal: &sled::Tree,
     seq: u64,
-    targets: &[&sled::Tree],
-    trees: &[TxTree<'_>],
+    targets: &Trees<sled::Tree>,
+    trees: &Trees<TxTree<'_>>,
 ) -> super::Result<()> {
-    let writes: Vec<BTreeMap<IVec, Option<IVec>>> = trees.iter().map(TxTree::take).collect();
-    if writes.iter().all(BTreeMap::is_empty) {
+    let writes: Vec<(TreeId, BTreeMap<IVec, Option<IVec>>)> =
+        trees.iter().map(|(id, t)| (id, t.take())).collect();
+    if writes.iter().all(|(_, w)| w.is_empty()) {
         return Ok(());
     }
     let mut chunks = 0u32;
     let mut buf = Vec::with_capacity(CHUNK.min(64 * 1024));
-    for (t, w) in writes.iter().enumerate() {
+    for (id, w) in &writes {
         for (k, v) in w {
-            frame(&mut buf, t as u8, k, v.as_deref());
+            frame(&mut buf, *id, k, v.as_deref());
             if buf.len() >= CHUNK {
                 journal.insert(key(seq, chunks), std::mem::take(&mut buf))?;
                 chunks += 1;
@@ -104,8 +136,8 @@ pub(crate) fn commit(
     let unsettled = |e: sled::Error| {
         StoreError::Unsettled(format!("a change was journaled but not applied: {e}"))
     };
-    for (t, w) in writes.into_iter().enumerate() {
-        let tree = targets[t];
+    for (id, w) in writes {
+        let tree = targets.get(id);
         for (k, v) in w {
             #[cfg(test)]
             crash_point::tick()?;
@@ -124,7 +156,10 @@ pub(crate) fn commit(
 /// Finish what a crash interrupted: apply every complete journal entry again, in order, and
 /// drop the incomplete ones (nothing of them reached the trees). Returns how many were
 /// applied and how many dropped.
-pub(crate) fn replay(journal: &sled::Tree, targets: &[&sled::Tree]) -> super::Result<(u32, u32)> {
+pub(crate) fn replay(
+    journal: &sled::Tree,
+    targets: &Trees<sled::Tree>,
+) -> super::Result<(u32, u32)> {
     let (mut applied, mut dropped) = (0, 0);
     while let Some((first, _)) = journal.first()? {
         let seq = seq_of(&first)?;
@@ -135,15 +170,29 @@ pub(crate) fn replay(journal: &sled::Tree, targets: &[&sled::Tree]) -> super::Re
             })?)),
             None => None,
         };
-        let present = journal.scan_prefix(seq.to_be_bytes()).count() as u32;
+        let present =
+            u32::try_from(journal.scan_prefix(seq.to_be_bytes()).count()).unwrap_or(u32::MAX);
         match chunks {
             Some(n) if present == n + 1 => {
-                for c in 0..n {
-                    let k = key(seq, c);
-                    let chunk = journal
-                        .get(k)?
-                        .ok_or_else(|| decode_error(&k, "journal chunk vanished".into()))?;
-                    apply_chunk(&k, &chunk, targets)?;
+                // Read every frame before applying one: a damaged or unknown frame leaves the
+                // trees as they were and the entry in place.
+                for apply in [false, true] {
+                    for c in 0..n {
+                        let k = key(seq, c);
+                        let chunk = journal
+                            .get(k)?
+                            .ok_or_else(|| decode_error(&k, "journal chunk vanished".into()))?;
+                        read_chunk(&k, &chunk, |id, k, v| {
+                            if apply {
+                                let tree = targets.get(id);
+                                match v {
+                                    Some(v) => tree.insert(k, v)?,
+                                    None => tree.remove(k)?,
+                                };
+                            }
+                            Ok(())
+                        })?;
+                    }
                 }
                 applied += 1;
             }
@@ -193,9 +242,13 @@ fn seq_of(k: &[u8]) -> super::Result<u64> {
         .ok_or_else(|| decode_error(k, "journal key is not twelve bytes".into()))
 }
 
-/// `[tree][1 = put, 0 = remove][key length u32][key][value length u32][value]`.
-fn frame(buf: &mut Vec<u8>, tree: u8, k: &[u8], v: Option<&[u8]>) {
-    buf.push(tree);
+/// `[tree id][1 = put, 0 = remove][key length u32][key][value length u32][value]`.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "keys and values are far below 4 GiB: the largest value is one ack, bounded by max_file_bytes"
+)]
+fn frame(buf: &mut Vec<u8>, tree: TreeId, k: &[u8], v: Option<&[u8]>) {
+    buf.push(tree as u8);
     buf.push(u8::from(v.is_some()));
     buf.extend_from_slice(&(k.len() as u32).to_be_bytes());
     buf.extend_from_slice(k);
@@ -205,7 +258,12 @@ fn frame(buf: &mut Vec<u8>, tree: u8, k: &[u8], v: Option<&[u8]>) {
     }
 }
 
-fn apply_chunk(at: &[u8], mut b: &[u8], targets: &[&sled::Tree]) -> super::Result<()> {
+/// Each frame of a chunk, in order, to `f`: its tree, key and value (none: a removal).
+fn read_chunk(
+    at: &[u8],
+    mut b: &[u8],
+    mut f: impl FnMut(TreeId, &[u8], Option<&[u8]>) -> super::Result<()>,
+) -> super::Result<()> {
     let bad = |what: &str| decode_error(at, format!("journal chunk: {what}"));
     let take = |b: &mut &[u8], n: usize| -> super::Result<Vec<u8>> {
         if b.len() < n {
@@ -218,19 +276,22 @@ fn apply_chunk(at: &[u8], mut b: &[u8], targets: &[&sled::Tree]) -> super::Resul
     let len = |v: Vec<u8>| u32::from_be_bytes([v[0], v[1], v[2], v[3]]) as usize;
     while !b.is_empty() {
         let head = take(&mut b, 2)?;
-        let tree = *targets
-            .get(head[0] as usize)
-            .ok_or_else(|| bad("unknown tree"))?;
+        // A tree this release does not know (a journal left by a newer one): stop, never skip
+        // a write of the unit.
+        let id = TreeId::from_u8(head[0]).ok_or_else(|| {
+            bad(&format!(
+                "tree number {} is not known to this release (written by a newer one?)",
+                head[0]
+            ))
+        })?;
         let n = len(take(&mut b, 4)?);
         let k = take(&mut b, n)?;
         match head[1] {
             1 => {
                 let n = len(take(&mut b, 4)?);
-                tree.insert(k, take(&mut b, n)?)?;
+                f(id, &k, Some(&take(&mut b, n)?))?;
             }
-            0 => {
-                tree.remove(k)?;
-            }
+            0 => f(id, &k, None)?,
             _ => return Err(bad("unknown operation")),
         }
     }
@@ -254,6 +315,10 @@ mod tests {
         (d, db)
     }
 
+    fn trees(db: &sled::Db) -> Trees<sled::Tree> {
+        Trees::try_new(|id| db.open_tree(id.name())).unwrap()
+    }
+
     #[test]
     fn reads_see_the_units_own_writes_and_nothing_lands_before_commit() {
         let (_d, db) = db();
@@ -272,63 +337,120 @@ mod tests {
     #[test]
     fn commit_applies_and_leaves_no_journal() {
         let (_d, db) = db();
-        let (j, a, b) = (
-            db.open_tree("j").unwrap(),
-            db.open_tree("a").unwrap(),
-            db.open_tree("b").unwrap(),
-        );
-        b.insert("gone", "x").unwrap();
-        let ta = TxTree::new(&a);
-        let tb = TxTree::new(&b);
+        let (j, t) = (db.open_tree("journal").unwrap(), trees(&db));
+        t.decisions.insert("gone", "x").unwrap();
+        let o = t.map(|_, t| TxTree::new(t));
         // Enough to take several chunks.
         for i in 0u32..3000 {
-            ta.insert(i.to_be_bytes().to_vec(), vec![7u8; 1000])
+            o.licenses
+                .insert(i.to_be_bytes().to_vec(), vec![7u8; 1000])
                 .unwrap();
         }
-        tb.remove("gone").unwrap();
-        tb.insert("kept", "y").unwrap();
-        commit(&j, 1, &[&a, &b], &[ta, tb]).unwrap();
-        assert_eq!(a.len(), 3000);
-        assert_eq!(b.get("gone").unwrap(), None);
-        assert_eq!(b.get("kept").unwrap().unwrap(), "y");
+        o.decisions.remove("gone").unwrap();
+        o.decisions.insert("kept", "y").unwrap();
+        commit(&j, 1, &t, &o).unwrap();
+        assert_eq!(t.licenses.len(), 3000);
+        assert_eq!(t.decisions.get("gone").unwrap(), None);
+        assert_eq!(t.decisions.get("kept").unwrap().unwrap(), "y");
+        assert!(t.meta.is_empty() && t.index.is_empty());
         assert!(j.is_empty());
+    }
+
+    #[test]
+    fn frames_name_their_tree_by_its_number_not_by_a_position() {
+        let (_d, db) = db();
+        let (j, t) = (db.open_tree("journal").unwrap(), trees(&db));
+        // The frames of an entry, written as an older release wrote them: tree 11 first,
+        // then tree 0, then tree 3; each lands in the tree of that number.
+        let mut c = Vec::new();
+        for (id, k) in [(11u8, "d"), (0, "m"), (3, "l")] {
+            c.push(id);
+            c.push(1);
+            c.extend_from_slice(&1u32.to_be_bytes());
+            c.extend_from_slice(k.as_bytes());
+            c.extend_from_slice(&1u32.to_be_bytes());
+            c.push(b'v');
+        }
+        j.insert(key(1, 0), c).unwrap();
+        j.insert(key(1, MARKER), &1u32.to_be_bytes()).unwrap();
+        assert_eq!(replay(&j, &t).unwrap(), (1, 0));
+        assert_eq!(t.decisions.get("d").unwrap().unwrap(), "v");
+        assert_eq!(t.meta.get("m").unwrap().unwrap(), "v");
+        assert_eq!(t.licenses.get("l").unwrap().unwrap(), "v");
+        let filled: Vec<TreeId> = t
+            .iter()
+            .filter(|(_, t)| !t.is_empty())
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(
+            filled,
+            [TreeId::Meta, TreeId::Licenses, TreeId::Decisions],
+            "nothing else is written"
+        );
+        // And what commit writes names the same numbers.
+        let mut buf = Vec::new();
+        frame(&mut buf, TreeId::Decisions, b"k", None);
+        assert_eq!(buf[0], 11);
+    }
+
+    #[test]
+    fn a_tree_this_release_does_not_know_is_refused_by_its_number() {
+        let (_d, db) = db();
+        let (j, t) = (db.open_tree("journal").unwrap(), trees(&db));
+        let mut c = Vec::new();
+        frame(&mut c, TreeId::Meta, b"first", Some(b"1"));
+        c.extend_from_slice(&[42, 1, 0, 0, 0, 1, b'k', 0, 0, 0, 1, b'v']);
+        j.insert(key(1, 0), c).unwrap();
+        j.insert(key(1, MARKER), &1u32.to_be_bytes()).unwrap();
+        let e = replay(&j, &t).unwrap_err();
+        assert!(e.is_corruption(), "{e}");
+        assert!(e.to_string().contains("tree number 42"), "{e}");
+        assert!(
+            !j.is_empty(),
+            "the entry stays for a release that knows the tree"
+        );
+        assert!(
+            t.iter().all(|(_, t)| t.is_empty()),
+            "nothing of the entry is applied, not even its known frames"
+        );
     }
 
     #[test]
     fn replay_applies_a_complete_entry_and_drops_an_incomplete_one() {
         let (_d, db) = db();
-        let (j, a) = (db.open_tree("j").unwrap(), db.open_tree("a").unwrap());
+        let (j, t) = (db.open_tree("journal").unwrap(), trees(&db));
+        let a = &t.audit;
         a.insert("stale", "1").unwrap();
         let mut c0 = Vec::new();
-        frame(&mut c0, 0, b"k1", Some(b"v1"));
-        frame(&mut c0, 0, b"stale", None);
+        frame(&mut c0, TreeId::Audit, b"k1", Some(b"v1"));
+        frame(&mut c0, TreeId::Audit, b"stale", None);
         let mut c1 = Vec::new();
-        frame(&mut c1, 0, b"k2", Some(b"v2"));
+        frame(&mut c1, TreeId::Audit, b"k2", Some(b"v2"));
         j.insert(key(1, 0), c0).unwrap();
         j.insert(key(1, 1), c1).unwrap();
         j.insert(key(1, MARKER), &2u32.to_be_bytes()).unwrap();
         // The next entry was cut off before its marker: none of it may land.
         let mut c2 = Vec::new();
-        frame(&mut c2, 0, b"k3", Some(b"v3"));
+        frame(&mut c2, TreeId::Audit, b"k3", Some(b"v3"));
         j.insert(key(2, 0), c2).unwrap();
-        assert_eq!(replay(&j, &[&a]).unwrap(), (1, 1));
+        assert_eq!(replay(&j, &t).unwrap(), (1, 1));
         assert_eq!(a.get("k1").unwrap().unwrap(), "v1");
         assert_eq!(a.get("k2").unwrap().unwrap(), "v2");
         assert_eq!(a.get("stale").unwrap(), None);
         assert_eq!(a.get("k3").unwrap(), None);
         assert!(j.is_empty());
         // Applying again is harmless: every write is a final value.
-        assert_eq!(replay(&j, &[&a]).unwrap(), (0, 0));
+        assert_eq!(replay(&j, &t).unwrap(), (0, 0));
     }
 
     #[test]
     fn a_damaged_chunk_is_named_not_guessed() {
         let (_d, db) = db();
-        let (j, a) = (db.open_tree("j").unwrap(), db.open_tree("a").unwrap());
+        let (j, t) = (db.open_tree("journal").unwrap(), trees(&db));
         j.insert(key(1, 0), &[0u8, 1, 0, 0, 0, 9, b'x'][..])
             .unwrap();
         j.insert(key(1, MARKER), &1u32.to_be_bytes()).unwrap();
-        let e = replay(&j, &[&a]).unwrap_err();
+        let e = replay(&j, &t).unwrap_err();
         assert!(e.is_corruption(), "{e}");
         assert!(e.to_string().contains("cut short"), "{e}");
     }

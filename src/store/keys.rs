@@ -2,12 +2,13 @@
 //!
 //! | tree | key | value |
 //! |---|---|---|
-//! | `meta` | `license_seq`, `licenses_on_record`, `cells_layout` | u64 counters |
+//! | `meta` | `license_seq`, `licenses_on_record`, `cells_layout`, `store_layout`, `upgrade_v3` | u64 counters |
 //! | `meta` | `mail_counts` | [`MailCounts`](super::MailCounts): queued, retrying, dead |
 //! | `meta` | `day` 0 `YYYY-MM-DD` | [`DayStats`](super::DayStats) |
 //! | `receipts` | sender 0 sha256 | [`Receipt`](super::Receipt) |
 //! | `controls` | sender 0 control (u32) | sha256 of the file that used it |
-//! | `licenses` | year (u16) seq (u32) | [`License`](super::License) |
+//! | `licenses` | `g` year (u16) seq (u32): the first number of a run | a group of consecutive licenses (`groups`) |
+//! | `licenses` | `s` year (u16) seq (u32) | [`License`](super::License) changed after its group was written (read first) |
 //! | `index` | kind 0 value 0 license | (empty): searches by sender, importer, status, day, entry |
 //! | `index` | `u` 0 receipt key | (empty): receipts with unfinished deliveries or follow-ups |
 //! | `index` | `a` 0 license audit-id | (empty): audit events of a license |
@@ -21,13 +22,18 @@
 //! | `holds` | receipt key, position (u32) | [`PendingApp`](super::PendingApp) |
 //! | `decisions` | receipt key, position (u32) | [`Decided`](super::Decided) |
 //!
-//! Integers are big-endian so that keys sort as their numbers do.
+//! Integers are big-endian so that keys sort as their numbers do. Layout 2 (no `store_layout`)
+//! kept a license under its bare number (year seq) instead of in a group: `layout` upgrades it.
 
 use crate::filing::model::LicenseNumber;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 pub(crate) const LICENSE_SEQ: &[u8] = b"license_seq";
 pub(crate) const LICENSES_ON_RECORD: &[u8] = b"licenses_on_record";
+/// The layout of the whole store (u64), see `layout`; absent in databases of earlier releases.
+pub(crate) const STORE_LAYOUT: &[u8] = b"store_layout";
+/// Licenses moved to layout 3 so far (u64), the upgrade's progress.
+pub(crate) const UPGRADE_V3: &[u8] = b"upgrade_v3";
 /// The layout of the aggregate cells (u64), see `aggregates::CELLS_LAYOUT`.
 pub(crate) const CELLS_LAYOUT: &[u8] = b"cells_layout";
 /// The mail queue's counts, kept by the writer (`mail_queue::MailDelta`).
@@ -103,6 +109,31 @@ pub(crate) fn license_of(k: &[u8]) -> Option<LicenseNumber> {
     ))
 }
 
+/// The first byte of a license group's key and of a license's shadow (layout 3).
+pub(crate) const GROUP: u8 = b'g';
+pub(crate) const SHADOW: u8 = b's';
+
+/// A group of licenses, by its first number (`groups`).
+pub(crate) fn group(first: LicenseNumber) -> [u8; 7] {
+    let mut k = [GROUP; 7];
+    k[1..].copy_from_slice(&license(first));
+    k
+}
+
+pub(crate) fn group_number(k: &[u8]) -> Option<LicenseNumber> {
+    match k.split_first() {
+        Some((&GROUP, rest)) => license_of(rest),
+        _ => None,
+    }
+}
+
+/// A license changed after its group was written: read before the group's copy.
+pub(crate) fn shadow(n: LicenseNumber) -> [u8; 7] {
+    let mut k = [SHADOW; 7];
+    k[1..].copy_from_slice(&license(n));
+    k
+}
+
 pub(crate) fn index(kind: u8, value: &str, n: LicenseNumber) -> Vec<u8> {
     let mut k = index_prefix(kind, value);
     k.extend_from_slice(&license(n));
@@ -121,7 +152,8 @@ pub(crate) const FILED_SLOTS: u64 = 256;
 
 /// The slot of the answered file with audit id `id` in the ring of newest files.
 pub(crate) fn filed(id: u64) -> [u8; 3] {
-    [FILED, 0, (id % FILED_SLOTS) as u8]
+    // FILED_SLOTS is 256: the slot is one byte.
+    [FILED, 0, u8::try_from(id % FILED_SLOTS).unwrap_or(u8::MAX)]
 }
 
 pub(crate) const FILED_PREFIX: [u8; 2] = [FILED, 0];
@@ -162,7 +194,11 @@ pub(crate) fn uv_prefix(hts6: &str) -> Vec<u8> {
 /// Mail queue key: due time first, so the worker reads only what is due.
 pub(crate) fn mail(due: DateTime<Utc>, id: u64) -> [u8; 16] {
     let mut k = [0u8; 16];
-    k[..8].copy_from_slice(&(due.timestamp_millis().max(0) as u64).to_be_bytes());
+    k[..8].copy_from_slice(
+        &u64::try_from(due.timestamp_millis())
+            .unwrap_or(0)
+            .to_be_bytes(),
+    );
     k[8..].copy_from_slice(&id.to_be_bytes());
     k
 }

@@ -92,7 +92,8 @@ impl Store {
     /// Mail jobs due at `now`, earliest first, at most `limit`.
     pub fn due_mail(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<MailJob>> {
         let end = keys::mail(now, u64::MAX);
-        self.mail
+        self.trees
+            .mail
             .range(..=end.as_slice())
             .take(limit)
             .map(|kv| {
@@ -104,7 +105,7 @@ impl Store {
 
     /// The time the next queued message is due, if any.
     pub fn next_mail_due(&self) -> Result<Option<DateTime<Utc>>> {
-        Ok(self.mail.first()?.and_then(|(k, _)| {
+        Ok(self.trees.mail.first()?.and_then(|(k, _)| {
             let ms = u64::from_be_bytes(k[..8].try_into().ok()?);
             DateTime::from_timestamp_millis(i64::try_from(ms).ok()?)
         }))
@@ -155,7 +156,7 @@ impl Store {
     /// Queued, retrying and dead messages (sent ones are not counted: they only grow): the
     /// writer's counts, read without waiting for it.
     pub fn mail_counts(&self) -> Result<MailCounts> {
-        match self.meta.get(keys::MAIL_COUNTS)? {
+        match self.trees.meta.get(keys::MAIL_COUNTS)? {
             Some(v) => dec(keys::MAIL_COUNTS, &v),
             None => Err(StoreError::Invalid(
                 "the mail counts are not on record (they are counted when the store opens)".into(),
@@ -167,7 +168,7 @@ impl Store {
     /// written before the writer kept them): written in one unit of change. Nothing else
     /// writes while the store opens, so the count is exact. Answers whether it counted.
     pub(crate) fn count_mail_once(&self) -> Result<bool> {
-        if self.meta.get(keys::MAIL_COUNTS)?.is_some() {
+        if self.trees.meta.get(keys::MAIL_COUNTS)?.is_some() {
             return Ok(false);
         }
         let c = self.count_mail_by_scan()?;
@@ -188,14 +189,14 @@ impl Store {
     /// The counts by reading every waiting message and every dead letter.
     pub(crate) fn count_mail_by_scan(&self) -> Result<MailCounts> {
         let mut c = MailCounts::default();
-        for kv in self.mail.iter() {
+        for kv in self.trees.mail.iter() {
             let (k, v) = kv?;
             match dec::<StateOf>(&k, &v)?.state {
                 MailState::Retrying => c.retrying += 1,
                 _ => c.queued += 1,
             }
         }
-        for kv in self.mail_done.scan_prefix([keys::DEAD]) {
+        for kv in self.trees.mail_done.scan_prefix([keys::DEAD]) {
             kv?;
             c.dead += 1;
         }
@@ -204,7 +205,8 @@ impl Store {
 
     /// Messages waiting (queued or retrying), earliest due first.
     pub fn queued_mail(&self, limit: usize) -> Result<Vec<MailJob>> {
-        self.mail
+        self.trees
+            .mail
             .iter()
             .take(limit)
             .map(|kv| {
@@ -216,7 +218,8 @@ impl Store {
 
     /// Dead letters, oldest first.
     pub fn dead_letters(&self) -> Result<Vec<MailJob>> {
-        self.mail_done
+        self.trees
+            .mail_done
             .scan_prefix([keys::DEAD])
             .map(|kv| {
                 let (k, v) = kv?;
@@ -227,7 +230,8 @@ impl Store {
 
     /// Messages delivered, newest first, at most `limit` (kept slim: without the ack).
     pub fn sent_mail(&self, limit: usize) -> Result<Vec<MailJob>> {
-        self.mail_done
+        self.trees
+            .mail_done
             .scan_prefix([keys::SENT])
             .rev()
             .take(limit)

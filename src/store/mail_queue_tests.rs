@@ -1,4 +1,5 @@
 //! The writer's mail counts against a full scan, at open and while the writer works.
+#![allow(clippy::cast_possible_truncation, reason = "test figures are small")]
 
 use super::super::*;
 use chrono::{DateTime, Duration, Utc};

@@ -6,7 +6,10 @@
 //! - `queries`: licenses and the day's counters; `aggregates`: the monitor's cells;
 //! - `review`: holds, decisions and follow-up acks; `mail_queue`; `audit`;
 //! - `unit_values`: the W310 window; `ledger`: the store's answers for the rules;
-//! - `journal`: how a unit of change reaches the trees whole (a redo journal);
+//! - `journal`: how a unit of change reaches the trees whole (a redo journal); `trees`: the
+//!   trees, listed once, and their numbers in the journal;
+//! - `groups`: licenses stored as runs of consecutive numbers, later changes as shadows;
+//!   `layout`: the layout mark (a newer one is refused) and the upgrade from layout 2 at open;
 //! - `keys`: every key, in one place; `codec`: value encoding; `records`: the stored types.
 //!
 //! Only the daemon opens the store (sled is single-process), and only the daemon's pipeline
@@ -17,8 +20,10 @@ mod audit;
 mod browse;
 mod change;
 mod codec;
+mod groups;
 mod journal;
 mod keys;
+mod layout;
 mod ledger;
 mod mail_queue;
 mod queries;
@@ -26,6 +31,7 @@ mod receipts;
 mod records;
 mod rejections;
 mod review;
+mod trees;
 mod unit_values;
 mod workflow;
 
@@ -43,6 +49,7 @@ use change::{Tx, TxResult};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
+use trees::Trees;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -56,6 +63,11 @@ pub enum StoreError {
     SequenceExhausted(u16),
     #[error("{0}")]
     Invalid(String),
+    /// The database was written by a newer release: this one must not read or write it.
+    #[error(
+        "the database in {dir} has store layout {found}, newer than this release of aim knows (layout {known}): run the release that wrote it (or a newer one), or restore a backup made before that release opened it (docs/deploy.md)"
+    )]
+    NewerLayout { dir: String, found: u64, known: u64 },
     /// A unit of change was journaled but not applied in full (the disk failed under it):
     /// the database must be opened anew, which finishes it from the journal.
     #[error("{0}; the database will be opened anew to finish it")]
@@ -124,18 +136,7 @@ struct Writing {
 
 pub struct Store {
     db: sled::Db,
-    meta: sled::Tree,
-    receipts: sled::Tree,
-    controls: sled::Tree,
-    licenses: sled::Tree,
-    index: sled::Tree,
-    audit: sled::Tree,
-    mail: sled::Tree,
-    mail_done: sled::Tree,
-    agg: sled::Tree,
-    uv: sled::Tree,
-    holds: sled::Tree,
-    decisions: sled::Tree,
+    trees: Trees<sled::Tree>,
     journal: sled::Tree,
     /// Held for each unit of change, so units run one at a time even if a second thread ever
     /// writes: the overlays read the trees, so two units at once could each miss the other's.
@@ -190,25 +191,16 @@ impl Store {
                 r => break r?,
             }
         };
+        // Before anything is read or replayed: a newer layout is not this release's to touch.
+        let layout = Store::check_layout(&db.open_tree(trees::TreeId::Meta.name())?, dir)?;
         let store = Store {
-            meta: db.open_tree("meta")?,
-            receipts: db.open_tree("receipts")?,
-            controls: db.open_tree("controls")?,
-            licenses: db.open_tree("licenses")?,
-            index: db.open_tree("index")?,
-            audit: db.open_tree("audit")?,
-            mail: db.open_tree("mail")?,
-            mail_done: db.open_tree("mail_done")?,
-            agg: db.open_tree("aggregates")?,
-            uv: db.open_tree("unit_values")?,
-            holds: db.open_tree("holds")?,
-            decisions: db.open_tree("decisions")?,
+            trees: Trees::try_new(|id| db.open_tree(id.name()))?,
             journal: db.open_tree("journal")?,
             writing: Mutex::new(Writing::default()),
             windows: Mutex::new(HashMap::new()),
             db,
         };
-        let (applied, dropped) = journal::replay(&store.journal, &store.trees())?;
+        let (applied, dropped) = journal::replay(&store.journal, &store.trees)?;
         if applied + dropped > 0 {
             tracing::warn!(
                 applied,
@@ -217,8 +209,12 @@ impl Store {
             );
             store.flush()?;
         }
+        if layout < 3 {
+            store.upgrade_to_v3()?;
+        }
         store.upgrade_cells()?;
         store.count_mail_once()?;
+        store.mark_layout()?;
         // A damaged counter must stop the daemon at once, never restart numbering at 0.
         store.license_sequence()?;
         store.licenses_on_record()?;
@@ -231,24 +227,6 @@ impl Store {
         Ok(())
     }
 
-    /// Every tree a unit of change may write, in the journal's numbering.
-    fn trees(&self) -> [&sled::Tree; 12] {
-        [
-            &self.meta,
-            &self.receipts,
-            &self.controls,
-            &self.licenses,
-            &self.index,
-            &self.audit,
-            &self.mail,
-            &self.mail_done,
-            &self.agg,
-            &self.uv,
-            &self.holds,
-            &self.decisions,
-        ]
-    }
-
     /// Run one unit of change: all of it is written or none (through the journal, see
     /// `journal`). Not yet durable: the caller flushes (intake once per group commit, staff
     /// actions at once). Only the daemon's writer calls this, one unit at a time.
@@ -259,8 +237,7 @@ impl Store {
                 "an earlier change was journaled but not applied".into(),
             ));
         }
-        let targets = self.trees();
-        let overlays = targets.map(journal::TxTree::new);
+        let overlays = self.trees.map(|_, t| journal::TxTree::new(t));
         let (out, touched) = {
             let mut tx = Tx::new(&overlays, &self.db);
             let out = f(&mut tx)?;
@@ -268,7 +245,7 @@ impl Store {
         };
         let entry = writing.next_entry;
         writing.next_entry += 1;
-        if let Err(e) = journal::commit(&self.journal, entry, &targets, &overlays) {
+        if let Err(e) = journal::commit(&self.journal, entry, &self.trees, &overlays) {
             writing.unsettled = matches!(e, StoreError::Unsettled(_));
             return Err(e);
         }

@@ -1,26 +1,21 @@
 //! Reads for staff: licenses by number and through the indexes, and the counters of the day.
 
-use super::codec::{dec, dec_u64};
+use super::codec::dec;
+use super::codec::dec_u64;
 use super::records::{DayStats, License};
 use super::{Result, Store, keys};
-use crate::filing::model::LicenseNumber;
 use chrono::NaiveDate;
 
 impl Store {
-    pub fn license(&self, n: LicenseNumber) -> Result<Option<License>> {
-        let k = keys::license(n);
-        self.licenses.get(k)?.map(|v| dec(&k, &v)).transpose()
-    }
-
     /// Licenses of a sender, newest first, at most `limit`.
     pub fn licenses_of(&self, sender: &str, limit: usize) -> Result<Vec<License>> {
         let prefix = keys::index_prefix(keys::BY_SENDER, sender);
         let mut out = Vec::new();
-        for kv in self.index.scan_prefix(&prefix).rev().take(limit) {
+        for kv in self.trees.index.scan_prefix(&prefix).rev().take(limit) {
             let (k, _) = kv?;
             let lk = &k[k.len() - 6..];
-            if let Some(v) = self.licenses.get(lk)? {
-                out.push(dec(lk, &v)?);
+            if let Some(l) = self.license_by_key(lk)? {
+                out.push(l);
             }
         }
         Ok(out)
@@ -28,7 +23,7 @@ impl Store {
 
     /// Licenses not cancelled (a counter kept with every change: no scan).
     pub fn licenses_on_record(&self) -> Result<u64> {
-        match self.meta.get(keys::LICENSES_ON_RECORD)? {
+        match self.trees.meta.get(keys::LICENSES_ON_RECORD)? {
             Some(v) => dec_u64(keys::LICENSES_ON_RECORD, &v),
             None => Ok(0),
         }
@@ -38,6 +33,7 @@ impl Store {
     pub fn day_stats(&self, day: NaiveDate) -> Result<DayStats> {
         let k = keys::day(day);
         Ok(self
+            .trees
             .meta
             .get(&k)?
             .map(|v| dec(&k, &v))
@@ -47,7 +43,7 @@ impl Store {
 
     /// The last license number issued (0 before the first).
     pub fn license_sequence(&self) -> Result<u64> {
-        match self.meta.get(keys::LICENSE_SEQ)? {
+        match self.trees.meta.get(keys::LICENSE_SEQ)? {
             Some(v) => dec_u64(keys::LICENSE_SEQ, &v),
             None => Ok(0),
         }

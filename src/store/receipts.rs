@@ -30,7 +30,7 @@ pub struct Committed {
 impl Store {
     pub fn receipt(&self, sender: &str, sha: &[u8; 32]) -> Result<Option<Receipt>> {
         let k = keys::receipt(sender, sha);
-        match self.receipts.get(&k)? {
+        match self.trees.receipts.get(&k)? {
             Some(v) => Ok(Some(self.with_ack(&k, dec(&k, &v)?)?)),
             None => Ok(None),
         }
@@ -42,6 +42,7 @@ impl Store {
         if r.ack.is_empty() {
             let ak = keys::receipt_ack(k);
             r.ack = self
+                .trees
                 .receipts
                 .get(&ak)?
                 .ok_or_else(|| StoreError::Decode {
@@ -57,7 +58,7 @@ impl Store {
     /// the dashboard lists, filled again after a restart.
     pub fn recent_filed(&self, limit: usize) -> Result<Vec<Filed>> {
         let mut out = Vec::new();
-        for kv in self.index.scan_prefix(keys::FILED_PREFIX) {
+        for kv in self.trees.index.scan_prefix(keys::FILED_PREFIX) {
             let (k, v) = kv?;
             out.push(dec::<Filed>(&k, &v)?);
         }
@@ -68,16 +69,20 @@ impl Store {
 
     pub fn control_owner(&self, sender: &str, n: u32) -> Result<Option<[u8; 32]>> {
         let k = keys::control(sender, n);
-        self.controls.get(&k)?.map(|v| dec_sha(&k, &v)).transpose()
+        self.trees
+            .controls
+            .get(&k)?
+            .map(|v| dec_sha(&k, &v))
+            .transpose()
     }
 
     /// Receipts with a delivery or follow-up not yet finished: crash recovery.
     pub fn unfinished(&self) -> Result<Vec<Receipt>> {
         let mut out = Vec::new();
-        for kv in self.index.scan_prefix([keys::UNDONE, 0]) {
+        for kv in self.trees.index.scan_prefix([keys::UNDONE, 0]) {
             let (k, _) = kv?;
             let rk = &k[2..];
-            match self.receipts.get(rk)? {
+            match self.trees.receipts.get(rk)? {
                 Some(v) => out.push(self.with_ack(rk, dec(rk, &v)?)?),
                 None => {
                     return Err(StoreError::Decode {

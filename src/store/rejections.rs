@@ -74,7 +74,11 @@ fn rejected_file_key(sender: &str, at: DateTime<Utc>, sha: &[u8; 32]) -> Vec<u8>
     let mut k = vec![keys::REJECTED_FILE, 0];
     k.extend_from_slice(sender.as_bytes());
     k.push(0);
-    k.extend_from_slice(&(at.timestamp_millis().max(0) as u64).to_be_bytes());
+    k.extend_from_slice(
+        &u64::try_from(at.timestamp_millis())
+            .unwrap_or(0)
+            .to_be_bytes(),
+    );
     k.extend_from_slice(sha);
     k
 }
@@ -153,7 +157,7 @@ impl Store {
         let lo = format!("rej\0{from}\0").into_bytes();
         let hi = format!("rej\0{through}\0\u{ff}").into_bytes();
         let mut senders: BTreeMap<String, SenderDay> = BTreeMap::new();
-        for kv in self.meta.range(lo..hi) {
+        for kv in self.trees.meta.range(lo..hi) {
             let (k, v) = kv?;
             let d: SenderDay = dec(&k, &v)?;
             let sender =
@@ -234,10 +238,10 @@ impl Store {
         }
         let mut out: Vec<RejectedFile> = Vec::new();
         let mut iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
-            Box::new(self.index.scan_prefix(&prefix).rev());
+            Box::new(self.trees.index.scan_prefix(&prefix).rev());
         if sender.is_none() {
             // Across senders: newest of each sender's marks, merged below.
-            iter = Box::new(self.index.scan_prefix(&prefix));
+            iter = Box::new(self.trees.index.scan_prefix(&prefix));
         }
         for kv in iter.take(scan_cap) {
             let (k, v) = kv?;

@@ -101,6 +101,7 @@ impl Store {
     /// Applications held for review, oldest first.
     pub fn held(&self) -> Result<Vec<PendingApp>> {
         let mut v: Vec<PendingApp> = self
+            .trees
             .holds
             .iter()
             .map(|kv| {
@@ -119,11 +120,11 @@ impl Store {
     }
 
     pub fn held_count(&self) -> usize {
-        self.holds.len()
+        self.trees.holds.len()
     }
 
     pub fn lookup_handle(&self, h: &Handle) -> Result<HeldLookup> {
-        for kv in self.holds.iter() {
+        for kv in self.trees.holds.iter() {
             let (k, v) = kv?;
             let app: PendingApp = dec(&k, &v)?;
             if matches(h, &app) {
@@ -134,7 +135,7 @@ impl Store {
             }
         }
         let canonical = h.to_string();
-        for kv in self.decisions.iter() {
+        for kv in self.trees.decisions.iter() {
             let (k, v) = kv?;
             let d: Decided = dec(&k, &v)?;
             if d.handle == canonical {

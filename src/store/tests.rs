@@ -1,4 +1,5 @@
 //! Store tests: the unit of change through intake commits and staff actions.
+#![allow(clippy::cast_possible_truncation, reason = "test figures are small")]
 
 use super::*;
 use crate::config::Config;
@@ -590,7 +591,11 @@ fn a_damaged_license_counter_stops_the_store_instead_of_restarting_at_zero() {
     {
         let store = Store::open(d.path()).unwrap();
         commit(&store, &with_control(1), day());
-        store.meta.insert(keys::LICENSE_SEQ, &[1u8, 2][..]).unwrap();
+        store
+            .trees
+            .meta
+            .insert(keys::LICENSE_SEQ, &[1u8, 2][..])
+            .unwrap();
         store.flush().unwrap();
     }
     let e = Store::open(d.path())
@@ -608,9 +613,9 @@ fn recomputed(store: &Store) -> Vec<CellRow> {
     use std::collections::BTreeMap;
     type Sums = (i64, Decimal, Decimal, Filers);
     let mut cells: BTreeMap<(String, String, String), Sums> = BTreeMap::new();
-    for kv in store.licenses.iter() {
-        let (k, v) = kv.unwrap();
-        let l: License = codec::dec(&k, &v).unwrap();
+    let all = std::ops::Bound::Unbounded;
+    for row in store.walk_licenses(all.clone(), all, false).unwrap() {
+        let (_, l) = row.unwrap();
         if l.status == LicenseStatus::Cancelled {
             continue;
         }
@@ -751,12 +756,12 @@ proptest::proptest! {
 }
 
 /// Every key and value of every tree a unit of change writes.
-fn contents(store: &Store) -> Vec<(usize, Vec<u8>, Vec<u8>)> {
+fn contents(store: &Store) -> Vec<(u8, Vec<u8>, Vec<u8>)> {
     let mut all = Vec::new();
-    for (i, t) in store.trees().iter().enumerate() {
+    for (id, t) in store.trees.iter() {
         for kv in t.iter() {
             let (k, v) = kv.unwrap();
-            all.push((i, k.to_vec(), v.to_vec()));
+            all.push((id as u8, k.to_vec(), v.to_vec()));
         }
     }
     all
@@ -846,9 +851,14 @@ fn a_first_ack_is_kept_once_beside_its_receipt() {
     let sha = sha_of(&xml);
     let k = keys::receipt("ACMEBRK", &sha);
     // The receipt itself and the mail job hold no copy; the one copy is beside the receipt.
-    let raw: Receipt = codec::dec(&k, &store.receipts.get(&k).unwrap().unwrap()).unwrap();
+    let raw: Receipt = codec::dec(&k, &store.trees.receipts.get(&k).unwrap().unwrap()).unwrap();
     assert!(raw.ack.is_empty());
-    let kept = store.receipts.get(keys::receipt_ack(&k)).unwrap().unwrap();
+    let kept = store
+        .trees
+        .receipts
+        .get(keys::receipt_ack(&k))
+        .unwrap()
+        .unwrap();
     assert_eq!(kept.as_ref(), c.ack.as_slice());
     let jobs = store.queued_mail(10).unwrap();
     assert_eq!(jobs.len(), 1);
@@ -859,7 +869,7 @@ fn a_first_ack_is_kept_once_beside_its_receipt() {
     assert_eq!(store.unfinished().unwrap()[0].ack, c.ack);
     store.mark_done("ACMEBRK", &sha, 0).unwrap();
     assert_eq!(store.receipt("ACMEBRK", &sha).unwrap().unwrap().ack, c.ack);
-    let raw: Receipt = codec::dec(&k, &store.receipts.get(&k).unwrap().unwrap()).unwrap();
+    let raw: Receipt = codec::dec(&k, &store.trees.receipts.get(&k).unwrap().unwrap()).unwrap();
     assert!(raw.ack.is_empty(), "finishing a delivery copies no ack");
 }
 
@@ -882,11 +892,12 @@ fn to_earlier_layout(store: &Store) {
         let mut v = vec![codec::VERSION];
         v.extend(serde_json::to_vec(&old).unwrap());
         store
+            .trees
             .agg
             .insert(keys::cell(&c.month, &c.dimension, &c.key), v)
             .unwrap();
     }
-    store.meta.remove(keys::CELLS_LAYOUT).unwrap();
+    store.trees.meta.remove(keys::CELLS_LAYOUT).unwrap();
     store.flush().unwrap();
 }
 
@@ -924,10 +935,10 @@ fn cells_of_an_earlier_layout_are_rebuilt_from_the_licenses_once_at_open() {
     {
         let store = Store::open(d.path()).unwrap();
         assert_eq!(stored(&store), want, "rebuilt at open");
-        assert!(store.meta.get(keys::CELLS_LAYOUT).unwrap().is_some());
+        assert!(store.trees.meta.get(keys::CELLS_LAYOUT).unwrap().is_some());
         // A crash after the old cells were cleared but before the mark: rebuilt again.
-        store.agg.clear().unwrap();
-        store.meta.remove(keys::CELLS_LAYOUT).unwrap();
+        store.trees.agg.clear().unwrap();
+        store.trees.meta.remove(keys::CELLS_LAYOUT).unwrap();
         store.flush().unwrap();
     }
     {
@@ -1014,4 +1025,165 @@ fn the_newest_answered_files_are_kept_in_a_ring() {
     assert_eq!(recent[0].status, "accepted");
     assert_eq!((recent[0].applications, recent[0].licenses), (1, 1));
     assert_eq!(store.recent_filed(3).unwrap().len(), 3);
+}
+
+/// Every license as it stands, in number order.
+fn all_licenses(store: &Store) -> Vec<License> {
+    let all = std::ops::Bound::Unbounded;
+    store
+        .walk_licenses(all.clone(), all, false)
+        .unwrap()
+        .map(|r| r.unwrap().1)
+        .collect()
+}
+
+#[test]
+fn a_files_licenses_are_one_value_and_a_later_change_shadows_its_copy() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(d.path()).unwrap();
+    generate_into(&store, 3, 40, 5);
+    let keys_of = |store: &Store| -> Vec<Vec<u8>> {
+        store
+            .trees
+            .licenses
+            .iter()
+            .keys()
+            .map(|k| k.unwrap().to_vec())
+            .collect()
+    };
+    let groups = keys_of(&store);
+    assert_eq!(
+        groups.len(),
+        3 * 40usize.div_ceil(groups::MAX_GROUP),
+        "one value per run of a file's licenses"
+    );
+    assert!(groups.iter().all(|k| k[0] == keys::GROUP));
+    let year = 2026;
+    for seq in 1..=120 {
+        let n = LicenseNumber::new(year, seq);
+        assert_eq!(store.license(n).unwrap().unwrap().number, n);
+    }
+    assert!(
+        store
+            .license(LicenseNumber::new(year, 121))
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .license(LicenseNumber::new(2025, 1))
+            .unwrap()
+            .is_none()
+    );
+    // A cancellation of the 50th (in the second file's group) is a shadow read first.
+    let n = LicenseNumber::new(year, 50);
+    let (v, _) = commit(&store, &as_cancel(900, n), day());
+    assert_eq!(v.apps[0].status, AppStatus::Cancelled, "{:?}", v.apps[0]);
+    let now = keys_of(&store);
+    assert_eq!(now.len(), groups.len() + 1);
+    assert_eq!(now.last().unwrap().as_slice(), keys::shadow(n));
+    assert_eq!(
+        store.license(n).unwrap().unwrap().status,
+        LicenseStatus::Cancelled
+    );
+    let all = all_licenses(&store);
+    assert_eq!(all.len(), 120);
+    assert_eq!(all[49].status, LicenseStatus::Cancelled);
+    assert!(
+        all.iter()
+            .enumerate()
+            .all(|(i, l)| l.number.seq == i as u32 + 1)
+    );
+    // Backward from the middle, and bounded ranges.
+    let back: Vec<u32> = store
+        .walk_licenses(
+            std::ops::Bound::Unbounded,
+            std::ops::Bound::Excluded(keys::license(LicenseNumber::new(year, 45)).to_vec()),
+            true,
+        )
+        .unwrap()
+        .map(|r| r.unwrap().1.number.seq)
+        .collect();
+    assert_eq!(back, (1..45).rev().collect::<Vec<_>>());
+    let (counted, exact) = store
+        .count_licenses(
+            std::ops::Bound::Excluded(keys::license(LicenseNumber::new(year, 30)).to_vec()),
+            std::ops::Bound::Included(keys::license(LicenseNumber::new(year, 90)).to_vec()),
+            1000,
+        )
+        .unwrap();
+    assert_eq!((counted, exact), (60, true));
+}
+
+/// Put a store back into layout 2, as release e38d35e kept licenses: one key per license (its
+/// number's six bytes), no groups, no shadows, no layout mark.
+fn to_layout_2(store: &Store) {
+    for l in all_licenses(store) {
+        store
+            .trees
+            .licenses
+            .insert(keys::license(l.number), codec::enc(&l))
+            .unwrap();
+    }
+    for k in store.trees.licenses.iter().keys() {
+        let k = k.unwrap();
+        if k.len() != 6 {
+            store.trees.licenses.remove(k).unwrap();
+        }
+    }
+    store.trees.meta.remove(keys::STORE_LAYOUT).unwrap();
+    store.flush().unwrap();
+}
+
+#[test]
+fn an_upgrade_stopped_inside_a_unit_is_finished_at_the_next_open() {
+    let d = tempfile::tempdir().unwrap();
+    let before = {
+        let store = Store::open(d.path()).unwrap();
+        generate_into(&store, 5, 1000, 9);
+        let (v, _) = commit(
+            &store,
+            &as_cancel(900, LicenseNumber::new(2026, 2500)),
+            day(),
+        );
+        assert_eq!(v.apps[0].status, AppStatus::Cancelled);
+        let before = all_licenses(&store);
+        to_layout_2(&store);
+        before
+    };
+    assert_eq!(before.len(), 5000);
+    // The first unit moves 2,000 licenses (2,000 removals, their groups, the progress); the
+    // second stops after a few of its writes, as a kill would.
+    journal::crash_point::after(Some(usize::try_from(layout::UPGRADE_UNIT).unwrap() + 10));
+    let e = Store::open(d.path()).err().expect("stopped");
+    journal::crash_point::after(None);
+    assert!(e.is_io(), "{e}");
+    let store = Store::open(d.path()).unwrap();
+    assert_eq!(all_licenses(&store), before, "every license whole, once");
+    assert_eq!(
+        codec::dec_u64(
+            keys::UPGRADE_V3,
+            &store.trees.meta.get(keys::UPGRADE_V3).unwrap().unwrap()
+        )
+        .unwrap(),
+        5000
+    );
+    assert!(
+        store
+            .trees
+            .licenses
+            .iter()
+            .keys()
+            .all(|k| k.unwrap().len() == 7),
+        "nothing of layout 2 is left"
+    );
+    assert_eq!(
+        store
+            .license(LicenseNumber::new(2026, 2500))
+            .unwrap()
+            .unwrap()
+            .status,
+        LicenseStatus::Cancelled
+    );
+    assert_eq!(stored(&store), recomputed(&store));
 }

@@ -55,7 +55,7 @@ impl Store {
             hi.extend_from_slice(&(day.num_days_from_ce() + 1).to_be_bytes());
             let mut sorted = Vec::new();
             let mut licenses = HashSet::new();
-            for kv in self.uv.range(lo..hi) {
+            for kv in self.trees.uv.range(lo..hi) {
                 let (k, v) = kv?;
                 let n = k.len();
                 let bad = |message: &str| StoreError::Decode {

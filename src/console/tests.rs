@@ -870,7 +870,11 @@ fn a_cancellation_by_anyone_is_read_again_into_the_filtered_list_and_r_reads_it_
     );
     let (g, kind, q) = browse_sent(&acts).expect("the list is read again at once");
     assert_eq!(kind, PageKind::Refresh);
-    assert_eq!(q.filter.status.as_deref(), Some("issued"), "the same query");
+    assert_eq!(
+        q.filter.status,
+        Some(crate::store::StatusFilter::Issued),
+        "the same query"
+    );
     // Its answer no longer holds the cancelled license; the selection stays on its license.
     let mut p = page(0, 5, Some(4), true);
     p.rows.remove(0);

@@ -325,6 +325,44 @@ impl Store {
     }
 }
 
+/// Mail messages read at most for [`Store::mail_of_acks`], in each of queued, dead, sent.
+pub const MAIL_SCAN_CAP: usize = 5_000;
+
+impl Store {
+    /// The mail messages of a sender's acks named `ack_names`: waiting and dead ones, and
+    /// the newest [`MAIL_SCAN_CAP`] sent ones (older sent mail is not looked for).
+    pub fn mail_of_acks(&self, sender: &str, ack_names: &[String]) -> Result<Vec<MailJob>> {
+        let mut out = Vec::new();
+        let wanted = |j: &MailJob| j.sender == sender && ack_names.contains(&j.ack_name);
+        for kv in self.trees.mail.iter().take(MAIL_SCAN_CAP) {
+            let (k, v) = kv?;
+            let j: MailJob = dec(&k, &v)?;
+            if wanted(&j) {
+                out.push(j);
+            }
+        }
+        for kind in [keys::DEAD, keys::SENT] {
+            for kv in self
+                .trees
+                .mail_done
+                .scan_prefix([kind])
+                .rev()
+                .take(MAIL_SCAN_CAP)
+            {
+                let (k, v) = kv?;
+                // Sent messages are kept slim; one that does not read as a job is skipped.
+                if let Ok(j) = dec::<MailJob>(&k, &v)
+                    && wanted(&j)
+                {
+                    out.push(j);
+                }
+            }
+        }
+        out.sort_by_key(|j| j.id);
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 #[path = "mail_queue_tests.rs"]
 mod tests;

@@ -6,6 +6,8 @@
 //! - `queries`: licenses and the day's counters; `aggregates`: the monitor's cells;
 //! - `review`: holds, decisions and follow-up acks; `mail_queue`; `audit`;
 //! - `unit_values`: the W310 window; `ledger`: the store's answers for the rules;
+//! - `browse`: the console's browser: the filter language (`query`), a pure `plan` and its
+//!   budgeted `walk` over the trees; `rejections`: the scorecard of rejections;
 //! - `journal`: how a unit of change reaches the trees whole (a redo journal); `trees`: the
 //!   trees, listed once, and their numbers in the journal;
 //! - `groups`: licenses stored as runs of consecutive numbers, later changes as shadows;
@@ -36,7 +38,9 @@ mod unit_values;
 mod workflow;
 
 pub use aggregates::{CellKey, DIMENSIONS, StoredCell, cells_of};
-pub use browse::{BrowseFilter, BrowsePage, BrowseQuery, BrowseRow, Sort, parse_query};
+pub use browse::{
+    BrowseFilter, BrowsePage, BrowseQuery, BrowseRow, Sort, StatusFilter, parse_query,
+};
 pub use change::validity;
 pub use codec::sha_from_hex;
 pub use ledger::StoreLedger;

@@ -44,6 +44,7 @@ impl Store {
     /// Bring a database of layout 2 to layout 3 (see the module's text).
     pub(crate) fn upgrade_to_v3(&self) -> Result<()> {
         let began = std::time::Instant::now();
+        let mut said = began;
         let total = loop {
             let (moved, done) = self.transact(|tx| {
                 let mut moved = 0u64;
@@ -80,10 +81,14 @@ impl Store {
                 Ok((before + moved, !more))
             })?;
             self.flush()?;
-            tracing::info!(
-                licenses = moved,
-                "store upgrade to layout 3: licenses moved so far"
-            );
+            // Progress every 5 s: a million licenses take about 40 s (BENCHMARKS.md).
+            if said.elapsed() >= std::time::Duration::from_secs(5) {
+                said = std::time::Instant::now();
+                tracing::info!(
+                    licenses = moved,
+                    "store upgrade to layout 3: licenses moved so far"
+                );
+            }
             if done {
                 break moved;
             }

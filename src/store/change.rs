@@ -5,7 +5,7 @@
 //! applications touches each cell once.
 
 use super::aggregates::CellDeltas;
-use super::codec::{dec, dec_u64, enc};
+use super::codec::{dec, enc};
 use super::journal::TxTree;
 use super::mail_queue::MailDelta;
 use super::records::*;
@@ -116,10 +116,7 @@ impl<'t> Tx<'t> {
     fn next_number(&mut self, year: u16) -> TxResult<LicenseNumber> {
         let seq = match self.seq {
             Some(s) => s,
-            None => match self.meta.get(keys::LICENSE_SEQ)? {
-                Some(v) => dec_u64(keys::LICENSE_SEQ, &v)?,
-                None => 0,
-            },
+            None => self.meta.counter(keys::LICENSE_SEQ)?,
         };
         let next = seq + 1;
         if next > u64::from(LicenseNumber::MAX_SEQ) {
@@ -391,10 +388,7 @@ impl<'t> Tx<'t> {
         }
         if self.on_record != 0 {
             let k = keys::LICENSES_ON_RECORD;
-            let now = match self.meta.get(k)? {
-                Some(v) => dec_u64(k, &v)?,
-                None => 0,
-            };
+            let now = self.meta.counter(k)?;
             let next = now.checked_add_signed(self.on_record).ok_or_else(|| {
                 StoreError::Invalid(format!(
                     "licenses on record would fall below zero ({now} {:+})",

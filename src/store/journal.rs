@@ -45,6 +45,14 @@ impl<'t> TxTree<'t> {
         }
     }
 
+    /// A counter (u64) under `key`, 0 when it was never written.
+    pub(crate) fn counter(&self, key: &[u8]) -> TxResult<u64> {
+        match self.get(key)? {
+            Some(v) => super::codec::dec_u64(key, &v),
+            None => Ok(0),
+        }
+    }
+
     pub(crate) fn get<K: AsRef<[u8]>>(&self, key: K) -> TxResult<Option<IVec>> {
         if let Some(w) = self.writes.borrow().get(key.as_ref()) {
             return Ok(w.clone());

@@ -70,10 +70,7 @@ impl Store {
                     tx.regroup(lic);
                     moved += 1;
                 }
-                let before = match tx.meta.get(keys::UPGRADE_V3)? {
-                    Some(v) => super::codec::dec_u64(keys::UPGRADE_V3, &v)?,
-                    None => 0,
-                };
+                let before = tx.meta.counter(keys::UPGRADE_V3)?;
                 tx.meta
                     .insert(keys::UPGRADE_V3, &(before + moved).to_be_bytes())?;
                 if !more {

@@ -8,6 +8,7 @@ use super::aggregates::CellDeltas;
 use super::codec::{dec, enc};
 use super::journal::TxTree;
 use super::mail_queue::MailDelta;
+use super::postings;
 use super::records::*;
 use super::trees::Trees;
 use super::{StoreError, keys};
@@ -139,16 +140,34 @@ impl<'t> Tx<'t> {
 
     fn index_license(&self, lic: &License) -> TxResult<()> {
         for k in index_entries(lic) {
-            self.index.insert(k, &[])?;
+            self.post(&k, true)?;
         }
         Ok(())
     }
 
     fn unindex(&self, lic: &License) -> TxResult<()> {
         for k in index_entries(lic) {
-            self.index.remove(k)?;
+            self.post(&k, false)?;
         }
         Ok(())
+    }
+
+    /// Set (or clear) a license's bit in its index bucket (`postings`); an empty bucket goes.
+    pub(crate) fn post(&self, license_key: &[u8], set: bool) -> TxResult<()> {
+        let bucket = postings::bucket_of(license_key);
+        let was = match self.index.get(&bucket)? {
+            Some(v) => postings::bits(&bucket, &v)?,
+            None => 0,
+        };
+        let bit = postings::bit_of(license_key);
+        let now = if set { was | bit } else { was & !bit };
+        if now == 0 {
+            self.index.remove(bucket)
+        } else if now != was {
+            self.index.insert(bucket, &now.to_be_bytes()[..])
+        } else {
+            Ok(())
+        }
     }
 
     fn add_unit_values(

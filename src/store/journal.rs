@@ -224,6 +224,12 @@ pub(crate) mod crash_point {
         LEFT.with(|l| l.set(n));
     }
 
+    /// Writes left before the stop (to measure how many a commit applies).
+    #[cfg(test)]
+    pub(crate) fn left() -> Option<usize> {
+        LEFT.with(Cell::get)
+    }
+
     pub(super) fn tick() -> super::super::Result<()> {
         LEFT.with(|l| match l.get() {
             Some(0) => Err(super::StoreError::Unsettled("stopped as by a crash".into())),

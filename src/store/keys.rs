@@ -2,14 +2,15 @@
 //!
 //! | tree | key | value |
 //! |---|---|---|
-//! | `meta` | `license_seq`, `licenses_on_record`, `cells_layout`, `store_layout`, `upgrade_v3` | u64 counters |
+//! | `meta` | `license_seq`, `licenses_on_record`, `cells_layout`, `store_layout`, `upgrade_v3`, `upgrade_v4_count` | u64 counters |
+//! | `meta` | `upgrade_v4` | the last index entry the upgrade to layout 4 took |
 //! | `meta` | `mail_counts` | [`MailCounts`](super::MailCounts): queued, retrying, dead |
 //! | `meta` | `day` 0 `YYYY-MM-DD` | [`DayStats`](super::DayStats) |
 //! | `receipts` | sender 0 sha256 | [`Receipt`](super::Receipt) |
 //! | `controls` | sender 0 control (u32) | sha256 of the file that used it |
 //! | `licenses` | `g` year (u16) seq (u32): the first number of a run | a group of consecutive licenses (`groups`) |
 //! | `licenses` | `s` year (u16) seq (u32) | [`License`](super::License) changed after its group was written (read first) |
-//! | `index` | kind 0 value 0 license | (empty): searches by sender, importer, status, day, entry |
+//! | `index` | kind 0 value 0 year seq: `seq` the first of its 64 | u64 bitmap of the licenses of the bucket (`postings`): searches by sender, importer, status, day, entry |
 //! | `index` | `u` 0 receipt key | (empty): receipts with unfinished deliveries or follow-ups |
 //! | `index` | `a` 0 license audit-id | (empty): audit events of a license |
 //! | `index` | `r` 0 sender 0 ms (u64) sha256 | [`RejectedFile`](super::RejectedFile): files with a rejection (`rejections`) |
@@ -23,7 +24,8 @@
 //! | `decisions` | receipt key, position (u32) | [`Decided`](super::Decided) |
 //!
 //! Integers are big-endian so that keys sort as their numbers do. Layout 2 (no `store_layout`)
-//! kept a license under its bare number (year seq) instead of in a group: `layout` upgrades it.
+//! kept a license under its bare number (year seq) instead of in a group, and layouts 2 and 3
+//! one index key per license (empty value) instead of a bucket: `layout` upgrades both.
 
 use crate::filing::model::LicenseNumber;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -34,6 +36,10 @@ pub(crate) const LICENSES_ON_RECORD: &[u8] = b"licenses_on_record";
 pub(crate) const STORE_LAYOUT: &[u8] = b"store_layout";
 /// Licenses moved to layout 3 so far (u64), the upgrade's progress.
 pub(crate) const UPGRADE_V3: &[u8] = b"upgrade_v3";
+/// The last index entry of layout 3 made a posting (its key), the upgrade to layout 4's
+/// progress, and how many so far (u64); both go when it ends.
+pub(crate) const UPGRADE_V4: &[u8] = b"upgrade_v4";
+pub(crate) const UPGRADE_V4_COUNT: &[u8] = b"upgrade_v4_count";
 /// The layout of the aggregate cells (u64), see `aggregates::CELLS_LAYOUT`.
 pub(crate) const CELLS_LAYOUT: &[u8] = b"cells_layout";
 /// The mail queue's counts, kept by the writer (`mail_queue::MailDelta`).
@@ -45,6 +51,8 @@ pub(crate) const BY_IMPORTER: u8 = b'i';
 pub(crate) const BY_STATUS: u8 = b't';
 pub(crate) const BY_DAY: u8 = b'd';
 pub(crate) const BY_ENTRY: u8 = b'e';
+/// The kinds kept as postings (`postings`), in key order.
+pub(crate) const SEARCH_KINDS: [u8; 5] = [BY_DAY, BY_ENTRY, BY_IMPORTER, BY_SENDER, BY_STATUS];
 pub(crate) const UNDONE: u8 = b'u';
 pub(crate) const AUDIT_OF_LICENSE: u8 = b'a';
 pub(crate) const REJECTED_FILE: u8 = b'r';

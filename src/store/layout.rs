@@ -3,20 +3,25 @@
 //! mark existed). A database of a newer layout than this release knows is refused: reading it
 //! with the older code would misread or overwrite what the newer one wrote.
 //!
-//! Layout 2 → 3 (licenses in groups, `groups`) is done at open, once, in units of change
-//! through the journal of at most [`UPGRADE_UNIT`] licenses each: a unit moves its licenses
-//! whole (their layout-2 keys removed, their groups written) and counts them under
-//! `upgrade_v3` in `meta`, the last one writes the layout mark. A kill stops it between units
-//! (or inside one, which the journal finishes or drops); the next open goes on from the
-//! licenses still in layout 2. No reader runs before it ends.
+//! Each step is done at open, once, in units of change through the journal of at most
+//! [`UPGRADE_UNIT`] items each, with its progress in `meta` written in the same unit; the last
+//! unit of a step writes that step's layout mark. A kill stops it between units (or inside
+//! one, which the journal finishes or drops); the next open goes on from where the marks and
+//! the progress say. No reader runs before it ends.
+//!
+//! - 2 → 3: licenses in groups (`groups`); a unit moves its licenses whole (their layout-2
+//!   keys removed, their groups written) and counts them under `upgrade_v3`.
+//! - 3 → 4: the searches' index as postings (`postings`); a unit makes its index entries bits
+//!   of their buckets and keeps the last one under `upgrade_v4`.
 
 use super::codec::dec;
 use super::records::License;
 use super::{Result, Store, StoreError, keys};
+use std::ops::Bound;
 use std::path::Path;
 
 /// The layout this release writes.
-pub(crate) const STORE_LAYOUT: u64 = 3;
+pub(crate) const STORE_LAYOUT: u64 = 4;
 
 /// Licenses moved at most by one unit of the upgrade.
 pub(crate) const UPGRADE_UNIT: u64 = 2_000;
@@ -43,58 +48,115 @@ impl Store {
 
     /// Bring a database of layout 2 to layout 3 (see the module's text).
     pub(crate) fn upgrade_to_v3(&self) -> Result<()> {
+        self.upgrade(3, "licenses", "licenses in groups", |tx| {
+            let mut moved = 0u64;
+            let mut more = false;
+            // Layout 2 keys are the bare license numbers, which sort before every key of
+            // layout 3 (`g…`, `s…`).
+            for kv in self.trees.licenses.range(..[keys::GROUP].as_slice()) {
+                let (k, v) = kv?;
+                if moved >= UPGRADE_UNIT {
+                    more = true;
+                    break;
+                }
+                let lic: License = dec(&k, &v)?;
+                if keys::license_of(&k) != Some(lic.number) {
+                    return Err(StoreError::Decode {
+                        key: keys::show(&k),
+                        message: format!("holds license {}", lic.number),
+                    });
+                }
+                tx.licenses.remove(k)?;
+                tx.regroup(lic);
+                moved += 1;
+            }
+            let before = tx.meta.counter(keys::UPGRADE_V3)?;
+            tx.meta
+                .insert(keys::UPGRADE_V3, &(before + moved).to_be_bytes())?;
+            Ok((before + moved, !more))
+        })
+    }
+
+    /// Bring a database of layout 3 to layout 4: every index entry of the searches (one key
+    /// per license, with an empty value) becomes a bit of its bucket (`postings`). Entries
+    /// are taken in key order, where a bucket's key comes before (or is) its first entry's;
+    /// `upgrade_v4` in `meta` keeps the last entry taken, so a unit starts after it.
+    pub(crate) fn upgrade_to_v4(&self) -> Result<()> {
+        self.upgrade(4, "index entries", "index entries as postings", |tx| {
+            let after = tx.meta.get(keys::UPGRADE_V4)?.map(|v| v.to_vec());
+            let mut taken = 0u64;
+            let mut last = None;
+            'kinds: for kind in keys::SEARCH_KINDS {
+                let lo = vec![kind, 0];
+                let hi = vec![kind, 0, 0xff];
+                let start = match &after {
+                    Some(a) if a.as_slice() >= hi.as_slice() => continue,
+                    Some(a) if a.as_slice() >= lo.as_slice() => Bound::Excluded(a.clone()),
+                    _ => Bound::Included(lo),
+                };
+                for kv in self.trees.index.range((start, Bound::Excluded(hi))) {
+                    let (k, v) = kv?;
+                    // A bucket already written (8 bytes) lies at or before the last entry
+                    // taken; only entries of layout 3 (empty) are left to take.
+                    if !v.is_empty() {
+                        continue;
+                    }
+                    if taken >= UPGRADE_UNIT {
+                        break 'kinds;
+                    }
+                    tx.index.remove(k.to_vec())?;
+                    tx.post(&k, true)?;
+                    last = Some(k);
+                    taken += 1;
+                }
+            }
+            let before = tx.meta.counter(keys::UPGRADE_V4_COUNT)?;
+            let done = taken < UPGRADE_UNIT;
+            if done {
+                tx.meta.remove(keys::UPGRADE_V4)?;
+                tx.meta.remove(keys::UPGRADE_V4_COUNT)?;
+            } else if let Some(k) = last {
+                tx.meta.insert(keys::UPGRADE_V4, k)?;
+                tx.meta
+                    .insert(keys::UPGRADE_V4_COUNT, &(before + taken).to_be_bytes())?;
+            }
+            Ok((before + taken, done))
+        })
+    }
+
+    /// Run an upgrade to layout `to` in units of change, each through the journal and flushed,
+    /// until `unit` says it is done (its answer: how many `what` so far, and done); the last
+    /// unit writes the mark. Progress is logged after the first unit, then every 5 s: a
+    /// million licenses take about 40 s (BENCHMARKS.md).
+    fn upgrade(
+        &self,
+        to: u64,
+        what: &str,
+        change: &str,
+        mut unit: impl FnMut(&mut super::change::Tx<'_>) -> super::change::TxResult<(u64, bool)>,
+    ) -> Result<()> {
         let began = std::time::Instant::now();
-        // Progress after the first unit, then every 5 s: a million licenses take about 40 s
-        // (BENCHMARKS.md).
         let mut said: Option<std::time::Instant> = None;
         let total = loop {
-            let (moved, done) = self.transact(|tx| {
-                let mut moved = 0u64;
-                let mut more = false;
-                // Layout 2 keys are the bare license numbers, which sort before every key
-                // of layout 3 (`g…`, `s…`).
-                for kv in self.trees.licenses.range(..[keys::GROUP].as_slice()) {
-                    let (k, v) = kv?;
-                    if moved >= UPGRADE_UNIT {
-                        more = true;
-                        break;
-                    }
-                    let lic: License = dec(&k, &v)?;
-                    if keys::license_of(&k) != Some(lic.number) {
-                        return Err(StoreError::Decode {
-                            key: keys::show(&k),
-                            message: format!("holds license {}", lic.number),
-                        });
-                    }
-                    tx.licenses.remove(k)?;
-                    tx.regroup(lic);
-                    moved += 1;
+            let (so_far, done) = self.transact(|tx| {
+                let (so_far, done) = unit(tx)?;
+                if done {
+                    tx.meta.insert(keys::STORE_LAYOUT, &to.to_be_bytes())?;
                 }
-                let before = tx.meta.counter(keys::UPGRADE_V3)?;
-                tx.meta
-                    .insert(keys::UPGRADE_V3, &(before + moved).to_be_bytes())?;
-                if !more {
-                    tx.meta
-                        .insert(keys::STORE_LAYOUT, &STORE_LAYOUT.to_be_bytes())?;
-                }
-                Ok((before + moved, !more))
+                Ok((so_far, done))
             })?;
             self.flush()?;
             if said.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(5)) {
                 said = Some(std::time::Instant::now());
-                tracing::info!(
-                    licenses = moved,
-                    "store upgrade to layout 3: licenses moved so far"
-                );
+                tracing::info!("store upgrade to layout {to}: {so_far} {what} moved so far");
             }
             if done {
-                break moved;
+                break so_far;
             }
         };
         tracing::info!(
-            licenses = total,
             ms = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX),
-            "store upgraded to layout 3 (licenses in groups)"
+            "store upgraded to layout {to} ({change}): {total} {what} moved"
         );
         Ok(())
     }

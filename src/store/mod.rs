@@ -28,6 +28,7 @@ mod keys;
 mod layout;
 mod ledger;
 mod mail_queue;
+mod postings;
 mod queries;
 mod receipts;
 mod records;
@@ -216,6 +217,9 @@ impl Store {
         if layout < 3 {
             store.upgrade_to_v3()?;
         }
+        if layout < 4 {
+            store.upgrade_to_v4()?;
+        }
         store.upgrade_cells()?;
         store.count_mail_once()?;
         store.mark_layout()?;
@@ -258,6 +262,8 @@ impl Store {
     }
 }
 
+#[cfg(test)]
+mod postings_tests;
 #[cfg(test)]
 mod tests;
 

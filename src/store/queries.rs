@@ -3,19 +3,29 @@
 use super::codec::dec;
 use super::codec::dec_u64;
 use super::records::{DayStats, License};
-use super::{Result, Store, keys};
+use super::{Result, Store, keys, postings};
 use chrono::NaiveDate;
+use std::ops::Bound;
 
 impl Store {
     /// Licenses of a sender, newest first, at most `limit`.
     pub fn licenses_of(&self, sender: &str, limit: usize) -> Result<Vec<License>> {
         let prefix = keys::index_prefix(keys::BY_SENDER, sender);
+        let buckets = self
+            .trees
+            .index
+            .scan_prefix(&prefix)
+            .rev()
+            .map(|kv| kv.map_err(Into::into));
         let mut out = Vec::new();
-        for kv in self.trees.index.scan_prefix(&prefix).rev().take(limit) {
-            let (k, _) = kv?;
-            let lk = &k[k.len() - 6..];
-            if let Some(l) = self.license_by_key(lk)? {
+        let all = (Bound::Unbounded, Bound::Unbounded);
+        for k in postings::expand(buckets, all, true) {
+            let k = k?;
+            if let Some(l) = self.license_by_key(&k[k.len().saturating_sub(6)..])? {
                 out.push(l);
+                if out.len() >= limit {
+                    break;
+                }
             }
         }
         Ok(out)

@@ -797,8 +797,30 @@ fn a_commit_stopped_half_applied_is_finished_when_the_store_opens() {
         contents(&s)
     };
     let (one, two) = (state(1), state(2));
+    // How many writes one file's commit applies, so the stops fall inside each file.
+    let per_file = {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        journal::crash_point::after(Some(usize::MAX));
+        generate_into(&s, 1, 300, 7);
+        let left = journal::crash_point::left().unwrap();
+        journal::crash_point::after(None);
+        usize::MAX - left
+    };
+    assert!(
+        per_file > 300,
+        "a file of 300 applications applied {per_file} writes"
+    );
     let mut seen = (0, 0);
-    for n in [0, 1, 700, 2000, 2600, 4000] {
+    for n in [
+        0,
+        1,
+        per_file / 2,
+        per_file - 1,
+        per_file + 1,
+        per_file + per_file / 2,
+        per_file + per_file * 9 / 10,
+    ] {
         let d = tempfile::tempdir().unwrap();
         {
             let s = Store::open(d.path()).unwrap();

@@ -7,7 +7,7 @@ use super::plan::{self, Checks, Driver, Facts, Plan};
 use super::query::{BrowsePage, BrowseQuery, BrowseRow};
 use crate::filing::model::{LicenseNumber, fixed};
 use crate::store::records::License;
-use crate::store::{Result, Store, StoreError, keys};
+use crate::store::{Result, Store, StoreError, keys, postings};
 use std::ops::Bound;
 use std::time::Instant;
 
@@ -252,26 +252,24 @@ impl Store {
         key_backward: bool,
         t: &mut Taker<'_>,
     ) -> Result<bool> {
-        // The index's keys end in a license number; the licenses walk by number.
+        // The index's buckets expand to one key per license, ending in its number
+        // (`postings`); the licenses walk by number.
         let rows: Box<dyn Iterator<Item = Result<Row>>> = if is_index {
-            let mut iter = self.trees.index.range(range);
-            Box::new(
-                std::iter::from_fn(move || {
-                    if key_backward {
-                        iter.next_back()
-                    } else {
-                        iter.next()
-                    }
-                })
-                .filter_map(|kv| match kv {
-                    Ok((k, _)) if k.len() < 6 => None,
-                    Ok((k, _)) => Some(
-                        self.license_by_key(&k[k.len() - 6..])
-                            .map(|l| (k.to_vec(), l)),
-                    ),
-                    Err(e) => Some(Err(e.into())),
-                }),
-            )
+            let mut iter = self.trees.index.range(postings::bucket_range(&range));
+            let buckets = std::iter::from_fn(move || {
+                if key_backward {
+                    iter.next_back()
+                } else {
+                    iter.next()
+                }
+            })
+            .filter(|kv| kv.as_ref().map_or(true, |(k, _)| k.len() >= 6))
+            .map(|kv| kv.map_err(Into::into));
+            Box::new(postings::expand(buckets, range, key_backward).map(|k| {
+                let k = k?;
+                let lic = self.license_by_key(&k[k.len() - 6..])?;
+                Ok((k, lic))
+            }))
         } else {
             Box::new(
                 self.walk_licenses(range.0, range.1, key_backward)?
@@ -349,11 +347,17 @@ impl Store {
                 }
             }
             Driver::Index { lo, hi } => {
-                for (seen, kv) in self.trees.index.range(lo.clone()..hi.clone()).enumerate() {
+                let range = (Bound::Included(lo.clone()), Bound::Excluded(hi.clone()));
+                let buckets = self
+                    .trees
+                    .index
+                    .range(range.clone())
+                    .map(|kv| kv.map_err(Into::into));
+                for (seen, k) in postings::expand(buckets, range, false).enumerate() {
                     if seen >= cap || (seen % 64 == 63 && began.elapsed() > COUNT_BUDGET) {
                         return Ok((n, false));
                     }
-                    let (k, _) = kv?;
+                    let k = k?;
                     if !decode {
                         n += 1;
                         continue;

@@ -1,0 +1,202 @@
+//! The index as postings over a real store: what a file writes, how a cancellation moves a
+//! license between buckets, and the upgrade of a layout-3 index at open, also when cut short.
+
+use super::records::{Actor, License};
+use super::{Store, keys, postings};
+use crate::config::Config;
+use crate::filing::model::LicenseNumber;
+use crate::generator::fill::{Generated, commit_generated};
+use chrono::NaiveDate;
+
+fn day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()
+}
+
+fn fill(store: &Store, files: usize, apps: usize) {
+    let cfg = Config::parse(crate::config::BUILT_IN, "built-in").unwrap();
+    let n = commit_generated(
+        store,
+        &Generated {
+            cfg: &cfg,
+            sender: "ACMEBRK",
+            files,
+            apps_per_file: apps,
+            day: day(),
+            seed: 11,
+            mail_to: &[],
+        },
+    )
+    .unwrap();
+    assert_eq!(n, files * apps);
+}
+
+/// The buckets under one value of one kind: (keys, licenses they hold).
+fn buckets(store: &Store, kind: u8, value: &str) -> (usize, u32) {
+    let mut n = (0, 0);
+    for kv in store
+        .trees
+        .index
+        .scan_prefix(keys::index_prefix(kind, value))
+    {
+        let (k, v) = kv.unwrap();
+        n.0 += 1;
+        n.1 += postings::bits(&k, &v).unwrap().count_ones();
+    }
+    n
+}
+
+fn index(store: &Store) -> Vec<(Vec<u8>, Vec<u8>)> {
+    store
+        .trees
+        .index
+        .iter()
+        .map(|kv| {
+            let (k, v) = kv.unwrap();
+            (k.to_vec(), v.to_vec())
+        })
+        .collect()
+}
+
+#[test]
+fn a_file_of_1000_applications_writes_a_key_per_64_licenses_for_sender_day_and_status() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(d.path()).unwrap();
+    fill(&store, 1, 1000);
+    for (kind, value) in [
+        (keys::BY_SENDER, "ACMEBRK".to_owned()),
+        (keys::BY_DAY, day().to_string()),
+        (keys::BY_STATUS, "active".to_owned()),
+    ] {
+        let (keys_written, licenses) = buckets(&store, kind, &value);
+        assert_eq!(licenses, 1000, "{}", kind as char);
+        // Numbers 1..=1000: buckets 0, 64, …, 960.
+        assert_eq!(keys_written, 16, "{}", kind as char);
+    }
+    assert_eq!(store.licenses_of("ACMEBRK", 3).unwrap().len(), 3);
+    let newest: Vec<u32> = store
+        .licenses_of("ACMEBRK", 3)
+        .unwrap()
+        .iter()
+        .map(|l| l.number.seq)
+        .collect();
+    assert_eq!(newest, vec![1000, 999, 998], "newest first");
+}
+
+#[test]
+fn a_cancellation_moves_its_license_to_the_cancelled_bucket_and_an_empty_bucket_goes() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(d.path()).unwrap();
+    fill(&store, 1, 3);
+    let year = u16::try_from(chrono::Datelike::year(&day())).unwrap();
+    let cancel = |seq| {
+        store
+            .staff_cancel(
+                LicenseNumber::new(year, seq),
+                "filed in error",
+                &Actor::Staff("sup".into()),
+                chrono::Utc::now(),
+                &[],
+                &|_, _| false,
+            )
+            .unwrap();
+    };
+    cancel(2);
+    assert_eq!(buckets(&store, keys::BY_STATUS, "active"), (1, 2));
+    assert_eq!(buckets(&store, keys::BY_STATUS, "cancelled"), (1, 1));
+    cancel(1);
+    cancel(3);
+    assert_eq!(buckets(&store, keys::BY_STATUS, "active"), (0, 0));
+    assert_eq!(buckets(&store, keys::BY_STATUS, "cancelled"), (1, 3));
+    // Sender, day and importer keep every license, cancelled or not.
+    assert_eq!(buckets(&store, keys::BY_SENDER, "ACMEBRK"), (1, 3));
+}
+
+/// Put the store's index back as layout 3 wrote it (one empty-valued key per license) and
+/// mark the store as layout 3.
+fn as_layout_3(store: &Store) {
+    for (k, v) in index(store) {
+        if !keys::SEARCH_KINDS.contains(&k[0]) {
+            continue;
+        }
+        store.trees.index.remove(&k).unwrap();
+        let bits = postings::bits(&k, &v).unwrap();
+        for m in postings::members(&k, bits, false) {
+            store.trees.index.insert(m, &[]).unwrap();
+        }
+    }
+    store
+        .trees
+        .meta
+        .insert(keys::STORE_LAYOUT, &3u64.to_be_bytes())
+        .unwrap();
+    store.flush().unwrap();
+}
+
+/// The database itself, once sled's threads have let go of its lock.
+fn raw(dir: &std::path::Path) -> sled::Db {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match sled::open(dir) {
+            Ok(db) => return db,
+            Err(e) if std::time::Instant::now() < end => {
+                let _ = e;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+fn licenses(store: &Store) -> Vec<License> {
+    store.licenses_of("ACMEBRK", usize::MAX).unwrap()
+}
+
+#[test]
+fn a_layout_3_index_becomes_postings_at_open_also_when_the_upgrade_is_cut_short() {
+    let d = tempfile::tempdir().unwrap();
+    let (want, want_licenses) = {
+        let store = Store::open(d.path()).unwrap();
+        // 1,200 licenses, five entries each: three units of the upgrade.
+        fill(&store, 4, 300);
+        let want = (index(&store), licenses(&store));
+        as_layout_3(&store);
+        let entries = store.trees.index.len();
+        assert!(entries > 5_000, "{entries} index keys of layout 3");
+        want
+    };
+    // The first open stops a few writes into its second unit, as a kill would.
+    {
+        let unit = usize::try_from(super::layout::UPGRADE_UNIT).unwrap();
+        super::journal::crash_point::after(Some(unit * 2 + 500));
+        let r = Store::open(d.path());
+        super::journal::crash_point::after(None);
+        let e = r.err().expect("the cut upgrade fails the open");
+        assert!(e.is_io(), "{e}");
+    }
+    {
+        let db = raw(d.path());
+        let meta = db.open_tree("meta").unwrap();
+        assert_eq!(
+            meta.get(keys::STORE_LAYOUT).unwrap().as_deref(),
+            Some(&3u64.to_be_bytes()[..]),
+            "not marked before it is done"
+        );
+        assert!(
+            meta.get(keys::UPGRADE_V4).unwrap().is_some(),
+            "progress kept"
+        );
+    }
+    let store = Store::open(d.path()).unwrap();
+    assert_eq!(index(&store), want, "the same postings as layout 4 writes");
+    assert_eq!(licenses(&store), want_licenses);
+    let meta = &store.trees.meta;
+    assert_eq!(
+        meta.get(keys::STORE_LAYOUT).unwrap().as_deref(),
+        Some(&super::layout::STORE_LAYOUT.to_be_bytes()[..])
+    );
+    assert!(
+        meta.get(keys::UPGRADE_V4).unwrap().is_none(),
+        "progress gone"
+    );
+    assert!(meta.get(keys::UPGRADE_V4_COUNT).unwrap().is_none());
+}

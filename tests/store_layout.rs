@@ -113,35 +113,124 @@ fn layout_2_licenses(env: &Env) -> usize {
         .count()
 }
 
-/// The database written by release e38d35e (tests/fixtures/store-v2, layout 2) is upgraded the
-/// first time a newer binary opens it, and every license, receipt, mail job, hold, decision,
-/// audit event, counter and monitor cell that release listed is found again.
-#[test]
-fn a_database_of_layout_2_is_upgraded_once_and_answers_as_before() {
-    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-v2");
+/// How many keys of the `licenses` tree are license groups of layout 3 (`g` and a number).
+fn license_groups(env: &Env) -> usize {
+    let db = open_sled(env);
+    let t = db.open_tree("licenses").expect("licenses tree");
+    t.scan_prefix(b"g")
+        .keys()
+        .filter(|k| k.as_ref().expect("key").len() == 7)
+        .count()
+}
+
+/// The layout this binary writes, as its daemon marks a database it makes new (no command
+/// tells it): what an upgraded database must be marked with, whichever layout that is.
+fn layout_this_binary_writes() -> u64 {
+    let env = Env::new();
+    let mut d = env.start_ready();
+    d.signal(rustix::process::Signal::TERM);
+    assert_eq!(d.wait_exit(WAIT).code(), Some(0));
+    layout_mark(&env).expect("a new database is marked with its layout")
+}
+
+/// A database a release wrote with its own commands (`tests/fixtures/make_store.py`), and
+/// `expected.json`, what that release answered about it.
+struct Fixture {
+    /// Under `tests/fixtures`.
+    dir: &'static str,
+    /// The layout that release wrote.
+    layout: u64,
+}
+
+impl Fixture {
+    fn path(&self) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(self.dir)
+    }
+
+    /// The database is as that release left it (checked on the copy, before any open).
+    fn assert_as_written(&self, env: &Env) {
+        match self.layout {
+            2 => {
+                assert!(layout_2_licenses(env) > 0, "the fixture is of layout 2");
+                assert_eq!(layout_mark(env), None, "the fixture carries no mark");
+            }
+            3 => {
+                assert_eq!(layout_mark(env), Some(3), "the fixture is marked layout 3");
+                assert!(
+                    license_groups(env) > 0,
+                    "the fixture keeps licenses in groups"
+                );
+                assert_eq!(layout_2_licenses(env), 0, "and none under a bare number");
+            }
+            other => panic!("no precondition for a fixture of layout {other}"),
+        }
+    }
+}
+
+/// Copy a fixture's database into a new environment with the partners and staff it was made
+/// with; returns what its release answered.
+fn env_of(fixture: &Fixture) -> (Env, serde_json::Value) {
     let expected: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(fixture.join("expected.json")).expect("expected.json"),
+        &std::fs::read(fixture.path().join("expected.json")).expect("expected.json"),
     )
     .expect("expected.json is JSON");
+    let written_by = expected["written_by"].as_str().unwrap();
+    assert!(
+        written_by.ends_with(&format!("(store layout v{})", fixture.layout)),
+        "{}: {written_by}",
+        fixture.dir
+    );
     let env = Env::new();
     env.append_config(
         "[[partner]]\nid = \"QUIETBRK\"\nname = \"Quiet Brokerage\"\nemails = [\"quiet@quiet.example\"]\n",
     );
     env.add_staff("supervisor");
-    copy_dir(&fixture.join("db"), &env.data.join("db"));
-    assert!(layout_2_licenses(&env) > 0, "the fixture is of layout 2");
-    assert_eq!(layout_mark(&env), None, "the fixture carries no mark");
+    copy_dir(&fixture.path().join("db"), &env.data.join("db"));
+    (env, expected)
+}
+
+/// The database written by release e38d35e (tests/fixtures/store-v2, layout 2) is upgraded the
+/// first time a newer binary opens it, and every license, receipt, mail job, hold, decision,
+/// audit event, counter and monitor cell that release listed is found again.
+#[test]
+fn a_database_of_layout_2_is_upgraded_once_and_answers_as_before() {
+    upgraded_once_and_answers_as_before(&Fixture {
+        dir: "store-v2",
+        layout: 2,
+    });
+}
+
+/// The same of the database written by release eb1c40c (tests/fixtures/store-v3, layout 3).
+#[test]
+fn a_database_of_layout_3_is_upgraded_once_and_answers_as_before() {
+    upgraded_once_and_answers_as_before(&Fixture {
+        dir: "store-v3",
+        layout: 3,
+    });
+}
+
+fn upgraded_once_and_answers_as_before(fixture: &Fixture) {
+    let writes = layout_this_binary_writes();
+    assert!(
+        writes >= fixture.layout,
+        "this binary writes layout {writes}, older than the fixture's {}",
+        fixture.layout
+    );
+    let (env, expected) = env_of(fixture);
+    fixture.assert_as_written(&env);
 
     // 1. The real binary, offline: the monitor export opens the store, which upgrades it.
     let o = env.aim(&["monitor", "export", "--format", "csv"]);
     let (out, err) = out_text(&o);
     assert!(o.status.success(), "{err}");
     assert_eq!(out, expected["monitor_csv"].as_str().unwrap());
-    assert_eq!(layout_mark(&env), Some(3));
+    assert_eq!(layout_mark(&env), Some(writes));
     assert_eq!(
         layout_2_licenses(&env),
         0,
-        "every license moved to its group"
+        "no license left under its bare number"
     );
 
     // 2. The library: what the commands do not show.
@@ -221,11 +310,11 @@ fn a_database_of_layout_2_is_upgraded_once_and_answers_as_before() {
     };
     assert_eq!(
         layout_mark(&env),
-        Some(3),
+        Some(writes),
         "upgraded once: opened again as it is"
     );
 
-    // 3. The daemon answers as release e38d35e did.
+    // 3. The daemon answers as the release that wrote the fixture did.
     let mut d = env.start_ready();
     for (n, lic) in expected["licenses"].as_object().unwrap() {
         let o = env.aim(&["license", "show", n, "--json"]);
@@ -260,6 +349,13 @@ fn a_database_of_layout_2_is_upgraded_once_and_answers_as_before() {
     assert!(seq >= highest, "the counter survived: {seq} >= {highest}");
     let next = ack.apps[0].license.clone().expect("a license number");
     assert_eq!(next[9..16].parse::<u64>().unwrap(), seq + 1, "{ack:#?}");
+    d.signal(rustix::process::Signal::TERM);
+    assert_eq!(d.wait_exit(WAIT).code(), Some(0));
+    assert_eq!(
+        layout_mark(&env),
+        Some(writes),
+        "the daemon leaves the mark as the upgrade wrote it"
+    );
 }
 
 /// Make the fixture a larger database of layout 2: `extra` copies of its first license under

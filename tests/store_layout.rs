@@ -113,6 +113,26 @@ fn layout_2_licenses(env: &Env) -> usize {
         .count()
 }
 
+/// How many index entries of the searches are of layouts 2 and 3 (one key per license, with
+/// an empty value), and how many are buckets of layout 4 (an 8-byte bitmap).
+fn index_entries(env: &Env) -> (usize, usize) {
+    let db = open_sled(env);
+    let t = db.open_tree("index").expect("index tree");
+    let mut n = (0, 0);
+    for kv in t.iter() {
+        let (k, v) = kv.expect("index entry");
+        if !b"deist".contains(&k[0]) {
+            continue;
+        }
+        match v.len() {
+            0 => n.0 += 1,
+            8 => n.1 += 1,
+            other => panic!("an index entry of {other} bytes"),
+        }
+    }
+    n
+}
+
 /// How many keys of the `licenses` tree are license groups of layout 3 (`g` and a number).
 fn license_groups(env: &Env) -> usize {
     let db = open_sled(env);
@@ -154,6 +174,7 @@ impl Fixture {
         match self.layout {
             2 => {
                 assert!(layout_2_licenses(env) > 0, "the fixture is of layout 2");
+                assert_eq!(index_entries(env).1, 0, "and its index one key per license");
                 assert_eq!(layout_mark(env), None, "the fixture carries no mark");
             }
             3 => {
@@ -163,6 +184,8 @@ impl Fixture {
                     "the fixture keeps licenses in groups"
                 );
                 assert_eq!(layout_2_licenses(env), 0, "and none under a bare number");
+                let (old, buckets) = index_entries(env);
+                assert!(old > 0 && buckets == 0, "its index is one key per license");
             }
             other => panic!("no precondition for a fixture of layout {other}"),
         }
@@ -232,6 +255,11 @@ fn upgraded_once_and_answers_as_before(fixture: &Fixture) {
         0,
         "no license left under its bare number"
     );
+    if writes >= 4 {
+        let (old, buckets) = index_entries(&env);
+        assert_eq!(old, 0, "no index entry left one key per license");
+        assert!(buckets > 0, "the searches' index is kept as postings");
+    }
 
     // 2. The library: what the commands do not show.
     let seq = {
@@ -458,6 +486,6 @@ fn a_kill_during_the_upgrade_is_finished_by_the_next_start() {
     assert_eq!(status["licenses_on_record"], on_record + 40_000, "{status}");
     d.signal(rustix::process::Signal::TERM);
     assert_eq!(d.wait_exit(WAIT).code(), Some(0));
-    assert_eq!(layout_mark(&env), Some(3));
+    assert_eq!(layout_mark(&env), Some(layout_this_binary_writes()));
     assert_eq!(layout_2_licenses(&env), 0);
 }

@@ -290,20 +290,33 @@ fn modal(app: &App, m: &Modal, f: &mut Frame) {
 }
 
 fn help(app: &App, f: &mut Frame) {
+    // Keys in a column of their own; what a key does wraps under itself, never under the keys.
+    const KEY_W: usize = 18;
+    let text_w = usize::from(f.area().width.min(110).saturating_sub(2))
+        .saturating_sub(KEY_W)
+        .max(16);
+    let indent = " ".repeat(KEY_W);
     let mut lines = vec![Line::from(format!("{}: every key", app.screen.title())).bold()];
     for b in keys::help(app.screen) {
-        let why = app.disabled_why(b.needs);
-        let mut spans = vec![
-            Span::styled(format!("{:<18}", b.key), Style::new().bold()),
-            Span::raw(b.what),
-        ];
-        if let Some(w) = why {
-            spans.push(Span::styled(
-                format!("  (disabled: {w})"),
-                Style::new().dim(),
-            ));
+        for (i, piece) in textwrap::wrap(b.what, text_w).iter().enumerate() {
+            let key = if i == 0 {
+                format!("{:<KEY_W$}", b.key)
+            } else {
+                indent.clone()
+            };
+            lines.push(Line::from(vec![
+                Span::styled(key, Style::new().bold()),
+                Span::raw(piece.to_string()),
+            ]));
         }
-        lines.push(Line::from(spans));
+        if let Some(w) = app.disabled_why(b.needs) {
+            for piece in textwrap::wrap(&format!("(disabled: {w})"), text_w) {
+                lines.push(Line::from(vec![
+                    Span::raw(indent.clone()),
+                    Span::styled(piece.to_string(), Style::new().dim()),
+                ]));
+            }
+        }
     }
     let h = cells(lines.len()).saturating_add(2).min(f.area().height);
     let area = centered(f.area(), 110, h);

@@ -266,5 +266,22 @@ pub fn is_month(s: &str) -> bool {
         && s.as_bytes()[4] == b'-'
 }
 
+/// A key as a reader knows it, on the published site and in the console's public preview: the
+/// country's name with its code, the category's name, the HTS subheading with its dot.
+pub fn key_name(dimension: &str, key: &str) -> String {
+    match dimension {
+        "origin" | "largest_smelt" | "cast" => match key {
+            "NOT_APPLICABLE" => "Not applicable (NOT_APPLICABLE)".to_owned(),
+            "UNKNOWN" => "Unknown (UNKNOWN)".to_owned(),
+            code => match crate::filing::countries::name(code) {
+                Some(n) => format!("{n} ({code})"),
+                None => code.to_owned(),
+            },
+        },
+        "hts6" if key.len() == 6 => format!("{}.{}", &key[..4], &key[4..]),
+        _ => key.to_owned(),
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests;

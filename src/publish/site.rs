@@ -66,22 +66,7 @@ fn shown(f: &Option<Figures>) -> Option<Shown> {
 
 pub use crate::figures::grouped;
 
-/// A key as a reader knows it: the country's name with its code, the category's name, the
-/// HTS subheading with its dot.
-pub fn key_name(dimension: &str, key: &str) -> String {
-    match dimension {
-        "origin" | "largest_smelt" | "cast" => match key {
-            "NOT_APPLICABLE" => "Not applicable (NOT_APPLICABLE)".to_owned(),
-            "UNKNOWN" => "Unknown (UNKNOWN)".to_owned(),
-            code => match crate::filing::countries::name(code) {
-                Some(n) => format!("{n} ({code})"),
-                None => code.to_owned(),
-            },
-        },
-        "hts6" if key.len() == 6 => format!("{}.{}", &key[..4], &key[4..]),
-        _ => key.to_owned(),
-    }
-}
+pub use crate::monitor::key_name;
 
 /// `2026-12` → `December 2026`.
 pub fn month_name(month: &str) -> String {

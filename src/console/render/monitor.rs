@@ -74,7 +74,11 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
             .iter()
             .map(|p| {
                 vec![
-                    (clean(&p.key), plain),
+                    // As the published site names it: "Canada (CA)", "7601.10".
+                    (
+                        clean(&crate::monitor::key_name(m.dimension_name(), &p.key)),
+                        plain,
+                    ),
                     (grouped(&p.licenses), plain),
                     (grouped(&p.metric_tons), plain),
                     (grouped(&p.value_usd), plain),

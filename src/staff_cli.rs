@@ -209,11 +209,7 @@ pub fn status(config: &Path, json: bool, check: bool) -> ExitCode {
     out!(
         o,
         "Intake                 {}",
-        if s.problems.iter().any(|p| p.starts_with("intake paused")) {
-            "paused"
-        } else {
-            "running"
-        }
+        if s.intake_paused { "paused" } else { "running" }
     );
     out!(
         o,

@@ -434,6 +434,43 @@ fn newest_filings_survive_a_restart() {
     assert_eq!(rows[2]["ack_name"], ack_name("first.xml").as_str());
 }
 
+/// A file whose application waits for a reviewer reads "accepted" in its ack; the dashboard's
+/// newest filings say how many are held, live and after a restart.
+#[test]
+fn the_newest_filings_count_held_applications() {
+    let env = Env::new();
+    env.append_config("[review]\nwatch_countries = [\"CA\"]\n");
+    env.add_staff("viewer");
+    let recent = |env: &Env| -> Vec<(String, String, u64)> {
+        let mut s = connect(env);
+        s.write_all(b"{\"v\":1,\"id\":1,\"op\":\"recent\",\"limit\":10}\n")
+            .unwrap();
+        let answer: Value = serde_json::from_str(&read_line(&mut s)).unwrap();
+        answer["ok"]["data"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{answer}"))
+            .iter()
+            .map(|r| {
+                (
+                    r["file_name"].as_str().unwrap().to_owned(),
+                    r["status"].as_str().unwrap().to_owned(),
+                    r["held"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let want = vec![("held.xml".to_owned(), "accepted".to_owned(), 1)];
+    let mut d = env.start_ready();
+    // valid-single.xml smelts and casts in CA, on the watch list: held.
+    drop_file(&env.inbox_of(ACME), "held.xml", valid_with_control("9101"));
+    d.wait_ack(&env.outbox_of(ACME), &ack_name("held.xml"));
+    assert_eq!(recent(&env), want);
+    d.signal(rustix::process::Signal::TERM);
+    assert_eq!(d.wait_exit(Duration::from_secs(10)).code(), Some(0));
+    let _d = env.start_ready();
+    assert_eq!(recent(&env), want);
+}
+
 /// A subscriber hears when a message is settled (here sent by the file transport), so the
 /// console's mail list and an open file's deliveries are read again without a key.
 #[test]

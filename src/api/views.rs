@@ -82,6 +82,10 @@ pub struct StatusView {
     pub mail_queued: u64,
     pub mail_retrying: u64,
     pub mail_dead: u64,
+    /// Intake is paused (the outbox or the data disk cannot be written): files wait, safe.
+    /// Absent in replies of older daemons: read as running.
+    #[serde(default)]
+    pub intake_paused: bool,
     /// What keeps intake or mail from running as it should, in words; empty when healthy.
     pub problems: Vec<String>,
     /// The newest errors the daemon logged, newest first.
@@ -378,7 +382,22 @@ pub struct FilingRow {
     pub status: String,
     pub applications: u64,
     pub licenses: u64,
+    /// Applications held for review (0 from older daemons).
+    #[serde(default)]
+    pub held: u64,
     pub ack_name: String,
+}
+
+impl FilingRow {
+    /// The outcome as the dashboard says it: `accepted, 1 held` when applications wait for a
+    /// reviewer (the ack says accepted or partial either way).
+    pub fn outcome(&self) -> String {
+        if self.held > 0 {
+            format!("{}, {} held", self.status, self.held)
+        } else {
+            self.status.clone()
+        }
+    }
 }
 
 impl From<store::Filed> for FilingRow {
@@ -391,6 +410,7 @@ impl From<store::Filed> for FilingRow {
             status: f.status,
             applications: f.applications,
             licenses: f.licenses,
+            held: f.held,
             ack_name: f.ack_name,
         }
     }

@@ -51,6 +51,7 @@ fn status() -> StatusView {
         mail_queued: 4,
         mail_retrying: 1,
         mail_dead: 2,
+        intake_paused: true,
         problems: vec!["the outbox of ACMEBRK is paused: disk full".into()],
         last_errors: vec![],
         started_at: at(8, 0),
@@ -412,6 +413,20 @@ fn live_filings_arrive_on_the_dashboard() {
     assert_eq!(app.dashboard.recent[0].file_name, "batch-2.xml");
 }
 
+#[test]
+fn a_file_with_held_applications_says_so_on_the_dashboard() {
+    let mut app = connected("viewer");
+    let mut row = filing(1, "accepted");
+    row.held = 1;
+    update(&mut app, Msg::Event(crate::api::Event::Filing(row)));
+    for s in [
+        sizes_unsnapped(&app, 80, 24),
+        sizes_unsnapped(&app, 160, 45),
+    ] {
+        assert!(s.contains("accepted, 1 held"), "{s}");
+    }
+}
+
 fn filing(i: u32, status: &str) -> FilingRow {
     FilingRow {
         at: at(9, i),
@@ -421,6 +436,7 @@ fn filing(i: u32, status: &str) -> FilingRow {
         status: status.into(),
         applications: 2,
         licenses: if status == "accepted" { 2 } else { 0 },
+        held: 0,
         ack_name: format!("batch-{i}.ack.xml"),
     }
 }
@@ -1465,6 +1481,11 @@ fn the_public_preview_shows_nothing_of_a_withheld_cell() {
         assert_eq!(s.matches("QA").count(), 1, "the table's (D) row only:\n{s}");
         assert_eq!(s.matches("NO").count(), 1, "the table's (D) row only:\n{s}");
         assert!(s.matches("(D)").count() >= 8, "{s}");
+    }
+    // Keys named as the published site names them.
+    let wide = sizes_unsnapped(&app, 160, 45);
+    for name in ["Canada (CA)", "Qatar (QA)", "Norway (NO)"] {
+        assert!(wide.contains(name), "{name} missing:\n{wide}");
     }
     // Qatar's trend: November's published tons, December a gap marked (D).
     app.monitor.selected = 3;

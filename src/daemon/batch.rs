@@ -209,12 +209,18 @@ impl Daemon {
                 self.stats.rejected_files.fetch_add(1, Ordering::Relaxed);
             }
             let sender = self.partner(&s).to_owned();
+            let held = s
+                .outcomes
+                .iter()
+                .filter(|o| **o == rules::AppStatus::PendingReview)
+                .count() as u64;
             tracing::info!(
                 sender = %sender,
                 file = %filing::codes::sanitize(&s.ready.name),
                 status = %s.answered,
                 applications = s.apps,
                 licenses = s.licenses,
+                held,
                 ack = %filing::codes::sanitize(&s.place.ack_name),
                 ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
                 "filing processed"
@@ -227,6 +233,7 @@ impl Daemon {
                 status: s.answered.to_string(),
                 applications: s.apps as u64,
                 licenses: s.licenses as u64,
+                held,
                 ack_name: s.place.ack_name,
             };
             self.health.push_filing(row.clone());

@@ -176,6 +176,7 @@ impl Store {
                 status: format!("{} (duplicate)", r.status.as_str()),
                 applications: r.apps.len() as u64,
                 licenses: 0,
+                held: 0,
                 ack_name: d.ack_name.clone(),
             })?;
             let n = r.deliveries.len() - 1;

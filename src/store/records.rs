@@ -304,6 +304,9 @@ pub struct Filed {
     pub status: String,
     pub applications: u64,
     pub licenses: u64,
+    /// Applications held for review (absent in records of older releases: none).
+    #[serde(default)]
+    pub held: u64,
     pub ack_name: String,
 }
 

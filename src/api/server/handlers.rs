@@ -213,6 +213,7 @@ fn status(cx: &Context) -> Result<views::StatusView, ApiError> {
         mail_queued: m.queued as u64,
         mail_retrying: m.retrying as u64,
         mail_dead: m.dead as u64,
+        intake_paused: cx.health.has_problem(crate::service::INTAKE),
         problems: cx.health.problems(),
         last_errors: cx.health.last_errors(),
         started_at: cx.started_at,

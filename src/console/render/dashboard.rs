@@ -167,7 +167,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
             (app.time_fmt(r.at, "%H:%M:%S"), Style::new()),
             (clean(&r.sender), Style::new()),
             (clean(&r.file_name), Style::new()),
-            (clean(&r.status), style),
+            (clean(&r.outcome()), style),
             (group(r.applications), Style::new()),
             (group(r.licenses), Style::new()),
         ]

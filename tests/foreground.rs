@@ -164,3 +164,63 @@ fn aim_alone_runs_daemon_and_console_and_q_stops_both() {
     assert!(killed.success());
     assert!(daemon.wait().unwrap().success());
 }
+
+/// Closing the terminal (tmux's session killed: SIGHUP to `aim`) stops the daemon and the
+/// console as `q` does: the lock emptied and the socket removed, nothing left for the next
+/// start to clean up.
+#[test]
+fn closing_the_terminal_stops_aim_alone_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("aim.toml"),
+        "[[partner]]\nid = \"DEMO\"\nname = \"Demo\"\nemails = [\"d@demo.example\"]\n",
+    )
+    .unwrap();
+    let tmux = Tmux {
+        socket: format!("aim-hup-{}", std::process::id()),
+    };
+    let cmd = format!(
+        "cd {} && exec {} --config aim.toml",
+        d.display(),
+        env!("CARGO_BIN_EXE_aim")
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "aim",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        &cmd,
+    ]);
+    tmux.wait_for("the console", |s| s.contains("daemon connected"));
+    let lock = d.join("var/aim.lock");
+    let socket = d.join("var/aim.sock");
+    let pid = std::fs::read_to_string(&lock).unwrap().trim().to_owned();
+    assert!(!pid.is_empty() && socket.exists());
+    tmux.run(&["kill-session", "-t", "aim"]);
+    let proc_dir = std::path::Path::new("/proc").join(&pid);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while proc_dir.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "aim {pid} still runs after SIGHUP"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let logs: String = std::fs::read_dir(d.join("var/log"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    assert_eq!(
+        std::fs::read_to_string(&lock).unwrap(),
+        "",
+        "the lock is emptied as by a clean stop; the log:\n{logs}"
+    );
+    assert!(!socket.exists(), "the control socket is removed");
+    assert!(logs.contains("the terminal closed (SIGHUP)"), "{logs}");
+}

@@ -49,6 +49,8 @@ fn options(cfg: &Config, config: &Path) -> Options {
 fn console_exit(r: std::io::Result<()>) -> ExitCode {
     match r {
         Ok(()) => ExitCode::SUCCESS,
+        // Closing the terminal is the person's way out, as `q` is.
+        Err(e) if super::run::terminal_gone(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("aim: the console failed: {e}");
             ExitCode::from(2)
@@ -99,7 +101,7 @@ pub fn alone(config: &Path) -> ExitCode {
     let user = unix_user();
     let attached_cfg = cfg.clone();
     let note = grant_first_run_role(&mut cfg, &user);
-    let stop = match crate::daemon::stop_on_signals() {
+    let stop = match crate::daemon::stop_on_signals(true) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("aim: cannot catch signals: {e}");

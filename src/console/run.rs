@@ -276,10 +276,28 @@ pub fn run(opts: Options) -> std::io::Result<()> {
             None,
         )
         .await;
-        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+        // Also when the loop ended for another reason (the daemon stopped on the hangup's
+        // SIGHUP): the first write says whether the terminal is still there.
+        let unmouse = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+        if r.as_ref().is_err_and(terminal_gone) || unmouse.as_ref().is_err_and(terminal_gone) {
+            // The terminal hung up (closed window, dropped SSH): nothing can be drawn or said
+            // there any more, and the standard library's print macros (ratatui's teardown uses
+            // them) panic on a write that fails, which would end the process before the daemon
+            // it runs stops cleanly. What is left to say goes nowhere; the log has it.
+            if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+                let _ = rustix::stdio::dup2_stdout(&null);
+                let _ = rustix::stdio::dup2_stderr(&null);
+            }
+            tracing::info!("the console's terminal is gone: the console ends");
+        }
         ratatui::restore();
         r
     })
+}
+
+/// An error that says the terminal itself is gone (EIO, ENXIO after a hangup).
+pub(crate) fn terminal_gone(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(5 | 6))
 }
 
 /// Every row of `q` into a CSV file in the current folder, page by page (at most 1,000 rows

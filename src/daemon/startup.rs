@@ -397,18 +397,25 @@ pub const STOP_DEADLINE: Duration = Duration::from_secs(8);
 
 /// SIGTERM and SIGINT cancel the returned token: the daemon then finishes the file in hand and
 /// exits. Whatever holds it up (a huge file, a hung disk), it exits 0 within [`STOP_DEADLINE`].
-pub fn stop_on_signals() -> std::io::Result<Shutdown> {
+/// With `hangup` (`aim` alone, whose console is the terminal), SIGHUP too: a closed terminal
+/// stops both as `q` would, instead of killing the process with its socket and lock left
+/// behind. `aim daemon` leaves SIGHUP as it finds it (`nohup` sets it ignored).
+pub fn stop_on_signals(hangup: bool) -> std::io::Result<Shutdown> {
     let stop = Shutdown::new();
-    let mut signals = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGINT,
-    ])?;
+    let mut wanted = vec![signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT];
+    if hangup {
+        wanted.push(signal_hook::consts::SIGHUP);
+    }
+    let mut signals = signal_hook::iterator::Signals::new(wanted)?;
     let token = stop.clone();
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            if signals.forever().next().is_none() {
+            let Some(signal) = signals.forever().next() else {
                 return;
+            };
+            if signal == signal_hook::consts::SIGHUP {
+                tracing::info!("the terminal closed (SIGHUP): stopping as `q` would");
             }
             SIGNALLED.store(true, Ordering::SeqCst);
             token.cancel();
@@ -424,7 +431,7 @@ pub fn stop_on_signals() -> std::io::Result<Shutdown> {
     Ok(stop)
 }
 
-/// Set by SIGTERM and SIGINT only (the token is also cancelled when the daemon stops for
+/// Set by the stop signals only (the token is also cancelled when the daemon stops for
 /// another reason).
 static SIGNALLED: AtomicBool = AtomicBool::new(false);
 
@@ -453,7 +460,7 @@ fn restart_self(why: &str) -> DaemonError {
 pub fn serve(cfg: Config, status_line: bool) -> Result<(), DaemonError> {
     // Signals first: a SIGTERM during start-up (recovery, a long scan) ends the daemon cleanly
     // at the next file boundary instead of killing it mid-way.
-    let stop = stop_on_signals()?;
+    let stop = stop_on_signals(false)?;
     let prepared = prepare(cfg.clone(), !status_line)?;
     let status = status_line.then(|| {
         let stats = prepared.stats();

@@ -53,34 +53,42 @@ impl Drop for Tmux {
     }
 }
 
+/// `aim` alone in a tmux session of its own (`size` columns and rows), on a config in `d` with
+/// the partner DEMO and `extra` before it; `after` follows the command in the shell.
+fn aim_alone_in_tmux(d: &std::path::Path, extra: &str, after: &str, size: (u16, u16)) -> Tmux {
+    std::fs::write(
+        d.join("aim.toml"),
+        format!(
+            "{extra}[[partner]]\nid = \"DEMO\"\nname = \"Demo\"\nemails = [\"d@demo.example\"]\n"
+        ),
+    )
+    .unwrap();
+    let tmux = Tmux {
+        socket: format!("aim-test-{}-{}", std::process::id(), size.0),
+    };
+    // With nothing after it, `exec`: no shell in between, `aim` itself gets the hangup; else
+    // the shell stays to say how `aim` ended.
+    let exec = if after.is_empty() { "exec " } else { "" };
+    let cmd = format!(
+        "cd {} && {exec}{} --config aim.toml{after}",
+        d.display(),
+        env!("CARGO_BIN_EXE_aim")
+    );
+    let (x, y) = (size.0.to_string(), size.1.to_string());
+    tmux.run(&["new-session", "-d", "-s", "aim", "-x", &x, "-y", &y, &cmd]);
+    tmux
+}
+
 #[test]
 fn aim_alone_runs_daemon_and_console_and_q_stops_both() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(
-        d.join("aim.toml"),
-        "[intake]\nsettle_ms = 100\n[[partner]]\nid = \"DEMO\"\nname = \"Demo\"\nemails = [\"d@demo.example\"]\n[[staff]]\nuser = \"alice\"\nrole = \"supervisor\"\n",
-    )
-    .unwrap();
-    let tmux = Tmux {
-        socket: format!("aim-test-{}", std::process::id()),
-    };
-    let cmd = format!(
-        "cd {} && {} --config aim.toml; echo EXIT=$?; sleep 30",
-        d.display(),
-        env!("CARGO_BIN_EXE_aim")
+    let tmux = aim_alone_in_tmux(
+        d,
+        "[intake]\nsettle_ms = 100\n[[staff]]\nuser = \"alice\"\nrole = \"supervisor\"\n",
+        "; echo EXIT=$?; sleep 30",
+        (160, 48),
     );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "aim",
-        "-x",
-        "160",
-        "-y",
-        "48",
-        &cmd,
-    ]);
     let s = tmux.wait_for("the console", |s| {
         s.contains("daemon in this console; q stops both")
     });
@@ -172,30 +180,7 @@ fn aim_alone_runs_daemon_and_console_and_q_stops_both() {
 fn closing_the_terminal_stops_aim_alone_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(
-        d.join("aim.toml"),
-        "[[partner]]\nid = \"DEMO\"\nname = \"Demo\"\nemails = [\"d@demo.example\"]\n",
-    )
-    .unwrap();
-    let tmux = Tmux {
-        socket: format!("aim-hup-{}", std::process::id()),
-    };
-    let cmd = format!(
-        "cd {} && exec {} --config aim.toml",
-        d.display(),
-        env!("CARGO_BIN_EXE_aim")
-    );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "aim",
-        "-x",
-        "80",
-        "-y",
-        "24",
-        &cmd,
-    ]);
+    let tmux = aim_alone_in_tmux(d, "", "", (80, 24));
     tmux.wait_for("the console", |s| s.contains("daemon connected"));
     let lock = d.join("var/aim.lock");
     let socket = d.join("var/aim.sock");

@@ -3,31 +3,16 @@
 
 use super::records::{Actor, License};
 use super::{Store, keys, postings};
-use crate::config::Config;
 use crate::filing::model::LicenseNumber;
-use crate::generator::fill::{Generated, commit_generated};
 use chrono::NaiveDate;
 
 fn day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()
 }
 
+/// `files` generated files of `apps` applications of ACMEBRK, filed on [`day`].
 fn fill(store: &Store, files: usize, apps: usize) {
-    let cfg = Config::parse(crate::config::BUILT_IN, "built-in").unwrap();
-    let n = commit_generated(
-        store,
-        &Generated {
-            cfg: &cfg,
-            sender: "ACMEBRK",
-            files,
-            apps_per_file: apps,
-            day: day(),
-            seed: 11,
-            mail_to: &[],
-        },
-    )
-    .unwrap();
-    assert_eq!(n, files * apps);
+    super::tests::generate_into(store, files, apps, 11);
 }
 
 /// The buckets under one value of one kind: (keys, licenses they hold).

@@ -767,7 +767,7 @@ fn contents(store: &Store) -> Vec<(u8, Vec<u8>, Vec<u8>)> {
     all
 }
 
-fn generate_into(store: &Store, files: usize, apps: usize, seed: u64) {
+pub(super) fn generate_into(store: &Store, files: usize, apps: usize, seed: u64) {
     let cfg = Config::parse(crate::config::BUILT_IN, "built-in").unwrap();
     let day = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
     commit_generated(

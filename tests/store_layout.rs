@@ -113,15 +113,15 @@ fn layout_2_licenses(env: &Env) -> usize {
         .count()
 }
 
-/// How many index entries of the searches are of layouts 2 and 3 (one key per license, with
-/// an empty value), and how many are buckets of layout 4 (an 8-byte bitmap).
+/// How many index entries of the searches and the audit are of layouts 2 and 3 (one key per
+/// license, with an empty value), and how many are buckets of layout 4 (an 8-byte bitmap).
 fn index_entries(env: &Env) -> (usize, usize) {
     let db = open_sled(env);
     let t = db.open_tree("index").expect("index tree");
     let mut n = (0, 0);
     for kv in t.iter() {
         let (k, v) = kv.expect("index entry");
-        if !b"deist".contains(&k[0]) {
+        if !b"adeist".contains(&k[0]) {
             continue;
         }
         match v.len() {
@@ -357,6 +357,19 @@ fn upgraded_once_and_answers_as_before(fixture: &Fixture) {
         assert!(
             audit.as_array().unwrap().contains(e),
             "audit event {e} kept"
+        );
+    }
+    // Each license's own events, found through the audit's index of licenses.
+    for n in expected["licenses"].as_object().unwrap().keys() {
+        let of = json_of(&env.aim(&["audit", "--license", n, "--json"]));
+        let of = of.as_array().unwrap();
+        assert!(!of.is_empty(), "no audit event of {n}");
+        for e in of {
+            assert!(audit.as_array().unwrap().contains(e), "{e} of {n}");
+        }
+        assert!(
+            of.iter().any(|e| e.to_string().contains(n.as_str())),
+            "no event of {n} names it: {of:?}"
         );
     }
     let status = json_of(&env.aim(&["status", "--json"]));

@@ -3,7 +3,7 @@
 
 use super::codec::dec;
 use super::records::AuditEvent;
-use super::{Result, Store, StoreError, keys};
+use super::{Result, Store, StoreError, keys, postings};
 use crate::filing::model::LicenseNumber;
 
 impl Store {
@@ -23,10 +23,17 @@ impl Store {
 
     /// The newest audit events about one license, newest first.
     pub fn audit_of_license(&self, n: LicenseNumber, limit: usize) -> Result<Vec<AuditEvent>> {
-        let prefix = keys::audit_of_license_prefix(n);
+        // The events of the license's bucket (`postings`), those with its bit.
+        let prefix = keys::audit_of_license_prefix(postings::bucket_first(n));
         let mut out = Vec::new();
-        for kv in self.trees.index.scan_prefix(&prefix).rev().take(limit) {
-            let (k, _) = kv?;
+        for kv in self.trees.index.scan_prefix(&prefix).rev() {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = kv?;
+            if postings::bits(&k, &v)? & postings::bit(n) == 0 {
+                continue;
+            }
             let id = &k[prefix.len()..];
             match self.trees.audit.get(id)? {
                 Some(v) => out.push(dec(id, &v)?),

@@ -388,7 +388,7 @@ impl<'t> Tx<'t> {
         let id = self.ids.generate_id()?;
         self.audit.insert(&id.to_be_bytes(), enc(e))?;
         for &n in licenses {
-            self.index.insert(keys::audit_of_license(n, id), &[])?;
+            self.post(&keys::audit_of_license(n, id), true)?;
         }
         Ok(())
     }

@@ -12,7 +12,7 @@
 //! | `licenses` | `s` year (u16) seq (u32) | [`License`](super::License) changed after its group was written (read first) |
 //! | `index` | kind 0 value 0 year seq: `seq` the first of its 64 | u64 bitmap of the licenses of the bucket (`postings`): searches by sender, importer, status, day, entry |
 //! | `index` | `u` 0 receipt key | (empty): receipts with unfinished deliveries or follow-ups |
-//! | `index` | `a` 0 license audit-id | (empty): audit events of a license |
+//! | `index` | `a` 0 year seq audit-id: `seq` the first of its 64 | u64 bitmap of the bucket's licenses the event names (`postings`) |
 //! | `index` | `r` 0 sender 0 ms (u64) sha256 | [`RejectedFile`](super::RejectedFile): files with a rejection (`rejections`) |
 //! | `meta` | `rej` 0 `YYYY-MM-DD` 0 sender | [`SenderDay`](super::SenderDay): the filer's scorecard of a day |
 //! | `audit` | id (u64) | [`AuditEvent`](super::AuditEvent) |
@@ -51,8 +51,16 @@ pub(crate) const BY_IMPORTER: u8 = b'i';
 pub(crate) const BY_STATUS: u8 = b't';
 pub(crate) const BY_DAY: u8 = b'd';
 pub(crate) const BY_ENTRY: u8 = b'e';
-/// The kinds kept as postings (`postings`), in key order.
-pub(crate) const SEARCH_KINDS: [u8; 5] = [BY_DAY, BY_ENTRY, BY_IMPORTER, BY_SENDER, BY_STATUS];
+/// The kinds kept as postings (`postings`), in key order: the audit's entries of licenses
+/// and the searches'.
+pub(crate) const POSTING_KINDS: [u8; 6] = [
+    AUDIT_OF_LICENSE,
+    BY_DAY,
+    BY_ENTRY,
+    BY_IMPORTER,
+    BY_SENDER,
+    BY_STATUS,
+];
 pub(crate) const UNDONE: u8 = b'u';
 pub(crate) const AUDIT_OF_LICENSE: u8 = b'a';
 pub(crate) const REJECTED_FILE: u8 = b'r';

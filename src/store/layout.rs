@@ -77,8 +77,9 @@ impl Store {
         })
     }
 
-    /// Bring a database of layout 3 to layout 4: every index entry of the searches (one key
-    /// per license, with an empty value) becomes a bit of its bucket (`postings`). Entries
+    /// Bring a database of layout 3 to layout 4: every index entry of the searches and of the
+    /// audit's licenses (one key per license, with an empty value) becomes a bit of its bucket
+    /// (`postings`). Entries
     /// are taken in key order, where a bucket's key comes before (or is) its first entry's;
     /// `upgrade_v4` in `meta` keeps the last entry taken, so a unit starts after it.
     pub(crate) fn upgrade_to_v4(&self) -> Result<()> {
@@ -86,7 +87,7 @@ impl Store {
             let after = tx.meta.get(keys::UPGRADE_V4)?.map(|v| v.to_vec());
             let mut taken = 0u64;
             let mut last = None;
-            'kinds: for kind in keys::SEARCH_KINDS {
+            'kinds: for kind in keys::POSTING_KINDS {
                 let lo = vec![kind, 0];
                 let hi = vec![kind, 0, 0xff];
                 let start = match &after {

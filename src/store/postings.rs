@@ -8,6 +8,10 @@
 //! license had in layout 3) and a cursor stays such a key. A file of 1,000 applications writes
 //! about 16 keys per sender, day and status instead of 1,000 each.
 //!
+//! The audit's entries of a license (kind `a`: the number, then the event's id) are kept the
+//! same way, one key per event and bucket, so the event of a file of 1,000 applications
+//! writes 16 keys, not 1,000; the events of one license are those of its bucket with its bit.
+//!
 //! Why 64: a license number sequence shared by every partner interleaves their files, so a
 //! bigger bucket mostly holds more zero bits; 64 numbers fit a `u64` (8 bytes a value, small
 //! enough for sled to keep inline, which bigger values are not: see `groups`).
@@ -19,20 +23,43 @@ use std::ops::Bound;
 /// to a bucket.
 const IN_BUCKET: u8 = 63;
 
+/// Where the license number's last byte sits in a key: the searches' keys end in the number;
+/// an audit entry's number is followed by the event's id (8 bytes).
+fn seq_byte(key: &[u8]) -> Option<usize> {
+    let tail = if key.first() == Some(&keys::AUDIT_OF_LICENSE) {
+        8
+    } else {
+        0
+    };
+    key.len().checked_sub(tail + 1)
+}
+
 /// The key of the bucket that holds the license whose layout-3 key is `license_key`.
 pub(crate) fn bucket_of(license_key: &[u8]) -> Vec<u8> {
     let mut k = license_key.to_vec();
-    if let Some(last) = k.last_mut() {
-        *last &= !IN_BUCKET;
+    if let Some(b) = seq_byte(&k).and_then(|i| k.get_mut(i)) {
+        *b &= !IN_BUCKET;
     }
     k
 }
 
 /// The bit of the license whose key is `license_key` in its bucket's bitmap.
 pub(crate) fn bit_of(license_key: &[u8]) -> u64 {
-    license_key
-        .last()
+    seq_byte(license_key)
+        .and_then(|i| license_key.get(i))
         .map_or(0, |b| 1u64 << u32::from(b & IN_BUCKET))
+}
+
+/// The bit of license `n` in its bucket's bitmap.
+pub(crate) fn bit(n: crate::filing::model::LicenseNumber) -> u64 {
+    1u64 << (n.seq & u32::from(IN_BUCKET))
+}
+
+/// The first number of the bucket that holds license `n`.
+pub(crate) fn bucket_first(
+    n: crate::filing::model::LicenseNumber,
+) -> crate::filing::model::LicenseNumber {
+    crate::filing::model::LicenseNumber::new(n.year, n.seq & !u32::from(IN_BUCKET))
 }
 
 /// A bucket's bitmap from its stored value.
@@ -60,8 +87,8 @@ pub(crate) fn members(
         .filter(move |i| bits & (1u64 << u32::from(*i)) != 0)
         .map(move |i| {
             let mut k = base.clone();
-            if let Some(last) = k.last_mut() {
-                *last = (*last & !IN_BUCKET) | i;
+            if let Some(b) = seq_byte(&k).and_then(|at| k.get_mut(at)) {
+                *b = (*b & !IN_BUCKET) | i;
             }
             k
         })

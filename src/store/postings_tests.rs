@@ -100,7 +100,7 @@ fn a_cancellation_moves_its_license_to_the_cancelled_bucket_and_an_empty_bucket_
 /// mark the store as layout 3.
 fn as_layout_3(store: &Store) {
     for (k, v) in index(store) {
-        if !keys::SEARCH_KINDS.contains(&k[0]) {
+        if !keys::POSTING_KINDS.contains(&k[0]) {
             continue;
         }
         store.trees.index.remove(&k).unwrap();
@@ -184,4 +184,49 @@ fn a_layout_3_index_becomes_postings_at_open_also_when_the_upgrade_is_cut_short(
         "progress gone"
     );
     assert!(meta.get(keys::UPGRADE_V4_COUNT).unwrap().is_none());
+}
+
+#[test]
+fn one_event_of_a_file_is_a_key_per_bucket_and_each_license_finds_it() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(d.path()).unwrap();
+    fill(&store, 1, 200);
+    let year = u16::try_from(chrono::Datelike::year(&day())).unwrap();
+    let audit_keys = store
+        .trees
+        .index
+        .scan_prefix([keys::AUDIT_OF_LICENSE, 0])
+        .count();
+    // Licenses 1..=200 named by the file's one event: buckets 0, 64, 128, 192.
+    assert_eq!(audit_keys, 4);
+    for seq in [1, 63, 64, 200] {
+        let events = store
+            .audit_of_license(LicenseNumber::new(year, seq), 10)
+            .unwrap();
+        assert_eq!(events.len(), 1, "license {seq}");
+    }
+    // A staff cancellation is a second event of that license only.
+    store
+        .staff_cancel(
+            LicenseNumber::new(year, 70),
+            "filed in error",
+            &Actor::Staff("sup".into()),
+            chrono::Utc::now(),
+            &[],
+            &|_, _| false,
+        )
+        .unwrap();
+    let of = |seq| {
+        store
+            .audit_of_license(LicenseNumber::new(year, seq), 10)
+            .unwrap()
+            .len()
+    };
+    assert_eq!((of(70), of(71), of(69)), (2, 1, 1));
+    // Newest first, and the limit counts the license's own events.
+    let newest = store
+        .audit_of_license(LicenseNumber::new(year, 70), 1)
+        .unwrap();
+    assert_eq!(newest.len(), 1);
+    assert_eq!(newest[0].action, super::records::AuditAction::Cancel);
 }

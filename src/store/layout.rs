@@ -79,9 +79,9 @@ impl Store {
 
     /// Bring a database of layout 3 to layout 4: every index entry of the searches and of the
     /// audit's licenses (one key per license, with an empty value) becomes a bit of its bucket
-    /// (`postings`). Entries
-    /// are taken in key order, where a bucket's key comes before (or is) its first entry's;
-    /// `upgrade_v4` in `meta` keeps the last entry taken, so a unit starts after it.
+    /// (`postings`). Entries are taken in key order, where a bucket's key comes before (or is)
+    /// its first entry's; `upgrade_v4` in `meta` keeps the last entry taken, so a unit starts
+    /// after it.
     pub(crate) fn upgrade_to_v4(&self) -> Result<()> {
         self.upgrade(4, "index entries", "index entries as postings", |tx| {
             let after = tx.meta.get(keys::UPGRADE_V4)?.map(|v| v.to_vec());

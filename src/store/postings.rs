@@ -1,6 +1,7 @@
-//! The searches' index as postings (layout 4): the licenses filed under one value of one kind
-//! (a sender, an importer, a status, a day, an entry number) are kept as one key per *bucket*
-//! of 64 consecutive license numbers, whose value is a bitmap of the numbers in it.
+//! The searches' index and the audit's entries of licenses as postings (layout 4): the
+//! licenses filed under one value of one kind (a sender, an importer, a status, a day, an
+//! entry number) are kept as one key per *bucket* of 64 consecutive license numbers, whose
+//! value is a bitmap of the numbers in it.
 //!
 //! A bucket's key is the key a license of layout 3 had, `kind 0 value 0 year seq`, with `seq`
 //! rounded down to its bucket, so everything that walks the index in key order still sees
@@ -17,6 +18,7 @@
 //! enough for sled to keep inline, which bigger values are not: see `groups`).
 
 use super::{Result, StoreError, keys};
+use crate::filing::model::LicenseNumber;
 use std::ops::Bound;
 
 /// The bits of the sequence number that say where a license sits in its bucket: 64 numbers
@@ -51,15 +53,13 @@ pub(crate) fn bit_of(license_key: &[u8]) -> u64 {
 }
 
 /// The bit of license `n` in its bucket's bitmap.
-pub(crate) fn bit(n: crate::filing::model::LicenseNumber) -> u64 {
+pub(crate) fn bit(n: LicenseNumber) -> u64 {
     1u64 << (n.seq & u32::from(IN_BUCKET))
 }
 
 /// The first number of the bucket that holds license `n`.
-pub(crate) fn bucket_first(
-    n: crate::filing::model::LicenseNumber,
-) -> crate::filing::model::LicenseNumber {
-    crate::filing::model::LicenseNumber::new(n.year, n.seq & !u32::from(IN_BUCKET))
+pub(crate) fn bucket_first(n: LicenseNumber) -> LicenseNumber {
+    LicenseNumber::new(n.year, n.seq & !u32::from(IN_BUCKET))
 }
 
 /// A bucket's bitmap from its stored value.
@@ -150,7 +150,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filing::model::LicenseNumber;
 
     fn key(seq: u32) -> Vec<u8> {
         keys::index(keys::BY_SENDER, "ACMEBRK", LicenseNumber::new(2026, seq))

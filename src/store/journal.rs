@@ -141,9 +141,6 @@ pub(crate) fn commit(
         chunks += 1;
     }
     journal.insert(key(seq, MARKER), &chunks.to_be_bytes())?;
-    let unsettled = |e: sled::Error| {
-        StoreError::Unsettled(format!("a change was journaled but not applied: {e}"))
-    };
     for (id, w) in writes {
         let tree = targets.get(id);
         for (k, v) in w {
@@ -159,6 +156,15 @@ pub(crate) fn commit(
         journal.remove(key(seq, c)).map_err(unsettled)?;
     }
     Ok(())
+}
+
+/// A write that failed after the marker: the store must be opened anew, which finishes the
+/// unit from the journal. Said in the system's words, as every other database error is.
+fn unsettled(e: sled::Error) -> StoreError {
+    StoreError::Unsettled(format!(
+        "a change was journaled but not applied: {}",
+        super::sled_text(&e)
+    ))
 }
 
 /// Finish what a crash interrupted: apply every complete journal entry again, in order, and
@@ -467,5 +473,15 @@ mod tests {
         let e = replay(&j, &t).unwrap_err();
         assert!(e.is_corruption(), "{e}");
         assert!(e.to_string().contains("cut short"), "{e}");
+    }
+
+    #[test]
+    fn a_write_failed_after_the_marker_is_said_in_the_systems_words() {
+        let full = sled::Error::Io(std::io::Error::from_raw_os_error(28));
+        let text = unsettled(full).to_string();
+        assert!(
+            text.contains("I/O error: No space left on device") && !text.contains("StorageFull"),
+            "{text}"
+        );
     }
 }

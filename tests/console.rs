@@ -453,8 +453,26 @@ fn aim_alone_ends_with_its_daemon_saying_why_and_exits_1() {
         (160, 45),
     );
     t.wait_for("the daemon", |s| s.contains("daemon connected"));
-    disk.fill(0);
-    gen_into(&env, "20");
+    // Room for a group commit to start (4 MiB), not for a file of 3,000 applications: the
+    // database fails under it.
+    disk.fill(4608);
+    let ok = Command::new(aim_bin())
+        .args([
+            "gen",
+            "--sender",
+            ACME,
+            "--count",
+            "1",
+            "--apps-per-file",
+            "3000",
+            "--seed",
+            "1",
+            "--out",
+        ])
+        .arg(env.inbox_of(ACME))
+        .status()
+        .unwrap();
+    assert!(ok.success());
     t.wait_for("intake paused", |s| s.contains("paused"));
     // The system's words for the failure, not a debug form.
     let (out, err) = out_text(&env.aim(&["status"]));

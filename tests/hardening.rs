@@ -324,9 +324,11 @@ fn four_users_off_the_staff_list_cannot_lock_a_supervisor_out() {
 // ---------------------------------------------------------------------------------------
 // 6 and 7. A full data disk, grown under the daemon; SIGTERM in every state.
 
-/// A daemon on a 16 MiB data disk, one license issued, then the disk filled to the last byte
-/// and 3 files of 2,000 applications dropped: returns once intake says it is paused. (The
-/// daemon before the fix hung for ever here once the disk was grown, and ignored SIGTERM.)
+/// A daemon on a 16 MiB data disk, one license issued, then the disk filled but for 4.5 MiB
+/// (enough for a group commit to start) and 3 files of 2,000 applications dropped, whose
+/// first commit outgrows it: the database fails under it. Returns once intake says it is
+/// paused. (The daemon before the fix hung for ever here once the disk was grown, and
+/// ignored SIGTERM.)
 fn full_data_disk(env: &Env) -> (Tmpfs, Daemon, String) {
     env.add_staff("viewer");
     let disk = Tmpfs::mount(&env.data, "16m");
@@ -338,7 +340,7 @@ fn full_data_disk(env: &Env) -> (Tmpfs, Daemon, String) {
     );
     let first = read_ack(&d.wait_ack(&env.outbox_of(ACME), "before.ack.xml"));
     let license = first.apps[0].license.clone().unwrap();
-    disk.fill(0);
+    disk.fill(4608);
     let staging = env.dir.path().join("staging");
     generate(env, 3, 2000, 8, &staging);
     move_into_inbox(env, &staging);

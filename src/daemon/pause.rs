@@ -2,6 +2,11 @@
 //! or while the database cannot write (the data disk is full). Every file stays safe; intake
 //! tries again after 2 s, doubling to a minute, and resumes once what is unfinished is done.
 //! A failed database is never written again: once the disk has room the daemon starts afresh.
+//!
+//! Intake also pauses *before* the database fails: a group commit starts only with at least
+//! [`MIN_FREE_DATA`] free on the data disk. A database that failed on a full disk may refuse
+//! even reads (sled splits an over-full node on a read, which needs its log), so staff reads
+//! go on for certain only when the disk never fills under the database.
 
 use super::{Daemon, DaemonError};
 use crate::api::Event;
@@ -20,11 +25,13 @@ pub(super) struct Pause {
 enum PauseKind {
     /// Acks or archive moves fail: the outbox or archive is full or unwritable.
     Outbox,
-    /// The database cannot write (the data disk is full): it is opened anew before resuming.
+    /// The data disk is (nearly) full: intake waits for room; a database that failed on it is
+    /// opened anew before resuming.
     DataDisk,
 }
 
-/// Free space the data disk needs before the database is opened again after it was full.
+/// Free space the data disk needs for a group commit to start, and before the database is
+/// opened again after it was full.
 const MIN_FREE_DATA: u64 = 4 * 1024 * 1024;
 
 const PAUSE_FIRST: Duration = Duration::from_secs(2);
@@ -64,6 +71,23 @@ impl Daemon {
             Some(_) => {}
             None => self.pause_for(PauseKind::DataDisk, why),
         }
+    }
+
+    /// Before a group commit: pause intake while the data disk has less than [`MIN_FREE_DATA`]
+    /// free, before the database runs out of room under a unit of change (true: paused).
+    pub(super) fn data_disk_low(&mut self) -> bool {
+        let Some(free) = free_bytes(&self.data.root) else {
+            return false;
+        };
+        if free >= MIN_FREE_DATA {
+            return false;
+        }
+        let why = format!(
+            "the data disk is nearly full ({free} bytes free, a group commit needs {MIN_FREE_DATA}): free space on the data disk ({})",
+            self.data.root.display()
+        );
+        self.pause_for(PauseKind::DataDisk, why);
+        true
     }
 
     pub(super) fn data_disk_paused(&self) -> bool {
@@ -120,10 +144,13 @@ impl Daemon {
             }
             // sled writes nothing after an I/O error until it is opened again, and closing
             // it may wait for ever: start afresh instead (crash-only).
-            return Err(DaemonError::Restart(format!(
-                "the database failed ({}) and the data disk has room again",
-                self.pause.as_ref().map(|p| p.why.as_str()).unwrap_or("")
-            )));
+            if self.store.has_failed() {
+                return Err(DaemonError::Restart(format!(
+                    "the database failed ({}) and the data disk has room again",
+                    self.pause.as_ref().map(|p| p.why.as_str()).unwrap_or("")
+                )));
+            }
+            // Paused in time, the database never failed: resume as after any pause.
         }
         let outcome = match self.recover() {
             Ok(o) => o,

@@ -180,6 +180,10 @@ impl Daemon {
         }
         let ready = self.intake.take_ready(batch::BATCH, batch::BATCH_BYTES);
         if !ready.is_empty() {
+            // Nothing taken is read yet: the scan at resume finds every file again.
+            if self.data_disk_low() {
+                return Ok(());
+            }
             return match self.process_batch(ready, stop) {
                 Ok(()) => Ok(()),
                 // Nothing of the batch was acked: its files stay claimed and are read again

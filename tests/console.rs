@@ -105,6 +105,11 @@ fn with_staff(env: &Env, role: &str) {
 }
 
 fn gen_into(env: &Env, count: &str) {
+    gen_files(env, count, "2");
+}
+
+/// `aim gen` of `count` files of `apps` applications for ACME, straight into its inbox.
+fn gen_files(env: &Env, count: &str, apps: &str) {
     let ok = Command::new(aim_bin())
         .args([
             "gen",
@@ -113,7 +118,7 @@ fn gen_into(env: &Env, count: &str) {
             "--count",
             count,
             "--apps-per-file",
-            "2",
+            apps,
             "--seed",
             "1",
             "--out",
@@ -456,23 +461,7 @@ fn aim_alone_ends_with_its_daemon_saying_why_and_exits_1() {
     // Room for a group commit to start (4 MiB), not for a file of 3,000 applications: the
     // database fails under it.
     disk.fill(4608);
-    let ok = Command::new(aim_bin())
-        .args([
-            "gen",
-            "--sender",
-            ACME,
-            "--count",
-            "1",
-            "--apps-per-file",
-            "3000",
-            "--seed",
-            "1",
-            "--out",
-        ])
-        .arg(env.inbox_of(ACME))
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    gen_files(&env, "1", "3000");
     t.wait_for("intake paused", |s| s.contains("paused"));
     // The system's words for the failure, not a debug form.
     let (out, err) = out_text(&env.aim(&["status"]));

@@ -70,6 +70,8 @@ struct Staged {
     licenses: usize,
     /// The outcome of each application judged (none for a re-delivery), for the metrics.
     outcomes: Vec<rules::AppStatus>,
+    /// Applications held for a reviewer (none counted for a re-delivery).
+    held: usize,
 }
 
 /// An ack written under its hidden temporary name, not yet in place.
@@ -209,11 +211,7 @@ impl Daemon {
                 self.stats.rejected_files.fetch_add(1, Ordering::Relaxed);
             }
             let sender = self.partner(&s).to_owned();
-            let held = s
-                .outcomes
-                .iter()
-                .filter(|o| **o == rules::AppStatus::PendingReview)
-                .count() as u64;
+            let held = s.held as u64;
             tracing::info!(
                 sender = %sender,
                 file = %filing::codes::sanitize(&s.ready.name),
@@ -375,6 +373,7 @@ impl Daemon {
             apps: rec.apps.len(),
             licenses: 0,
             outcomes: Vec::new(),
+            held: 0,
         })
     }
 
@@ -452,6 +451,7 @@ impl Daemon {
             apps: verdict.apps.len(),
             licenses: committed.issued.len(),
             outcomes: verdict.apps.iter().map(|a| a.status).collect(),
+            held: verdict.held(),
         }))
     }
 }

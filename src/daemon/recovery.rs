@@ -97,13 +97,14 @@ impl Daemon {
                 }
             };
             if let Err(e) = finished {
-                let why = format!(
-                    "cannot finish {} of {}: {e}",
-                    filing::codes::sanitize(&d.file_name),
-                    r.sender
+                not_finished(
+                    &mut unfinished,
+                    format!(
+                        "cannot finish {} of {}: {e}",
+                        filing::codes::sanitize(&d.file_name),
+                        r.sender
+                    ),
                 );
-                tracing::debug!("{why}");
-                unfinished.get_or_insert(why);
                 continue;
             }
             self.db()?.mark_done(&r.sender, sha, i)?;
@@ -133,13 +134,14 @@ impl Daemon {
         let mut unfinished = None;
         for f in r.followups.iter().filter(|f| !f.done) {
             if let Err(e) = intake::write_ack(&inbox.outbox, &f.ack_name, &f.ack) {
-                let why = format!(
-                    "cannot write the follow-up ack {} of {}: {e}",
-                    filing::codes::sanitize(&f.ack_name),
-                    r.sender
+                not_finished(
+                    &mut unfinished,
+                    format!(
+                        "cannot write the follow-up ack {} of {}: {e}",
+                        filing::codes::sanitize(&f.ack_name),
+                        r.sender
+                    ),
                 );
-                tracing::debug!("{why}");
-                unfinished.get_or_insert(why);
                 continue;
             }
             self.db()?.mark_followup_done(&r.sender, sha, f.seq)?;
@@ -162,4 +164,11 @@ impl Daemon {
             Presence::Other
         }
     }
+}
+
+/// A step recovery could not finish: said in the debug log; the first one is kept, to say why
+/// intake stays paused.
+fn not_finished(unfinished: &mut Option<String>, why: String) {
+    tracing::debug!("{why}");
+    unfinished.get_or_insert(why);
 }

@@ -247,6 +247,14 @@ impl Verdict {
             FileStatus::of(self.apps.iter().map(|a| a.status))
         }
     }
+
+    /// Applications held for a reviewer.
+    pub fn held(&self) -> usize {
+        self.apps
+            .iter()
+            .filter(|a| a.status == AppStatus::PendingReview)
+            .count()
+    }
 }
 
 /// Turns byte offsets into 1-based lines and character columns.

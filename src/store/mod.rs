@@ -114,16 +114,6 @@ impl StoreError {
             StoreError::Sled(sled::Error::Io(_)) | StoreError::Unsettled(_)
         )
     }
-
-    /// The disk is full (or the like): waiting may cure it.
-    pub fn is_no_space(&self) -> bool {
-        match self {
-            StoreError::Sled(sled::Error::Io(e)) => {
-                e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28)
-            }
-            _ => false,
-        }
-    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

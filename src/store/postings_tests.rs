@@ -15,6 +15,25 @@ fn fill(store: &Store, files: usize, apps: usize) {
     super::tests::generate_into(store, files, apps, 11);
 }
 
+/// The year of the licenses [`fill`] issues.
+fn year() -> u16 {
+    u16::try_from(chrono::Datelike::year(&day())).unwrap()
+}
+
+/// A supervisor cancels license `seq` of [`year`].
+fn cancel(store: &Store, seq: u32) {
+    store
+        .staff_cancel(
+            LicenseNumber::new(year(), seq),
+            "filed in error",
+            &Actor::Staff("sup".into()),
+            chrono::Utc::now(),
+            &[],
+            &|_, _| false,
+        )
+        .unwrap();
+}
+
 /// The buckets under one value of one kind: (keys, licenses they hold).
 fn buckets(store: &Store, kind: u8, value: &str) -> (usize, u32) {
     let mut n = (0, 0);
@@ -72,24 +91,11 @@ fn a_cancellation_moves_its_license_to_the_cancelled_bucket_and_an_empty_bucket_
     let d = tempfile::tempdir().unwrap();
     let store = Store::open(d.path()).unwrap();
     fill(&store, 1, 3);
-    let year = u16::try_from(chrono::Datelike::year(&day())).unwrap();
-    let cancel = |seq| {
-        store
-            .staff_cancel(
-                LicenseNumber::new(year, seq),
-                "filed in error",
-                &Actor::Staff("sup".into()),
-                chrono::Utc::now(),
-                &[],
-                &|_, _| false,
-            )
-            .unwrap();
-    };
-    cancel(2);
+    cancel(&store, 2);
     assert_eq!(buckets(&store, keys::BY_STATUS, "active"), (1, 2));
     assert_eq!(buckets(&store, keys::BY_STATUS, "cancelled"), (1, 1));
-    cancel(1);
-    cancel(3);
+    cancel(&store, 1);
+    cancel(&store, 3);
     assert_eq!(buckets(&store, keys::BY_STATUS, "active"), (0, 0));
     assert_eq!(buckets(&store, keys::BY_STATUS, "cancelled"), (1, 3));
     // Sender, day and importer keep every license, cancelled or not.
@@ -191,7 +197,7 @@ fn one_event_of_a_file_is_a_key_per_bucket_and_each_license_finds_it() {
     let d = tempfile::tempdir().unwrap();
     let store = Store::open(d.path()).unwrap();
     fill(&store, 1, 200);
-    let year = u16::try_from(chrono::Datelike::year(&day())).unwrap();
+    let year = year();
     let audit_keys = store
         .trees
         .index
@@ -206,16 +212,7 @@ fn one_event_of_a_file_is_a_key_per_bucket_and_each_license_finds_it() {
         assert_eq!(events.len(), 1, "license {seq}");
     }
     // A staff cancellation is a second event of that license only.
-    store
-        .staff_cancel(
-            LicenseNumber::new(year, 70),
-            "filed in error",
-            &Actor::Staff("sup".into()),
-            chrono::Utc::now(),
-            &[],
-            &|_, _| false,
-        )
-        .unwrap();
+    cancel(&store, 70);
     let of = |seq| {
         store
             .audit_of_license(LicenseNumber::new(year, seq), 10)

@@ -207,12 +207,7 @@ fn list_filed(
         status: status.as_str().to_owned(),
         applications: f.verdict.apps.len() as u64,
         licenses: settled.issued.len() as u64,
-        held: f
-            .verdict
-            .apps
-            .iter()
-            .filter(|a| a.status == AppStatus::PendingReview)
-            .count() as u64,
+        held: f.verdict.held() as u64,
         ack_name: f.ack_name.to_owned(),
     })
 }

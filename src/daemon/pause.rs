@@ -37,6 +37,14 @@ const MIN_FREE_DATA: u64 = 4 * 1024 * 1024;
 const PAUSE_FIRST: Duration = Duration::from_secs(2);
 const PAUSE_MAX: Duration = Duration::from_secs(60);
 
+/// Bytes as staff read them: `3.2 MiB`.
+fn mib(bytes: u64) -> String {
+    // Display only: a disk's free bytes fit an f64 well enough for one decimal.
+    #[allow(clippy::cast_precision_loss, reason = "one decimal of MiB is shown")]
+    let m = bytes as f64 / 1_048_576.0;
+    format!("{m:.1} MiB")
+}
+
 /// Bytes an unprivileged process may still write on `dir`'s file system.
 fn free_bytes(dir: &std::path::Path) -> Option<u64> {
     rustix::fs::statvfs(dir)
@@ -83,7 +91,9 @@ impl Daemon {
             return false;
         }
         let why = format!(
-            "the data disk is nearly full ({free} bytes free, a group commit needs {MIN_FREE_DATA}): free space on the data disk ({})",
+            "the data disk is nearly full ({} free, a group commit needs {}): free space on the data disk ({})",
+            mib(free),
+            mib(MIN_FREE_DATA),
             self.data.root.display()
         );
         self.pause_for(PauseKind::DataDisk, why);
@@ -137,8 +147,9 @@ impl Daemon {
             let free = free_bytes(&self.data.root);
             if free.is_some_and(|f| f < MIN_FREE_DATA) {
                 self.backoff(&format!(
-                    "{} bytes free on the data disk, less than {MIN_FREE_DATA}",
-                    free.unwrap_or(0)
+                    "{} free on the data disk, less than {}",
+                    mib(free.unwrap_or(0)),
+                    mib(MIN_FREE_DATA)
                 ));
                 return Ok(());
             }
@@ -189,5 +200,17 @@ impl Daemon {
             p.next = Instant::now() + p.delay;
             tracing::debug!("still paused: {why}; next try in {} s", p.delay.as_secs());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_space_is_said_in_mib() {
+        assert_eq!(mib(MIN_FREE_DATA), "4.0 MiB");
+        assert_eq!(mib(65_536), "0.1 MiB");
+        assert_eq!(mib(0), "0.0 MiB");
     }
 }

@@ -133,6 +133,24 @@ fn index_entries(env: &Env) -> (usize, usize) {
     n
 }
 
+/// The unit values: (keys of one product line as layouts 2 to 4 kept them, buckets of layout
+/// 5, product lines in all). A key is the 6-digit HTS, a 0, the day (4 bytes), a license
+/// number (6) and, for a line, its line number (2); a bucket holds 19 bytes a line.
+fn unit_values(env: &Env) -> (usize, usize, usize) {
+    let db = open_sled(env);
+    let t = db.open_tree("unit_values").expect("unit_values tree");
+    let mut n = (0, 0, 0);
+    for kv in t.iter() {
+        let (k, v) = kv.expect("unit value");
+        match k.len() {
+            19 => (n.0, n.2) = (n.0 + 1, n.2 + 1),
+            17 => (n.1, n.2) = (n.1 + 1, n.2 + v.len() / 19),
+            other => panic!("a unit-value key of {other} bytes"),
+        }
+    }
+    n
+}
+
 /// How many keys of the `licenses` tree are license groups of layout 3 (`g` and a number).
 fn license_groups(env: &Env) -> usize {
     let db = open_sled(env);
@@ -187,6 +205,16 @@ impl Fixture {
                 let (old, buckets) = index_entries(env);
                 assert!(old > 0 && buckets == 0, "its index is one key per license");
             }
+            4 => {
+                assert_eq!(layout_mark(env), Some(4), "the fixture is marked layout 4");
+                let (old, buckets) = index_entries(env);
+                assert!(old == 0 && buckets > 0, "its index is kept as postings");
+                let (lines, buckets, _) = unit_values(env);
+                assert!(
+                    lines > 0 && buckets == 0,
+                    "its unit values are one key per product line"
+                );
+            }
             other => panic!("no precondition for a fixture of layout {other}"),
         }
     }
@@ -234,6 +262,15 @@ fn a_database_of_layout_3_is_upgraded_once_and_answers_as_before() {
     });
 }
 
+/// The same of the database written by release 17b48ba (tests/fixtures/store-v4, layout 4).
+#[test]
+fn a_database_of_layout_4_is_upgraded_once_and_answers_as_before() {
+    upgraded_once_and_answers_as_before(&Fixture {
+        dir: "store-v4",
+        layout: 4,
+    });
+}
+
 fn upgraded_once_and_answers_as_before(fixture: &Fixture) {
     let writes = layout_this_binary_writes();
     assert!(
@@ -243,6 +280,7 @@ fn upgraded_once_and_answers_as_before(fixture: &Fixture) {
     );
     let (env, expected) = env_of(fixture);
     fixture.assert_as_written(&env);
+    let product_lines = unit_values(&env).2;
 
     // 1. The real binary, offline: the monitor export opens the store, which upgrades it.
     let o = env.aim(&["monitor", "export", "--format", "csv"]);
@@ -259,6 +297,12 @@ fn upgraded_once_and_answers_as_before(fixture: &Fixture) {
         let (old, buckets) = index_entries(&env);
         assert_eq!(old, 0, "no index entry left one key per license");
         assert!(buckets > 0, "the searches' index is kept as postings");
+    }
+    if writes >= 5 {
+        let (lines, buckets, in_all) = unit_values(&env);
+        assert_eq!(lines, 0, "no unit value left one key per product line");
+        assert!(buckets > 0, "unit values are kept in buckets");
+        assert_eq!(in_all, product_lines, "every product line moved, once");
     }
 
     // 2. The library: what the commands do not show.

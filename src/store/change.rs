@@ -8,10 +8,10 @@ use super::aggregates::CellDeltas;
 use super::codec::{dec, enc};
 use super::journal::TxTree;
 use super::mail_queue::MailDelta;
-use super::postings;
 use super::records::*;
 use super::trees::Trees;
 use super::{StoreError, keys};
+use super::{postings, unit_values};
 use crate::filing::model::{LicenseData, LicenseNumber};
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -178,26 +178,55 @@ impl<'t> Tx<'t> {
         new: bool,
     ) -> TxResult<()> {
         for p in &data.products {
-            self.uv.insert(
-                keys::uv(p.hts.hts6(), day, n, p.line),
-                p.unit_value().to_string().as_bytes(),
-            )?;
+            let hts6 = p.hts.hts6();
+            let line = unit_values::Line {
+                at: unit_values::place(n),
+                line: p.line,
+                value: p.unit_value(),
+            };
+            self.rewrite_unit_values(&keys::uv_bucket(hts6, day, n), |lines| {
+                lines.retain(|l| (l.at, l.line) != (line.at, line.line));
+                lines.push(line);
+            })?;
             self.touched.push(if new {
-                Touch::Added(p.hts.hts6().to_owned(), p.unit_value(), n, day)
+                Touch::Added(hts6.to_owned(), line.value, n, day)
             } else {
-                Touch::Stale(p.hts.hts6().to_owned())
+                Touch::Stale(hts6.to_owned())
             });
         }
         Ok(())
     }
 
     fn remove_unit_values(&mut self, lic: &License) -> TxResult<()> {
+        let at = unit_values::place(lic.number);
         for p in &lic.data.products {
-            self.uv
-                .remove(keys::uv(p.hts.hts6(), lic.valid_from, lic.number, p.line))?;
-            self.touched.push(Touch::Stale(p.hts.hts6().to_owned()));
+            let hts6 = p.hts.hts6();
+            self.rewrite_unit_values(
+                &keys::uv_bucket(hts6, lic.valid_from, lic.number),
+                |lines| lines.retain(|l| (l.at, l.line) != (at, p.line)),
+            )?;
+            self.touched.push(Touch::Stale(hts6.to_owned()));
         }
         Ok(())
+    }
+
+    /// Change the lines of one unit-value bucket; a bucket left without lines goes.
+    pub(crate) fn rewrite_unit_values(
+        &self,
+        bucket: &[u8],
+        change: impl FnOnce(&mut Vec<unit_values::Line>),
+    ) -> TxResult<()> {
+        let mut lines = match self.uv.get(bucket)? {
+            Some(v) => unit_values::lines(bucket, &v)?,
+            None => Vec::new(),
+        };
+        change(&mut lines);
+        if lines.is_empty() {
+            self.uv.remove(bucket.to_vec())
+        } else {
+            self.uv
+                .insert(bucket.to_vec(), unit_values::value_of(&mut lines))
+        }
     }
 
     /// Issue a new license valid from `day`: numbered, indexed, counted in the monitor.

@@ -40,6 +40,9 @@ pub(crate) const UPGRADE_V3: &[u8] = b"upgrade_v3";
 /// progress, and how many so far (u64); both go when it ends.
 pub(crate) const UPGRADE_V4: &[u8] = b"upgrade_v4";
 pub(crate) const UPGRADE_V4_COUNT: &[u8] = b"upgrade_v4_count";
+/// The upgrade to layout 5: the last unit-value key of layout 4 taken, and how many so far.
+pub(crate) const UPGRADE_V5: &[u8] = b"upgrade_v5";
+pub(crate) const UPGRADE_V5_COUNT: &[u8] = b"upgrade_v5_count";
 /// The layout of the aggregate cells (u64), see `aggregates::CELLS_LAYOUT`.
 pub(crate) const CELLS_LAYOUT: &[u8] = b"cells_layout";
 /// The mail queue's counts, kept by the writer (`mail_queue::MailDelta`).
@@ -193,9 +196,26 @@ pub(crate) fn audit_of_license_prefix(n: LicenseNumber) -> Vec<u8> {
     k
 }
 
-pub(crate) fn uv(hts6: &str, day: NaiveDate, n: LicenseNumber, line: u16) -> Vec<u8> {
+/// The unit values of one 6-digit HTS on one day for the bucket of 64 license numbers that
+/// holds `n` (layout 5): the prefix, the day, the bucket's first number.
+pub(crate) fn uv_bucket(hts6: &str, day: NaiveDate, n: LicenseNumber) -> Vec<u8> {
+    let mut k = uv_day(hts6, day.num_days_from_ce());
+    k.extend_from_slice(&license(super::postings::bucket_first(n)));
+    k
+}
+
+/// Where the unit values of `hts6` for the day numbered `day` (days from the common era)
+/// begin.
+pub(crate) fn uv_day(hts6: &str, day: i32) -> Vec<u8> {
     let mut k = uv_prefix(hts6);
-    k.extend_from_slice(&day.num_days_from_ce().to_be_bytes());
+    k.extend_from_slice(&day.to_be_bytes());
+    k
+}
+
+/// A unit value as layout 4 kept it, one key per product line (the upgrade's tests write it).
+#[cfg(test)]
+pub(crate) fn uv_line(hts6: &str, day: NaiveDate, n: LicenseNumber, line: u16) -> Vec<u8> {
+    let mut k = uv_day(hts6, day.num_days_from_ce());
     k.extend_from_slice(&license(n));
     k.extend_from_slice(&line.to_be_bytes());
     k

@@ -13,15 +13,18 @@
 //!   keys removed, their groups written) and counts them under `upgrade_v3`.
 //! - 3 → 4: the searches' index as postings (`postings`); a unit makes its index entries bits
 //!   of their buckets and keeps the last one under `upgrade_v4`.
+//! - 4 → 5: unit values in buckets (`unit_values`); a unit moves its product lines into their
+//!   buckets and keeps the last line's key under `upgrade_v5`.
 
 use super::codec::dec;
 use super::records::License;
-use super::{Result, Store, StoreError, keys};
+use super::{Result, Store, StoreError, keys, unit_values};
+use rust_decimal::Decimal;
 use std::ops::Bound;
 use std::path::Path;
 
 /// The layout this release writes.
-pub(crate) const STORE_LAYOUT: u64 = 4;
+pub(crate) const STORE_LAYOUT: u64 = 5;
 
 /// Licenses moved at most by one unit of the upgrade.
 pub(crate) const UPGRADE_UNIT: u64 = 2_000;
@@ -125,6 +128,50 @@ impl Store {
         })
     }
 
+    /// Bring a database of layout 4 to layout 5: every unit value of layout 4 (one key per
+    /// product line: HTS, day, license, line; the value as text) becomes a line of its bucket
+    /// (`unit_values`). Lines are taken in key order, where a bucket's key comes before its
+    /// lines' (it is their prefix with the bucket's first number); `upgrade_v5` in `meta`
+    /// keeps the last line taken, so a unit starts after it.
+    pub(crate) fn upgrade_to_v5(&self) -> Result<()> {
+        self.upgrade(5, "unit values", "unit values in buckets", |tx| {
+            let start = match tx.meta.get(keys::UPGRADE_V5)? {
+                Some(a) => Bound::Excluded(a.to_vec()),
+                None => Bound::Unbounded,
+            };
+            let mut taken = 0u64;
+            let mut last = None;
+            for kv in self.trees.uv.range((start, Bound::Unbounded)) {
+                let (k, v) = kv?;
+                let Some(line) = old_unit_value(&k, &v)? else {
+                    continue; // a bucket already written
+                };
+                if taken >= UPGRADE_UNIT {
+                    break;
+                }
+                let (bucket, l) = line;
+                tx.uv.remove(k.to_vec())?;
+                tx.rewrite_unit_values(&bucket, |lines| {
+                    lines.retain(|o| (o.at, o.line) != (l.at, l.line));
+                    lines.push(l);
+                })?;
+                last = Some(k);
+                taken += 1;
+            }
+            let before = tx.meta.counter(keys::UPGRADE_V5_COUNT)?;
+            let done = taken < UPGRADE_UNIT;
+            if done {
+                tx.meta.remove(keys::UPGRADE_V5)?;
+                tx.meta.remove(keys::UPGRADE_V5_COUNT)?;
+            } else if let Some(k) = last {
+                tx.meta.insert(keys::UPGRADE_V5, k)?;
+                tx.meta
+                    .insert(keys::UPGRADE_V5_COUNT, &(before + taken).to_be_bytes())?;
+            }
+            Ok((before + taken, done))
+        })
+    }
+
     /// Run an upgrade to layout `to` in units of change, each through the journal and flushed,
     /// until `unit` says it is done (its answer: how many `what` so far, and done); the last
     /// unit writes the mark. Progress is logged after the first unit, then every 5 s: a
@@ -171,4 +218,37 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// A unit value as layout 4 kept it (`HTS 0 day license line` → the value as text), as its
+/// bucket's key and its line there; `None` for a bucket of layout 5 (no line number).
+fn old_unit_value(k: &[u8], v: &[u8]) -> Result<Option<(Vec<u8>, unit_values::Line)>> {
+    let bad = |message: &str| StoreError::Decode {
+        key: keys::show(k),
+        message: message.into(),
+    };
+    let day_at = k
+        .iter()
+        .position(|b| *b == 0)
+        .ok_or_else(|| bad("a unit-value key without its HTS number's end"))?
+        + 1;
+    match k.len() - day_at {
+        10 => return Ok(None),
+        12 => {}
+        _ => return Err(bad("a unit-value key is neither a line nor a bucket")),
+    }
+    let n = keys::license_of(&k[day_at + 4..day_at + 10])
+        .ok_or_else(|| bad("a unit-value key without its license"))?;
+    let value = std::str::from_utf8(v)
+        .ok()
+        .and_then(|s| s.parse::<Decimal>().ok())
+        .ok_or_else(|| bad("a unit value is not a decimal"))?;
+    let mut bucket = k[..day_at + 4].to_vec();
+    bucket.extend_from_slice(&keys::license(super::postings::bucket_first(n)));
+    let line = unit_values::Line {
+        at: unit_values::place(n),
+        line: u16::from_be_bytes([k[day_at + 10], k[day_at + 11]]),
+        value,
+    };
+    Ok(Some((bucket, line)))
 }

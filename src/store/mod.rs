@@ -210,6 +210,9 @@ impl Store {
         if layout < 4 {
             store.upgrade_to_v4()?;
         }
+        if layout < 5 {
+            store.upgrade_to_v5()?;
+        }
         store.upgrade_cells()?;
         store.count_mail_once()?;
         store.mark_layout()?;
@@ -256,6 +259,8 @@ impl Store {
 mod postings_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod unit_values_tests;
 
 /// The store as the daemon's parts share it: readers take the current [`Store`] for each
 /// request. After an I/O error (a full or failing disk) sled writes nothing more, and dropping

@@ -124,7 +124,7 @@ fn as_layout_3(store: &Store) {
 }
 
 /// The database itself, once sled's threads have let go of its lock.
-fn raw(dir: &std::path::Path) -> sled::Db {
+pub(super) fn raw(dir: &std::path::Path) -> sled::Db {
     let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
         match sled::open(dir) {

@@ -51,6 +51,9 @@ pub(crate) struct Tx<'t> {
     seq: Option<u64>,
     /// Licenses issued by this unit, written as groups at the end (`groups`).
     issued: BTreeMap<LicenseNumber, License>,
+    /// The unit-value buckets this unit changes, each read once and written once at the end
+    /// (a bucket rewritten per product line would be copied and encoded up to 120 times).
+    uv_buckets: BTreeMap<Vec<u8>, Vec<unit_values::Line>>,
     ids: &'t sled::Db,
 }
 
@@ -98,6 +101,7 @@ impl<'t> Tx<'t> {
             mail_moves: MailDelta::default(),
             seq: None,
             issued: BTreeMap::new(),
+            uv_buckets: BTreeMap::new(),
             ids,
         }
     }
@@ -210,23 +214,25 @@ impl<'t> Tx<'t> {
         Ok(())
     }
 
-    /// Change the lines of one unit-value bucket; a bucket left without lines goes.
+    /// Change the lines of one unit-value bucket (written at the end; a bucket left without
+    /// lines goes).
     pub(crate) fn rewrite_unit_values(
-        &self,
+        &mut self,
         bucket: &[u8],
         change: impl FnOnce(&mut Vec<unit_values::Line>),
     ) -> TxResult<()> {
-        let mut lines = match self.uv.get(bucket)? {
-            Some(v) => unit_values::lines(bucket, &v)?,
-            None => Vec::new(),
+        let lines = match self.uv_buckets.entry(bucket.to_vec()) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let stored = match self.uv.get(bucket)? {
+                    Some(v) => unit_values::lines(bucket, &v)?,
+                    None => Vec::new(),
+                };
+                e.insert(stored)
+            }
         };
-        change(&mut lines);
-        if lines.is_empty() {
-            self.uv.remove(bucket.to_vec())
-        } else {
-            self.uv
-                .insert(bucket.to_vec(), unit_values::value_of(&mut lines))
-        }
+        change(lines);
+        Ok(())
     }
 
     /// Issue a new license valid from `day`: numbered, indexed, counted in the monitor.
@@ -422,12 +428,19 @@ impl<'t> Tx<'t> {
         Ok(())
     }
 
-    /// Write what was gathered: aggregate cells, the mail counts, the license counter, the
+    /// Write what was gathered: license groups, unit-value buckets, aggregate cells, the mail counts, the license counter, the
     /// day's statistics.
     pub(crate) fn finish(mut self) -> TxResult<Vec<Touch>> {
         for run in super::groups::runs(self.issued.values()) {
             self.licenses
                 .insert(&keys::group(run[0].number), super::groups::encode(&run)?)?;
+        }
+        for (bucket, mut lines) in std::mem::take(&mut self.uv_buckets) {
+            if lines.is_empty() {
+                self.uv.remove(bucket)?;
+            } else {
+                self.uv.insert(bucket, unit_values::value_of(&mut lines))?;
+            }
         }
         std::mem::take(&mut self.deltas).apply(self.agg)?;
         std::mem::take(&mut self.mail_moves).apply(self.meta)?;

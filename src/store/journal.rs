@@ -19,6 +19,14 @@
 //! or a complete one (applied in part or whole: applied again, each write being a final value,
 //! not a delta). [`replay`] does that when the store opens. Readers on other threads may see a
 //! unit half applied for the milliseconds step 2 takes; only the writer acts on what it reads.
+//!
+//! A big file is committed in slices, each a unit of change ([`Part`]), so that its writes are
+//! held a slice at a time. Its outcome must still be all or nothing, so a slice also keeps an
+//! *undo* record: each key it writes with the value it had before, written to the journal
+//! before the slice's redo chunks and kept after it is applied. The file's last unit removes
+//! the undo records in the same step as it is applied (its marker says so, and replay does
+//! the same). Undo records left at open belong to a file cut short: [`roll_back`] puts every
+//! key back as it was, newest slice first, and the file is judged again from the claimed copy.
 
 use super::StoreError;
 use super::change::TxResult;
@@ -30,6 +38,22 @@ use std::collections::BTreeMap;
 /// Largest journal chunk, so a big file's writes never sit in memory twice over.
 pub(crate) const CHUNK: usize = 1 << 20;
 const MARKER: u32 = u32::MAX;
+/// The first byte of an undo record's key (`[UNDO][slice u32][chunk u32]`); a redo entry's key
+/// starts with its sequence number, far below.
+const UNDO: u8 = 0xff;
+/// A marker's fifth byte when its unit ends a file in slices (its undo records go with it).
+const CONCLUDES: u8 = 1;
+
+/// Which unit of change this is, for a file committed in slices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Part {
+    /// A unit on its own (everything but a big file's slices).
+    Whole,
+    /// Slice `n` of a file: undo records are kept until the file's last unit.
+    Slice(u32),
+    /// A file's last unit: applied, it removes the file's undo records.
+    Last,
+}
 
 /// One tree as a unit of change sees it.
 pub(crate) struct TxTree<'t> {
@@ -119,11 +143,15 @@ pub(crate) fn commit(
     seq: u64,
     targets: &Trees<sled::Tree>,
     trees: &Trees<TxTree<'_>>,
+    part: Part,
 ) -> super::Result<()> {
     let writes: Vec<(TreeId, BTreeMap<IVec, Option<IVec>>)> =
         trees.iter().map(|(id, t)| (id, t.take())).collect();
-    if writes.iter().all(|(_, w)| w.is_empty()) {
+    if writes.iter().all(|(_, w)| w.is_empty()) && part != Part::Last {
         return Ok(());
+    }
+    if let Part::Slice(n) = part {
+        keep_undo(journal, n, targets, &writes)?;
     }
     let mut chunks = 0u32;
     let mut buf = Vec::with_capacity(CHUNK.min(64 * 1024));
@@ -140,7 +168,11 @@ pub(crate) fn commit(
         journal.insert(key(seq, chunks), buf)?;
         chunks += 1;
     }
-    journal.insert(key(seq, MARKER), &chunks.to_be_bytes())?;
+    let mut marker = chunks.to_be_bytes().to_vec();
+    if part == Part::Last {
+        marker.push(CONCLUDES);
+    }
+    journal.insert(key(seq, MARKER), marker)?;
     for (id, w) in writes {
         let tree = targets.get(id);
         for (k, v) in w {
@@ -152,10 +184,86 @@ pub(crate) fn commit(
             };
         }
     }
+    if part == Part::Last {
+        drop_undo(journal).map_err(unsettled)?;
+    }
     for c in (0..chunks).chain([MARKER]) {
         journal.remove(key(seq, c)).map_err(unsettled)?;
     }
     Ok(())
+}
+
+/// Slice `slice`'s undo record: every key it writes with the value it has now (none: the key
+/// is new), in chunks, before anything of the slice is journaled or applied.
+fn keep_undo(
+    journal: &sled::Tree,
+    slice: u32,
+    targets: &Trees<sled::Tree>,
+    writes: &[(TreeId, BTreeMap<IVec, Option<IVec>>)],
+) -> super::Result<()> {
+    let mut chunk = 0u32;
+    let mut buf = Vec::with_capacity(64 * 1024);
+    for (id, w) in writes {
+        let tree = targets.get(*id);
+        for k in w.keys() {
+            frame(&mut buf, *id, k, tree.get(k)?.as_deref());
+            if buf.len() >= CHUNK {
+                journal.insert(undo_key(slice, chunk), std::mem::take(&mut buf))?;
+                chunk += 1;
+            }
+        }
+    }
+    if !buf.is_empty() {
+        journal.insert(undo_key(slice, chunk), buf)?;
+    }
+    Ok(())
+}
+
+fn drop_undo(journal: &sled::Tree) -> sled::Result<()> {
+    for k in journal.scan_prefix([UNDO]).keys() {
+        journal.remove(k?)?;
+    }
+    Ok(())
+}
+
+/// Undo the slices of a file cut short (a crash, or a slice that failed): every key they
+/// wrote goes back to what it was before the first of them, newest slice first; then their
+/// undo records go. Each record is read whole before any is applied (a damaged one leaves the
+/// trees as they are and says so). Putting back is a final value, so a crash during it is
+/// finished by doing it again. Returns how many slices were undone.
+pub(crate) fn roll_back(journal: &sled::Tree, targets: &Trees<sled::Tree>) -> super::Result<u32> {
+    let mut slices = std::collections::BTreeSet::new();
+    for apply in [false, true] {
+        // Newest slice first: a key written by two slices ends as the older one found it.
+        for kv in journal.scan_prefix([UNDO]).rev() {
+            let (k, chunk) = kv?;
+            let slice = k
+                .get(1..5)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_be_bytes)
+                .ok_or_else(|| decode_error(&k, "an undo key is not nine bytes".into()))?;
+            slices.insert(slice);
+            read_chunk(&k, &chunk, |id, k, v| {
+                if apply {
+                    let tree = targets.get(id);
+                    match v {
+                        Some(v) => tree.insert(k, v)?,
+                        None => tree.remove(k)?,
+                    };
+                }
+                Ok(())
+            })?;
+        }
+    }
+    drop_undo(journal)?;
+    Ok(u32::try_from(slices.len()).unwrap_or(u32::MAX))
+}
+
+fn undo_key(slice: u32, chunk: u32) -> [u8; 9] {
+    let mut k = [UNDO; 9];
+    k[1..5].copy_from_slice(&slice.to_be_bytes());
+    k[5..].copy_from_slice(&chunk.to_be_bytes());
+    k
 }
 
 /// A write that failed after the marker: the store must be opened anew, which finishes the
@@ -175,14 +283,19 @@ pub(crate) fn replay(
     targets: &Trees<sled::Tree>,
 ) -> super::Result<(u32, u32)> {
     let (mut applied, mut dropped) = (0, 0);
-    while let Some((first, _)) = journal.first()? {
+    while let Some((first, _)) = journal.range(..[UNDO].as_slice()).next().transpose()? {
         let seq = seq_of(&first)?;
         let marker = journal.get(key(seq, MARKER))?;
-        let chunks = match marker {
-            Some(v) => Some(u32::from_be_bytes(v.as_ref().try_into().map_err(|_| {
-                decode_error(&first, "journal marker is not four bytes".into())
-            })?)),
-            None => None,
+        let (chunks, concludes) = match marker.as_deref() {
+            Some([a, b, c, d]) => (Some(u32::from_be_bytes([*a, *b, *c, *d])), false),
+            Some([a, b, c, d, CONCLUDES]) => (Some(u32::from_be_bytes([*a, *b, *c, *d])), true),
+            Some(_) => {
+                return Err(decode_error(
+                    &first,
+                    "journal marker is neither four bytes nor five".into(),
+                ));
+            }
+            None => (None, false),
         };
         let present =
             u32::try_from(journal.scan_prefix(seq.to_be_bytes()).count()).unwrap_or(u32::MAX);
@@ -207,6 +320,9 @@ pub(crate) fn replay(
                             Ok(())
                         })?;
                     }
+                }
+                if concludes {
+                    drop_undo(journal)?;
                 }
                 applied += 1;
             }
@@ -368,7 +484,7 @@ mod tests {
         }
         o.decisions.remove("gone").unwrap();
         o.decisions.insert("kept", "y").unwrap();
-        commit(&j, 1, &t, &o).unwrap();
+        commit(&j, 1, &t, &o, Part::Whole).unwrap();
         assert_eq!(t.licenses.len(), 3000);
         assert_eq!(t.decisions.get("gone").unwrap(), None);
         assert_eq!(t.decisions.get("kept").unwrap().unwrap(), "y");

@@ -137,7 +137,13 @@ pub struct Store {
     /// writes: the overlays read the trees, so two units at once could each miss the other's.
     writing: Mutex<Writing>,
     windows: Mutex<HashMap<String, unit_values::Window>>,
+    /// Files of more applications than this are committed in slices of this many.
+    slice_apps: usize,
 }
+
+/// Applications of one slice of a big file (`journal::Part`): a unit of change of 1,000
+/// applications holds about 4 MiB of writes.
+const SLICE_APPS: usize = 1_000;
 
 /// sled writes a snapshot as `snap.<lsn>.generating`, fsyncs it and only then renames it; a
 /// kill in between leaves a partial file that sled would take for the newest snapshot and
@@ -193,6 +199,7 @@ impl Store {
             journal: db.open_tree("journal")?,
             writing: Mutex::new(Writing::default()),
             windows: Mutex::new(HashMap::new()),
+            slice_apps: SLICE_APPS,
             db,
         };
         let (applied, dropped) = journal::replay(&store.journal, &store.trees)?;
@@ -201,6 +208,14 @@ impl Store {
                 applied,
                 dropped,
                 "finished the changes a crash interrupted (applied), dropped those it cut short"
+            );
+            store.flush()?;
+        }
+        let undone = journal::roll_back(&store.journal, &store.trees)?;
+        if undone > 0 {
+            tracing::warn!(
+                slices = undone,
+                "undid the slices of a file a crash cut short; it is judged again from its claimed copy"
             );
             store.flush()?;
         }
@@ -232,6 +247,40 @@ impl Store {
     /// `journal`). Not yet durable: the caller flushes (intake once per group commit, staff
     /// actions at once). Only the daemon's writer calls this, one unit at a time.
     pub(crate) fn transact<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> TxResult<T>) -> Result<T> {
+        self.transact_part(journal::Part::Whole, f)
+    }
+
+    /// Undo the slices of a file whose commit failed before its end (`journal::roll_back`).
+    /// If that fails too, the store takes no more writes until it is opened again, which
+    /// undoes them.
+    fn undo_slices(&self) {
+        let mut writing = self.writing.lock().unwrap_or_else(|p| p.into_inner());
+        match journal::roll_back(&self.journal, &self.trees) {
+            Ok(n) => tracing::warn!(slices = n, "undid the slices of a file whose commit failed"),
+            Err(e) => {
+                tracing::error!("cannot undo the slices of a file whose commit failed: {e}");
+                writing.unsettled = true;
+            }
+        }
+        // The W310 windows may hold unit values of licenses just undone.
+        self.windows
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// Commit files of more than `n` applications in slices of `n` (tests).
+    #[cfg(test)]
+    pub(crate) fn slice_at(&mut self, n: usize) {
+        self.slice_apps = n;
+    }
+
+    /// [`Store::transact`] for one part of a file committed in slices (`journal::Part`).
+    pub(crate) fn transact_part<T>(
+        &self,
+        part: journal::Part,
+        f: impl FnOnce(&mut Tx<'_>) -> TxResult<T>,
+    ) -> Result<T> {
         let mut writing = self.writing.lock().unwrap_or_else(|p| p.into_inner());
         if writing.unsettled {
             return Err(StoreError::Unsettled(
@@ -246,7 +295,7 @@ impl Store {
         };
         let entry = writing.next_entry;
         writing.next_entry += 1;
-        if let Err(e) = journal::commit(&self.journal, entry, &self.trees, &overlays) {
+        if let Err(e) = journal::commit(&self.journal, entry, &self.trees, &overlays, part) {
             writing.unsettled = matches!(e, StoreError::Unsettled(_));
             return Err(e);
         }
@@ -257,6 +306,8 @@ impl Store {
 
 #[cfg(test)]
 mod postings_tests;
+#[cfg(test)]
+mod slices_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub struct NewFiling<'a> {
 }
 
 /// The result of committing a file.
+#[derive(Debug)]
 pub struct Committed {
     pub ack: Vec<u8>,
     pub issued: Vec<LicenseNumber>,
@@ -186,10 +187,43 @@ impl Store {
 
     /// Commit a judged file in one unit of change: license numbers, licenses and indexes,
     /// aggregates, unit-value history, holds, control number, receipt with the ack bytes,
-    /// mail job and audit events (the steps are in `workflow::filing`). Not yet durable: call
-    /// [`Store::flush`].
+    /// mail job and audit events (the steps are in `workflow::filing`). A file of more than
+    /// [`Store::slice_apps`] applications is committed in slices, all or nothing all the same
+    /// (`journal::Part`). Not yet durable: call [`Store::flush`].
     pub fn commit(&self, f: &NewFiling<'_>) -> Result<Committed> {
-        self.transact(|tx| super::workflow::filing::commit(tx, f))
+        if f.verdict.apps.len() <= self.slice_apps {
+            return self.transact(|tx| super::workflow::filing::commit(tx, f));
+        }
+        self.commit_in_slices(f)
+    }
+
+    /// A big file a slice of applications at a time, so that what a unit of change holds
+    /// follows the slice, not the file; then its last unit (the ack, the receipt, what the
+    /// file did), which ends it. A slice or last unit that fails before it was journaled
+    /// whole is undone at once; one that fails after (the store then refuses writes until it
+    /// is opened again) is finished by replay and undone, or concluded, at the next open.
+    fn commit_in_slices(&self, f: &NewFiling<'_>) -> Result<Committed> {
+        use super::journal::Part;
+        use super::workflow::filing::{File, Settled, conclude, settle_all};
+        let file = File::new(f);
+        let mut settled = Settled::default();
+        let mut result = Ok(());
+        for (n, apps) in (0u32..).zip(f.verdict.apps.chunks(self.slice_apps)) {
+            result = self.transact_part(Part::Slice(n), |tx| {
+                settle_all(tx, &file, apps, &mut settled)
+            });
+            if result.is_err() {
+                break;
+            }
+        }
+        let result =
+            result.and_then(|()| self.transact_part(Part::Last, |tx| conclude(tx, &file, settled)));
+        if let Err(e) = &result
+            && !matches!(e, StoreError::Unsettled(_))
+        {
+            self.undo_slices();
+        }
+        result
     }
 }
 

@@ -10,17 +10,27 @@ use crate::store::records::*;
 use crate::store::{StoreError, keys};
 
 /// The file being committed, as every step names it.
-struct File<'f> {
+pub(in crate::store) struct File<'f> {
     f: &'f NewFiling<'f>,
     sha_hex: String,
     /// The receipt's key.
     rk: Vec<u8>,
 }
 
+impl<'f> File<'f> {
+    pub(in crate::store) fn new(f: &'f NewFiling<'f>) -> File<'f> {
+        File {
+            f,
+            sha_hex: hex::encode(f.facts.sha256),
+            rk: keys::receipt(f.sender, &f.facts.sha256),
+        }
+    }
+}
+
 /// What settling the applications gave: one issuance each, in order, and the licenses
 /// issued and otherwise touched.
 #[derive(Default)]
-struct Settled {
+pub(in crate::store) struct Settled {
     issuance: Vec<Issuance>,
     issued: Vec<LicenseNumber>,
     touched: Vec<LicenseNumber>,
@@ -28,16 +38,33 @@ struct Settled {
 
 /// Commit a judged file: the steps in order, in the caller's unit of change.
 pub(in crate::store) fn commit(tx: &mut Tx<'_>, f: &NewFiling<'_>) -> TxResult<Committed> {
-    let file = File {
-        f,
-        sha_hex: hex::encode(f.facts.sha256),
-        rk: keys::receipt(f.sender, &f.facts.sha256),
-    };
+    let file = File::new(f);
     let mut settled = Settled::default();
-    for app in &f.verdict.apps {
-        let iss = settle(tx, &file, app, &mut settled)?;
+    settle_all(tx, &file, &f.verdict.apps, &mut settled)?;
+    conclude(tx, &file, settled)
+}
+
+/// Settle `apps`, the file's applications in order (all of them, or the next slice).
+pub(in crate::store) fn settle_all(
+    tx: &mut Tx<'_>,
+    file: &File<'_>,
+    apps: &[AppVerdict],
+    settled: &mut Settled,
+) -> TxResult<()> {
+    for app in apps {
+        let iss = settle(tx, file, app, settled)?;
         settled.issuance.push(iss);
     }
+    Ok(())
+}
+
+/// Once every application is settled: the ack, the receipt and what the file did.
+pub(in crate::store) fn conclude(
+    tx: &mut Tx<'_>,
+    file: &File<'_>,
+    mut settled: Settled,
+) -> TxResult<Committed> {
+    let f = file.f;
     let ack = Ack::first(f.verdict, &f.facts, &settled.issuance).render();
     if f.verdict.reached_applications()
         && let Some(n) = f.verdict.control_value
@@ -45,8 +72,8 @@ pub(in crate::store) fn commit(tx: &mut Tx<'_>, f: &NewFiling<'_>) -> TxResult<C
         receipts::claim_control(tx, f.sender, n, &f.facts.sha256)?;
     }
     let status = f.verdict.status();
-    receipts::put_first(tx, &file.rk, &receipt(&file, status, &settled), &ack)?;
-    list_filed(tx, &file, status, &settled)?;
+    receipts::put_first(tx, &file.rk, &receipt(file, status, &settled), &ack)?;
+    list_filed(tx, file, status, &settled)?;
     tx.note_rejections(
         f.sender,
         f.filing_day,
@@ -63,7 +90,7 @@ pub(in crate::store) fn commit(tx: &mut Tx<'_>, f: &NewFiling<'_>) -> TxResult<C
         f.facts.received_at,
     )?;
     count_file(tx, f, status);
-    audit_receipt(tx, &file, status, &mut settled)?;
+    audit_receipt(tx, file, status, &mut settled)?;
     Ok(Committed {
         ack,
         issued: settled.issued,

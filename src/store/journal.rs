@@ -243,16 +243,7 @@ pub(crate) fn roll_back(journal: &sled::Tree, targets: &Trees<sled::Tree>) -> su
                 .map(u32::from_be_bytes)
                 .ok_or_else(|| decode_error(&k, "an undo key is not nine bytes".into()))?;
             slices.insert(slice);
-            read_chunk(&k, &chunk, |id, k, v| {
-                if apply {
-                    let tree = targets.get(id);
-                    match v {
-                        Some(v) => tree.insert(k, v)?,
-                        None => tree.remove(k)?,
-                    };
-                }
-                Ok(())
-            })?;
+            write_chunk(&k, &chunk, targets, apply)?;
         }
     }
     drop_undo(journal)?;
@@ -309,16 +300,7 @@ pub(crate) fn replay(
                         let chunk = journal
                             .get(k)?
                             .ok_or_else(|| decode_error(&k, "journal chunk vanished".into()))?;
-                        read_chunk(&k, &chunk, |id, k, v| {
-                            if apply {
-                                let tree = targets.get(id);
-                                match v {
-                                    Some(v) => tree.insert(k, v)?,
-                                    None => tree.remove(k)?,
-                                };
-                            }
-                            Ok(())
-                        })?;
+                        write_chunk(&k, &chunk, targets, apply)?;
                     }
                 }
                 if concludes {
@@ -392,6 +374,25 @@ fn frame(buf: &mut Vec<u8>, tree: TreeId, k: &[u8], v: Option<&[u8]>) {
         buf.extend_from_slice(&(v.len() as u32).to_be_bytes());
         buf.extend_from_slice(v);
     }
+}
+
+/// Read every frame of a chunk (`at` is its key) and, if `apply`, write each to its tree.
+fn write_chunk(
+    at: &[u8],
+    chunk: &[u8],
+    targets: &Trees<sled::Tree>,
+    apply: bool,
+) -> super::Result<()> {
+    read_chunk(at, chunk, |id, k, v| {
+        if apply {
+            let tree = targets.get(id);
+            match v {
+                Some(v) => tree.insert(k, v)?,
+                None => tree.remove(k)?,
+            };
+        }
+        Ok(())
+    })
 }
 
 /// Each frame of a chunk, in order, to `f`: its tree, key and value (none: a removal).

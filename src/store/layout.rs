@@ -114,17 +114,7 @@ impl Store {
                     taken += 1;
                 }
             }
-            let before = tx.meta.counter(keys::UPGRADE_V4_COUNT)?;
-            let done = taken < UPGRADE_UNIT;
-            if done {
-                tx.meta.remove(keys::UPGRADE_V4)?;
-                tx.meta.remove(keys::UPGRADE_V4_COUNT)?;
-            } else if let Some(k) = last {
-                tx.meta.insert(keys::UPGRADE_V4, k)?;
-                tx.meta
-                    .insert(keys::UPGRADE_V4_COUNT, &(before + taken).to_be_bytes())?;
-            }
-            Ok((before + taken, done))
+            keep_progress(tx, (keys::UPGRADE_V4, keys::UPGRADE_V4_COUNT), taken, last)
         })
     }
 
@@ -158,17 +148,7 @@ impl Store {
                 last = Some(k);
                 taken += 1;
             }
-            let before = tx.meta.counter(keys::UPGRADE_V5_COUNT)?;
-            let done = taken < UPGRADE_UNIT;
-            if done {
-                tx.meta.remove(keys::UPGRADE_V5)?;
-                tx.meta.remove(keys::UPGRADE_V5_COUNT)?;
-            } else if let Some(k) = last {
-                tx.meta.insert(keys::UPGRADE_V5, k)?;
-                tx.meta
-                    .insert(keys::UPGRADE_V5_COUNT, &(before + taken).to_be_bytes())?;
-            }
-            Ok((before + taken, done))
+            keep_progress(tx, (keys::UPGRADE_V5, keys::UPGRADE_V5_COUNT), taken, last)
         })
     }
 
@@ -218,6 +198,27 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// The progress of an upgrade that takes entries in key order, at the end of one of its units
+/// (`taken` entries, the last `last`), under `(last key, count)` in `meta`: both go when the
+/// unit took less than a whole unit (it was the last). Returns how many so far, and done.
+fn keep_progress(
+    tx: &mut super::change::Tx<'_>,
+    (last_key, count_key): (&[u8], &[u8]),
+    taken: u64,
+    last: Option<sled::IVec>,
+) -> super::change::TxResult<(u64, bool)> {
+    let before = tx.meta.counter(count_key)?;
+    let done = taken < UPGRADE_UNIT;
+    if done {
+        tx.meta.remove(last_key)?;
+        tx.meta.remove(count_key)?;
+    } else if let Some(k) = last {
+        tx.meta.insert(last_key, k)?;
+        tx.meta.insert(count_key, &(before + taken).to_be_bytes())?;
+    }
+    Ok((before + taken, done))
 }
 
 /// A unit value as layout 4 kept it (`HTS 0 day license line` → the value as text), as its

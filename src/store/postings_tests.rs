@@ -21,7 +21,7 @@ fn year() -> u16 {
 }
 
 /// A supervisor cancels license `seq` of [`year`].
-fn cancel(store: &Store, seq: u32) {
+pub(super) fn cancel(store: &Store, seq: u32) {
     store
         .staff_cancel(
             LicenseNumber::new(year(), seq),
@@ -124,7 +124,7 @@ fn as_layout_3(store: &Store) {
 }
 
 /// The database itself, once sled's threads have let go of its lock.
-pub(super) fn raw(dir: &std::path::Path) -> sled::Db {
+fn raw(dir: &std::path::Path) -> sled::Db {
     let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
         match sled::open(dir) {
@@ -155,41 +155,44 @@ fn a_layout_3_index_becomes_postings_at_open_also_when_the_upgrade_is_cut_short(
         assert!(entries > 5_000, "{entries} index keys of layout 3");
         want
     };
-    // The first open stops a few writes into its second unit, as a kill would.
+    open_cut_short(d.path(), 3, keys::UPGRADE_V4);
+    let store = Store::open(d.path()).unwrap();
+    assert_eq!(index(&store), want, "the same postings as layout 4 writes");
+    assert_eq!(licenses(&store), want_licenses);
+    assert_upgraded(&store, &[keys::UPGRADE_V4, keys::UPGRADE_V4_COUNT]);
+}
+
+/// Open the store in `dir` with its upgrade stopped a few writes into its second unit, as a
+/// kill would; it is still marked `layout`, with its progress kept under `progress`.
+pub(super) fn open_cut_short(dir: &std::path::Path, layout: u64, progress: &[u8]) {
     {
         let unit = usize::try_from(super::layout::UPGRADE_UNIT).unwrap();
         super::journal::crash_point::after(Some(unit * 2 + 500));
-        let r = Store::open(d.path());
+        let r = Store::open(dir);
         super::journal::crash_point::after(None);
         let e = r.err().expect("the cut upgrade fails the open");
         assert!(e.is_io(), "{e}");
     }
-    {
-        let db = raw(d.path());
-        let meta = db.open_tree("meta").unwrap();
-        assert_eq!(
-            meta.get(keys::STORE_LAYOUT).unwrap().as_deref(),
-            Some(&3u64.to_be_bytes()[..]),
-            "not marked before it is done"
-        );
-        assert!(
-            meta.get(keys::UPGRADE_V4).unwrap().is_some(),
-            "progress kept"
-        );
-    }
-    let store = Store::open(d.path()).unwrap();
-    assert_eq!(index(&store), want, "the same postings as layout 4 writes");
-    assert_eq!(licenses(&store), want_licenses);
+    let db = raw(dir);
+    let meta = db.open_tree("meta").unwrap();
+    assert_eq!(
+        meta.get(keys::STORE_LAYOUT).unwrap().as_deref(),
+        Some(&layout.to_be_bytes()[..]),
+        "not marked before it is done"
+    );
+    assert!(meta.get(progress).unwrap().is_some(), "progress kept");
+}
+
+/// The store is marked with this release's layout and the upgrade's `progress` keys are gone.
+pub(super) fn assert_upgraded(store: &Store, progress: &[&[u8]]) {
     let meta = &store.trees.meta;
     assert_eq!(
         meta.get(keys::STORE_LAYOUT).unwrap().as_deref(),
         Some(&super::layout::STORE_LAYOUT.to_be_bytes()[..])
     );
-    assert!(
-        meta.get(keys::UPGRADE_V4).unwrap().is_none(),
-        "progress gone"
-    );
-    assert!(meta.get(keys::UPGRADE_V4_COUNT).unwrap().is_none());
+    for k in progress {
+        assert!(meta.get(k).unwrap().is_none(), "progress gone");
+    }
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! license's lines out, and the upgrade of layout 4's one key per line at open, also when cut
 //! short.
 
-use super::records::{Actor, License};
+use super::records::License;
 use super::unit_values::{self, Line};
 use super::{Store, keys};
 use crate::filing::model::LicenseNumber;
@@ -108,18 +108,7 @@ fn a_cancellation_takes_its_lines_out_and_an_empty_bucket_goes() {
     let d = tempfile::tempdir().unwrap();
     let store = Store::open(d.path()).unwrap();
     super::tests::generate_into(&store, 1, 3, 11);
-    let cancel = |seq| {
-        store
-            .staff_cancel(
-                LicenseNumber::new(2026, seq),
-                "filed in error",
-                &Actor::Staff("sup".into()),
-                chrono::Utc::now(),
-                &[],
-                &|_, _| false,
-            )
-            .unwrap();
-    };
+    let cancel = |seq| super::postings_tests::cancel(&store, seq);
     cancel(2);
     let left = held(&store);
     assert!(left.iter().all(|(_, n, ..)| n.seq != 2), "{left:?}");
@@ -178,27 +167,7 @@ fn layout_4_unit_values_become_buckets_at_open_also_when_the_upgrade_is_cut_shor
         assert_eq!(store.trees.uv.len(), want.len(), "one key per line");
         (want, (hts, median))
     };
-    {
-        let unit = usize::try_from(super::layout::UPGRADE_UNIT).unwrap();
-        super::journal::crash_point::after(Some(unit * 2 + 500));
-        let r = Store::open(d.path());
-        super::journal::crash_point::after(None);
-        let e = r.err().expect("the cut upgrade fails the open");
-        assert!(e.is_io(), "{e}");
-    }
-    {
-        let db = super::postings_tests::raw(d.path());
-        let meta = db.open_tree("meta").unwrap();
-        assert_eq!(
-            meta.get(keys::STORE_LAYOUT).unwrap().as_deref(),
-            Some(&4u64.to_be_bytes()[..]),
-            "not marked before it is done"
-        );
-        assert!(
-            meta.get(keys::UPGRADE_V5).unwrap().is_some(),
-            "progress kept"
-        );
-    }
+    super::postings_tests::open_cut_short(d.path(), 4, keys::UPGRADE_V5);
     let store = Store::open(d.path()).unwrap();
     assert_eq!(held(&store), want, "the same lines as layout 5 writes");
     assert!(
@@ -207,14 +176,5 @@ fn layout_4_unit_values_become_buckets_at_open_also_when_the_upgrade_is_cut_shor
     );
     let (hts, median) = want_median;
     assert_eq!(store.unit_value_median(&hts, day()).unwrap(), median);
-    let meta = &store.trees.meta;
-    assert_eq!(
-        meta.get(keys::STORE_LAYOUT).unwrap().as_deref(),
-        Some(&super::layout::STORE_LAYOUT.to_be_bytes()[..])
-    );
-    assert!(
-        meta.get(keys::UPGRADE_V5).unwrap().is_none(),
-        "progress gone"
-    );
-    assert!(meta.get(keys::UPGRADE_V5_COUNT).unwrap().is_none());
+    super::postings_tests::assert_upgraded(&store, &[keys::UPGRADE_V5, keys::UPGRADE_V5_COUNT]);
 }

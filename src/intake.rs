@@ -275,6 +275,9 @@ impl Intake {
                 continue;
             };
             for e in rd.flatten() {
+                if is_probe(&file_name_text(&e.file_name())) {
+                    continue;
+                }
                 let path = ib.claimed.join(e.file_name());
                 present.insert(path.clone());
                 self.candidates.entry(path).or_insert(Candidate {
@@ -896,11 +899,19 @@ pub(crate) fn claimed_folder(inbox: &Path, preferred: &Path) -> std::io::Result<
     claimed_folder_in_inbox(inbox)
 }
 
+/// The start of the probe files' names (see [`renames_between`]).
+const PROBE: &str = ".aim-claim-probe-";
+
 /// Whether a file can be renamed from `a` to `b`: the same file system and the same mount (a
 /// bind mount, such as each of systemd's `ReadWritePaths=`, refuses a rename across it with
-/// `EXDEV` even on one disk). Tried with a hidden probe file, which intake ignores.
+/// `EXDEV` even on one disk). Tried with a hidden probe file, which intake ignores in an inbox
+/// and a claimed folder alike. A kill between its steps leaves it behind: the probes of
+/// earlier runs are removed first.
 fn renames_between(a: &Path, b: &Path) -> bool {
-    let name = format!(".aim-claim-probe-{}", std::process::id());
+    for dir in [a, b] {
+        remove_probes(dir);
+    }
+    let name = format!("{PROBE}{}", std::process::id());
     let (in_b, in_a) = (b.join(&name), a.join(&name));
     if std::fs::write(&in_b, b"").is_err() {
         return false;
@@ -908,6 +919,26 @@ fn renames_between(a: &Path, b: &Path) -> bool {
     let ok = std::fs::rename(&in_b, &in_a).is_ok();
     let _ = std::fs::remove_file(if ok { &in_a } else { &in_b });
     ok
+}
+
+/// Remove the probe files a killed run left in `dir` (never a folder, never followed).
+fn remove_probes(dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        if is_probe(&file_name_text(&e.file_name()))
+            && e.file_type().is_ok_and(|t| !t.is_dir())
+            && std::fs::remove_file(e.path()).is_ok()
+        {
+            tracing::info!(file = %sanitize(&e.path().display().to_string()), "removed a probe file an earlier run left behind");
+        }
+    }
+}
+
+/// A probe file's name ([`renames_between`]): the daemon's own, never a filing.
+fn is_probe(name: &str) -> bool {
+    name.starts_with(PROBE)
 }
 
 /// [`CLAIMED_IN_INBOX`] of `inbox`, made (or checked) as the daemon's own, mode 0700.

@@ -573,3 +573,54 @@ fn restart_after_a_kill_while_the_store_writes_its_snapshot() {
     let again = d.wait_ack(&outbox, "a2.ack.xml");
     assert_eq!(again, fs::read(outbox.join("a.ack.xml")).unwrap());
 }
+
+/// At each start the daemon checks that a file can be renamed from its claimed folder into the
+/// inbox, with an empty hidden probe file it writes in the claimed folder, renames into the
+/// inbox and removes. A kill in between left the probe behind, and the next start took a probe
+/// in the claimed folder for a claimed filing: it answered it (`.aim-claim-probe-<pid>.ack.xml`
+/// in the partner's outbox) and archived it. Made here exactly: the probes a kill leaves at
+/// either step, then a start and a filing.
+#[test]
+fn restart_after_a_kill_while_the_claimed_folder_is_probed() {
+    let env = Env::new();
+    let (inbox, outbox) = (env.inbox_of(ACME), env.outbox_of(ACME));
+    fs::create_dir_all(&inbox).unwrap();
+    {
+        let mut d = env.start_ready();
+        d.signal(rustix::process::Signal::TERM);
+        assert_eq!(d.wait_exit(WAIT).code(), Some(0));
+    }
+    // `<data>/claimed/<ID>` when the data folder is on the inbox's file system.
+    let claimed = env.data.join("claimed").join(ACME);
+    assert!(claimed.is_dir(), "{:?}", entry_names(&env.data));
+    fs::write(claimed.join(".aim-claim-probe-4194301"), b"").unwrap();
+    fs::write(inbox.join(".aim-claim-probe-4194302"), b"").unwrap();
+    let mut d = env.start_ready();
+    let a = valid_with_control("4002");
+    drop_file(&inbox, "a.xml", &a);
+    d.wait_ack(&outbox, "a.ack.xml");
+    let sha_a = sha256_hex(a.as_bytes());
+    d.wait_for("a.xml in the archive", WAIT, || {
+        archived(&env).contains_key(&sha_a).then_some(())
+    });
+    let probes = |dir: &std::path::Path| -> Vec<String> {
+        entry_names(dir)
+            .into_iter()
+            .filter(|n| n.contains("aim-claim-probe"))
+            .collect()
+    };
+    assert_eq!(probes(&outbox), Vec::<String>::new(), "a probe answered");
+    assert_eq!(archived(&env).len(), 1, "a probe archived");
+    assert_eq!(
+        probes(&claimed),
+        Vec::<String>::new(),
+        "a probe left claimed"
+    );
+    assert_eq!(
+        probes(&inbox),
+        Vec::<String>::new(),
+        "a probe left in the inbox"
+    );
+    d.signal(rustix::process::Signal::TERM);
+    assert_eq!(d.wait_exit(WAIT).code(), Some(0));
+}

@@ -188,7 +188,7 @@ impl Store {
     /// Commit a judged file in one unit of change: license numbers, licenses and indexes,
     /// aggregates, unit-value history, holds, control number, receipt with the ack bytes,
     /// mail job and audit events (the steps are in `workflow::filing`). A file of more than
-    /// [`Store::slice_apps`] applications is committed in slices, all or nothing all the same
+    /// 1,000 applications (`SLICE_APPS`) is committed in slices, all or nothing all the same
     /// (`journal::Part`). Not yet durable: call [`Store::flush`].
     pub fn commit(&self, f: &NewFiling<'_>) -> Result<Committed> {
         if f.verdict.apps.len() <= self.slice_apps {

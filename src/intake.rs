@@ -221,6 +221,33 @@ impl Intake {
         })
     }
 
+    /// Files a crash left claimed: read from where they are, at once (part of [`Intake::scan`]).
+    fn scan_claimed(&mut self, now: Instant, present: &mut HashSet<PathBuf>) {
+        for (n, ib) in self.inboxes.iter().enumerate() {
+            let Ok(rd) = std::fs::read_dir(&ib.claimed) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                if is_probe(&file_name_text(&e.file_name())) {
+                    remove_probe(&e);
+                    continue;
+                }
+                let path = ib.claimed.join(e.file_name());
+                present.insert(path.clone());
+                self.candidates.entry(path).or_insert(Candidate {
+                    inbox: n,
+                    size: 0,
+                    mtime: None,
+                    stable_since: now,
+                    writing: false,
+                    awaiting_open: false,
+                    claimed: true,
+                    ready: true,
+                });
+            }
+        }
+    }
+
     /// Full scan of every inbox (startup and periodic backstop). Reports folders in the inbox
     /// root that belong to no registered partner, once each.
     pub(crate) fn scan(&mut self) {
@@ -234,6 +261,10 @@ impl Intake {
             };
             for e in rd.flatten() {
                 let name = file_name_text(&e.file_name());
+                if is_probe(&name) {
+                    remove_probe(&e);
+                    continue;
+                }
                 if is_in_progress_name(&name) {
                     continue;
                 }
@@ -269,29 +300,7 @@ impl Intake {
                 }
             }
         }
-        // Files a crash left claimed: read from where they are, at once.
-        for (n, ib) in self.inboxes.iter().enumerate() {
-            let Ok(rd) = std::fs::read_dir(&ib.claimed) else {
-                continue;
-            };
-            for e in rd.flatten() {
-                if is_probe(&file_name_text(&e.file_name())) {
-                    continue;
-                }
-                let path = ib.claimed.join(e.file_name());
-                present.insert(path.clone());
-                self.candidates.entry(path).or_insert(Candidate {
-                    inbox: n,
-                    size: 0,
-                    mtime: None,
-                    stable_since: now,
-                    writing: false,
-                    awaiting_open: false,
-                    claimed: true,
-                    ready: true,
-                });
-            }
-        }
+        self.scan_claimed(now, &mut present);
         self.candidates.retain(|p, _| present.contains(p));
         if let Ok(rd) = std::fs::read_dir(&self.inbox_root) {
             for e in rd.flatten() {
@@ -905,12 +914,9 @@ const PROBE: &str = ".aim-claim-probe-";
 /// Whether a file can be renamed from `a` to `b`: the same file system and the same mount (a
 /// bind mount, such as each of systemd's `ReadWritePaths=`, refuses a rename across it with
 /// `EXDEV` even on one disk). Tried with a hidden probe file, which intake ignores in an inbox
-/// and a claimed folder alike. A kill between its steps leaves it behind: the probes of
-/// earlier runs are removed first.
+/// and a claimed folder alike. A kill between its steps leaves it behind: intake's scans
+/// remove it (`remove_probe`).
 fn renames_between(a: &Path, b: &Path) -> bool {
-    for dir in [a, b] {
-        remove_probes(dir);
-    }
     let name = format!("{PROBE}{}", std::process::id());
     let (in_b, in_a) = (b.join(&name), a.join(&name));
     if std::fs::write(&in_b, b"").is_err() {
@@ -921,18 +927,11 @@ fn renames_between(a: &Path, b: &Path) -> bool {
     ok
 }
 
-/// Remove the probe files a killed run left in `dir` (never a folder, never followed).
-fn remove_probes(dir: &Path) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in rd.flatten() {
-        if is_probe(&file_name_text(&e.file_name()))
-            && e.file_type().is_ok_and(|t| !t.is_dir())
-            && std::fs::remove_file(e.path()).is_ok()
-        {
-            tracing::info!(file = %sanitize(&e.path().display().to_string()), "removed a probe file an earlier run left behind");
-        }
+/// Remove a probe file a killed run left behind, found by a scan (never a folder, never
+/// followed). Probes are made only while intake is being set up, before any scan.
+fn remove_probe(e: &std::fs::DirEntry) {
+    if e.file_type().is_ok_and(|t| !t.is_dir()) && std::fs::remove_file(e.path()).is_ok() {
+        tracing::info!(file = %sanitize(&e.path().display().to_string()), "removed a probe file an earlier run left behind");
     }
 }
 

@@ -189,8 +189,7 @@ impl<'t> Tx<'t> {
                 value: p.unit_value(),
             };
             self.rewrite_unit_values(&keys::uv_bucket(hts6, day, n), |lines| {
-                lines.retain(|l| (l.at, l.line) != (line.at, line.line));
-                lines.push(line);
+                unit_values::put(lines, line);
             })?;
             self.touched.push(if new {
                 Touch::Added(hts6.to_owned(), line.value, n, day)
@@ -207,7 +206,7 @@ impl<'t> Tx<'t> {
             let hts6 = p.hts.hts6();
             self.rewrite_unit_values(
                 &keys::uv_bucket(hts6, lic.valid_from, lic.number),
-                |lines| lines.retain(|l| (l.at, l.line) != (at, p.line)),
+                |lines| unit_values::take_out(lines, at, p.line),
             )?;
             self.touched.push(Touch::Stale(hts6.to_owned()));
         }
@@ -428,8 +427,8 @@ impl<'t> Tx<'t> {
         Ok(())
     }
 
-    /// Write what was gathered: license groups, unit-value buckets, aggregate cells, the mail counts, the license counter, the
-    /// day's statistics.
+    /// Write what was gathered: license groups, unit-value buckets, aggregate cells, the mail
+    /// counts, the license counter, the day's statistics.
     pub(crate) fn finish(mut self) -> TxResult<Vec<Touch>> {
         for run in super::groups::runs(self.issued.values()) {
             self.licenses

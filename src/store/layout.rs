@@ -141,10 +141,7 @@ impl Store {
                 }
                 let (bucket, l) = line;
                 tx.uv.remove(k.to_vec())?;
-                tx.rewrite_unit_values(&bucket, |lines| {
-                    lines.retain(|o| (o.at, o.line) != (l.at, l.line));
-                    lines.push(l);
-                })?;
+                tx.rewrite_unit_values(&bucket, |lines| unit_values::put(lines, l))?;
                 last = Some(k);
                 taken += 1;
             }

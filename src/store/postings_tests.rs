@@ -115,10 +115,15 @@ fn as_layout_3(store: &Store) {
             store.trees.index.insert(m, &[]).unwrap();
         }
     }
+    marked(store, 3);
+}
+
+/// Mark the store as of `layout` (an older one, made by a test) and flush it.
+pub(super) fn marked(store: &Store, layout: u64) {
     store
         .trees
         .meta
-        .insert(keys::STORE_LAYOUT, &3u64.to_be_bytes())
+        .insert(keys::STORE_LAYOUT, &layout.to_be_bytes())
         .unwrap();
     store.flush().unwrap();
 }

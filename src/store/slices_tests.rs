@@ -79,26 +79,27 @@ fn dump(store: &Store, ids: bool) -> Dump {
     all
 }
 
-/// A store with a first small file in it, and slices of `slice` applications.
+/// The store in `dir`, committing files of more than `slice` applications in slices.
 fn store_at(dir: &std::path::Path, slice: usize) -> Store {
     let mut store = Store::open(dir).unwrap();
     store.slice_at(slice);
     store
 }
 
-fn prepared(dir: &std::path::Path) {
-    let store = Store::open(dir).unwrap();
+/// A new store with a first small file in it.
+fn prepared() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
     let (name, bytes) = file(30, 1);
     let v = judge(&store, &bytes);
     commit(&store, &name, &bytes, &v).unwrap();
     store.flush().unwrap();
+    dir
 }
 
 #[test]
 fn a_big_file_in_slices_ends_as_one_unit_of_change_would() {
-    let (whole, sliced) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    prepared(whole.path());
-    prepared(sliced.path());
+    let (whole, sliced) = (prepared(), prepared());
     let (name, bytes) = file(450, 2);
     let outcome = |dir: &std::path::Path, slice: usize| {
         let store = store_at(dir, slice);
@@ -118,9 +119,7 @@ fn a_big_file_in_slices_ends_as_one_unit_of_change_would() {
 
 #[test]
 fn a_crash_inside_a_slice_leaves_nothing_of_the_file_and_it_is_filed_again_the_same() {
-    let (cut, clean) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    prepared(cut.path());
-    prepared(clean.path());
+    let (cut, clean) = (prepared(), prepared());
     let (name, bytes) = file(450, 2);
     let before = dump(&Store::open(cut.path()).unwrap(), true);
     {
@@ -152,9 +151,7 @@ fn a_crash_inside_a_slice_leaves_nothing_of_the_file_and_it_is_filed_again_the_s
 
 #[test]
 fn a_crash_inside_the_last_unit_is_finished_at_open() {
-    let (cut, clean) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    prepared(cut.path());
-    prepared(clean.path());
+    let (cut, clean) = (prepared(), prepared());
     let (name, bytes) = file(250, 2);
     let want = {
         let store = store_at(clean.path(), 100);
@@ -170,8 +167,7 @@ fn a_crash_inside_the_last_unit_is_finished_at_open() {
         usize::MAX / 2 - crash_point::left().unwrap()
     };
     // The same again, stopped a few writes before the end: inside the last unit.
-    let cut2 = tempfile::tempdir().unwrap();
-    prepared(cut2.path());
+    let cut2 = prepared();
     {
         let store = store_at(cut2.path(), 100);
         let v = judge(&store, &bytes);
@@ -193,8 +189,7 @@ fn a_crash_inside_the_last_unit_is_finished_at_open() {
 
 #[test]
 fn a_slice_that_fails_is_undone_at_once_and_the_store_goes_on() {
-    let d = tempfile::tempdir().unwrap();
-    prepared(d.path());
+    let d = prepared();
     let store = store_at(d.path(), 100);
     let before = dump(&store, true);
     let (name, bytes) = file(450, 2);

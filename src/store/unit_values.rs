@@ -33,6 +33,24 @@ pub(crate) struct Line {
     pub value: Decimal,
 }
 
+impl Line {
+    /// The license of this line, in the bucket whose first number is `first`.
+    pub(crate) fn license(&self, first: LicenseNumber) -> LicenseNumber {
+        LicenseNumber::new(first.year, first.seq + u32::from(self.at))
+    }
+}
+
+/// Put `line` into a bucket's lines, in place of the same license's line of that number.
+pub(crate) fn put(lines: &mut Vec<Line>, line: Line) {
+    take_out(lines, line.at, line.line);
+    lines.push(line);
+}
+
+/// Take the line `line` of the license at `at` out of a bucket's lines.
+pub(crate) fn take_out(lines: &mut Vec<Line>, at: u8, line: u16) {
+    lines.retain(|l| (l.at, l.line) != (at, line));
+}
+
 /// Bytes of one line in a bucket's value: place, line number, `Decimal::serialize`.
 const LINE: usize = 1 + 2 + 16;
 
@@ -123,7 +141,7 @@ impl Store {
                         message: "a unit-value key ends in a license number".into(),
                     })?;
                 for l in lines(&k, &v)? {
-                    licenses.insert(LicenseNumber::new(first.year, first.seq + u32::from(l.at)));
+                    licenses.insert(l.license(first));
                     sorted.push(l.value);
                 }
             }

@@ -26,8 +26,7 @@ fn held(store: &Store) -> BTreeSet<(String, LicenseNumber, u16, Decimal)> {
         let hts = std::str::from_utf8(&k[..6]).unwrap().to_owned();
         let first = keys::license_of(&k[k.len() - 6..]).unwrap();
         for l in unit_values::lines(&k, &v).unwrap() {
-            let n = LicenseNumber::new(first.year, first.seq + u32::from(l.at));
-            all.insert((hts.clone(), n, l.line, l.value));
+            all.insert((hts.clone(), l.license(first), l.line, l.value));
         }
     }
     all
@@ -144,12 +143,7 @@ fn as_layout_4(store: &Store) {
     for k in buckets {
         store.trees.uv.remove(k).unwrap();
     }
-    store
-        .trees
-        .meta
-        .insert(keys::STORE_LAYOUT, &4u64.to_be_bytes())
-        .unwrap();
-    store.flush().unwrap();
+    super::postings_tests::marked(store, 4);
 }
 
 #[test]

@@ -30,12 +30,20 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
+# A one-off build: incremental state would only take disk (the build and the tests' folders
+# must fit on a small CI disk; the free space is shown before and after the build).
+export CARGO_INCREMENTAL=0
+free_space() { df -h --output=avail,target . "${TMPDIR:-/tmp}" | sed 's/^/   /'; }
+echo "== free space before the build"; free_space
+
 echo "== format and lints"
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 
 echo "== unit, integration and end-to-end tests"
 cargo build --release
+cargo test --all-targets --no-run
+echo "== free space after the build"; free_space
 cargo test --all-targets
 
 echo "== the published monitor in headless Chromium (axe-core WCAG 2.1 AA, 360 and 1280 px)"

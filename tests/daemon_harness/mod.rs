@@ -161,10 +161,27 @@ impl Daemon {
         if let Some(st) = child.try_wait().expect("try_wait") {
             self.child = None;
             panic!(
-                "the daemon exited unexpectedly ({st}); its stderr:\n{}",
-                self.stderr_tail()
+                "the daemon exited unexpectedly ({st}); its stderr:\n{}\n{}",
+                self.stderr_tail(),
+                self.disk_space()
             );
         }
+    }
+
+    /// `df` of the test's folder: a daemon that ended on "No space left" says whose disk filled.
+    fn disk_space(&self) -> String {
+        let dir = self.stderr_path.parent().unwrap_or(Path::new("/"));
+        Command::new("df")
+            .args(["-h", "--output=source,size,avail,target"])
+            .arg(dir)
+            .output()
+            .map(|o| {
+                format!(
+                    "free space where the test writes:\n{}",
+                    String::from_utf8_lossy(&o.stdout)
+                )
+            })
+            .unwrap_or_default()
     }
 
     /// Poll `f` every 25 ms until it gives a value, for at most `timeout`; the daemon must stay

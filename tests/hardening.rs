@@ -418,6 +418,138 @@ fn sigterm_on_a_full_data_disk_stops_within_10_s_and_the_next_start_finishes() {
 }
 
 #[test]
+fn a_daemon_started_on_a_full_data_disk_after_its_database_failed_waits_and_answers_every_file() {
+    if !is_root() {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    }
+    let env = Env::new();
+    // Stopped while the database had failed under big files: the next start has a journal
+    // to apply or a file cut short to roll back, and the disk is still full.
+    let (disk, mut d, _) = full_data_disk(&env);
+    std::thread::sleep(Duration::from_secs(3));
+    sigterm_within_10_s(&mut d, "a full data disk");
+    disk.fill(0);
+    let mut d = env.start();
+    wait_log(
+        &mut d,
+        "free space on the data disk",
+        Duration::from_secs(30),
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    d.assert_alive();
+    assert!(
+        d.stderr().contains(&env.data.display().to_string()),
+        "names the disk"
+    );
+    // Room again: every file is answered once, by this daemon.
+    disk.resize("256m");
+    all_answered(&env, &mut d);
+    sigterm_within_10_s(&mut d, "after the disk was grown");
+}
+
+#[test]
+fn a_daemon_started_on_a_full_data_disk_says_why_it_waits_and_resumes_by_itself() {
+    if !is_root() {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    }
+    let env = Env::new();
+    let disk = Tmpfs::mount(&env.data, "16m");
+    let mut d = env.start_ready();
+    sigterm_within_10_s(&mut d, "idle");
+    disk.fill(0);
+    drop_file(
+        &env.inbox_of(ACME),
+        "meanwhile.xml",
+        valid_with_control("4601"),
+    );
+    let mut d = env.start();
+    wait_log(
+        &mut d,
+        "free space on the data disk",
+        Duration::from_secs(30),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    d.assert_alive();
+    let log = d.stderr();
+    assert!(
+        log.contains(&env.data.display().to_string()),
+        "says where: {log}"
+    );
+    assert!(
+        acks(&env.outbox_of(ACME)).is_empty(),
+        "nothing answered while full"
+    );
+    disk.resize("64m");
+    d.wait_ack(&env.outbox_of(ACME), "meanwhile.ack.xml");
+    sigterm_within_10_s(&mut d, "after the disk was grown");
+}
+
+#[test]
+fn a_database_that_cannot_open_on_a_full_data_disk_waits_for_room_then_answers_the_file_once() {
+    if !is_root() {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    }
+    let env = Env::new();
+    env.add_staff("viewer");
+    let text = fs::read_to_string(&env.config)
+        .unwrap()
+        .replace("[intake]\n", "[intake]\nmax_applications = 100000\n");
+    fs::write(&env.config, text).unwrap();
+    let disk = Tmpfs::mount(&env.data, "256m");
+    let staging = env.dir.path().join("staging");
+    generate(&env, 1, 20_000, 3, &staging);
+    let mut d = env.start_ready();
+    move_into_inbox(&env, &staging);
+    // Stopped with the file's slices half applied: the next open rolls them back.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(acks(&env.outbox_of(ACME)).is_empty(), "still in hand");
+    sigterm_within_10_s(&mut d, "a huge file in hand");
+    disk.fill(0);
+    // Under systemd: it says why it is not ready, and asks for more start time meanwhile.
+    let notify = env.dir.path().join("notify.sock");
+    let systemd = std::os::unix::net::UnixDatagram::bind(&notify).unwrap();
+    systemd
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut d = env.start_with_env(&[("NOTIFY_SOCKET", notify.as_os_str())]);
+    wait_log(&mut d, "waiting for room", Duration::from_secs(60));
+    let mut note = vec![0u8; 4096];
+    let n = systemd.recv(&mut note).expect("a notification");
+    let note = String::from_utf8_lossy(&note[..n]);
+    assert!(
+        note.contains("STATUS=waiting for room: the database cannot open")
+            && note.contains("EXTEND_TIMEOUT_USEC=120000000")
+            && !note.contains("READY=1"),
+        "{note}"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    d.assert_alive();
+    let log = d.stderr();
+    assert!(
+        log.contains("free space on the data disk")
+            && log.contains(&env.data.display().to_string()),
+        "says what to do, and where: {log}"
+    );
+    disk.resize("512m");
+    let outbox = env.outbox_of(ACME);
+    d.wait_for("the huge file's ack", Duration::from_secs(600), || {
+        (acks(&outbox).len() == 1).then_some(())
+    });
+    wait_log(
+        &mut d,
+        "has room again: starting afresh",
+        Duration::from_secs(30),
+    );
+    let ack = read_ack(&fs::read(outbox.join(&acks(&outbox)[0])).unwrap());
+    let issued = ack.apps.iter().filter(|a| a.license.is_some()).count();
+    assert_eq!(status(&env)["licenses_on_record"], issued as u64);
+    sigterm_within_10_s(&mut d, "after the disk was grown");
+}
+
+#[test]
 fn sigterm_with_a_huge_file_in_hand_stops_within_10_s_and_the_next_start_answers_it() {
     let env = Env::new();
     env.add_staff("viewer");

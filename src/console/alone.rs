@@ -108,7 +108,7 @@ pub fn alone(config: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match crate::daemon::prepare(cfg.clone(), false) {
+    match crate::daemon::prepare(cfg.clone(), false, None) {
         Ok(prepared) => {
             if let Some(n) = &note {
                 tracing::info!(user = %user, "first-run session: {n}");

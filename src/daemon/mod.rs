@@ -66,6 +66,9 @@ pub enum DaemonError {
     /// process executes itself anew; recovery at start finishes what was unfinished).
     #[error("{0}: start aim again (it finishes what is unfinished)")]
     Restart(String),
+    /// Stopped (SIGTERM, SIGINT) before the daemon started, while it waited for room.
+    #[error("stopped before the daemon started")]
+    Stopped,
 }
 
 /// Counters for the status line and tests.

@@ -32,13 +32,13 @@ enum PauseKind {
 
 /// Free space the data disk needs for a group commit to start, and before the database is
 /// opened again after it was full.
-const MIN_FREE_DATA: u64 = 4 * 1024 * 1024;
+pub(super) const MIN_FREE_DATA: u64 = 4 * 1024 * 1024;
 
 const PAUSE_FIRST: Duration = Duration::from_secs(2);
 const PAUSE_MAX: Duration = Duration::from_secs(60);
 
 /// Bytes as staff read them: `3.2 MiB`.
-fn mib(bytes: u64) -> String {
+pub(super) fn mib(bytes: u64) -> String {
     // Display only: a disk's free bytes fit an f64 well enough for one decimal.
     #[allow(clippy::cast_precision_loss, reason = "one decimal of MiB is shown")]
     let m = bytes as f64 / 1_048_576.0;
@@ -46,7 +46,7 @@ fn mib(bytes: u64) -> String {
 }
 
 /// Bytes an unprivileged process may still write on `dir`'s file system.
-fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+pub(super) fn free_bytes(dir: &std::path::Path) -> Option<u64> {
     rustix::fs::statvfs(dir)
         .ok()
         .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
@@ -200,6 +200,67 @@ impl Daemon {
             p.next = Instant::now() + p.delay;
             tracing::debug!("still paused: {why}; next try in {} s", p.delay.as_secs());
         }
+    }
+}
+
+/// The database could not open for want of room (`ENOSPC`, `EDQUOT`): sled writes at open, and
+/// more when a journal left by a crash is applied or a file cut short is rolled back.
+pub(super) fn out_of_room(e: &crate::store::StoreError) -> bool {
+    match e {
+        crate::store::StoreError::Sled(sled::Error::Io(io)) => matches!(
+            io.raw_os_error(),
+            Some(code) if code == rustix::io::Errno::NOSPC.raw_os_error()
+                || code == rustix::io::Errno::DQUOT.raw_os_error()
+        ),
+        _ => false,
+    }
+}
+
+/// At start, the database could not open on a full data disk (`e`): wait, as a running daemon
+/// waits, until the disk has gained room for it (at least [`MIN_FREE_DATA`] more than it had
+/// when the open failed), saying why on stderr and in systemd's `STATUS=`, and asking systemd
+/// for more start time meanwhile. `Ok(false)`: `stop` came first.
+pub(super) fn wait_for_room_at_start(
+    data: &std::path::Path,
+    e: &crate::store::StoreError,
+    stop: &super::Shutdown,
+) -> bool {
+    let had = free_bytes(data).unwrap_or(0);
+    let wanted = had.saturating_add(MIN_FREE_DATA);
+    let why = format!(
+        "the database cannot open ({e}): free space on the data disk ({}); waiting for room ({} free, starting once {} are), then opening it afresh",
+        data.display(),
+        mib(had),
+        mib(wanted)
+    );
+    tracing::error!("{why}");
+    let mut delay = PAUSE_FIRST;
+    loop {
+        crate::service::notify::waiting_to_start(
+            &format!("waiting for room: {why}"),
+            PAUSE_MAX * 2,
+        );
+        let until = Instant::now() + delay;
+        while Instant::now() < until {
+            if stop.is_cancelled() {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let free = free_bytes(data).unwrap_or(0);
+        if free >= wanted {
+            tracing::info!(
+                "{} free on the data disk: opening the database afresh",
+                mib(free)
+            );
+            return true;
+        }
+        tracing::debug!(
+            "still waiting for room: {} free of {}",
+            mib(free),
+            mib(wanted)
+        );
+        delay = (delay * 2).min(PAUSE_MAX);
     }
 }
 

@@ -80,9 +80,18 @@ pub fn lock_data(data: &DataDir) -> Result<DataLock, DaemonError> {
             },
         });
     }
-    f.set_len(0)?;
-    f.seek(std::io::SeekFrom::Start(0))?;
-    writeln!(f, "{}", std::process::id())?;
+    // The pid only names the holder for the message above; the lock is the `flock`. On a full
+    // data disk it cannot be written, and the daemon starts (and waits for room) all the same.
+    let written = f
+        .set_len(0)
+        .and_then(|()| f.seek(std::io::SeekFrom::Start(0)))
+        .and_then(|_| writeln!(f, "{}", std::process::id()));
+    if let Err(e) = written {
+        eprintln!(
+            "aim: cannot write the process id into {} ({e}); the lock is held all the same",
+            data.lock().display()
+        );
+    }
     Ok(DataLock { file: f })
 }
 
@@ -165,7 +174,13 @@ pub struct Prepared {
 }
 
 /// Lock, log (`stderr_log`: also to stderr), open the store, bind the control socket.
-pub fn prepare(cfg: Config, stderr_log: bool) -> Result<Prepared, DaemonError> {
+/// `room`: the daemon's stop token when it may wait for room on a full data disk before the
+/// database opens (`aim daemon`); `aim` alone, with a person in front of it, says why and ends.
+pub fn prepare(
+    cfg: Config,
+    stderr_log: bool,
+    room: Option<&Shutdown>,
+) -> Result<Prepared, DaemonError> {
     let data = DataDir {
         root: cfg.data.clone(),
     };
@@ -175,7 +190,25 @@ pub fn prepare(cfg: Config, stderr_log: bool) -> Result<Prepared, DaemonError> {
     let lock = lock_data(&data)?;
     group_from_data_folder(&data.root);
     let log = init_logging(&data, stderr_log);
-    let store = Arc::new(SharedStore::open(&data.db())?);
+    let store = match SharedStore::open(&data.db()) {
+        Ok(s) => Arc::new(s),
+        // Crash-only, as when the database fails under a running daemon: once the disk has
+        // room, start afresh and open it then.
+        Err(e) => match room {
+            Some(stop) if super::pause::out_of_room(&e) => {
+                return Err(
+                    if super::pause::wait_for_room_at_start(&data.root, &e, stop) {
+                        DaemonError::Restart(format!(
+                            "the database could not open ({e}) and the data disk has room again"
+                        ))
+                    } else {
+                        DaemonError::Stopped
+                    },
+                );
+            }
+            _ => return Err(e.into()),
+        },
+    };
     let daemon = Daemon::new(cfg.clone(), store, Arc::new(crate::clock::SystemClock))?;
     let sock = data.socket();
     let listener = crate::api::server::bind(&sock, &cfg.staff_group).map_err(|source| {
@@ -461,7 +494,13 @@ pub fn serve(cfg: Config, status_line: bool) -> Result<(), DaemonError> {
     // Signals first: a SIGTERM during start-up (recovery, a long scan) ends the daemon cleanly
     // at the next file boundary instead of killing it mid-way.
     let stop = stop_on_signals(false)?;
-    let prepared = prepare(cfg.clone(), !status_line)?;
+    let prepared = match prepare(cfg.clone(), !status_line, Some(&stop)) {
+        Ok(p) => p,
+        Err(DaemonError::Stopped) => return Ok(()),
+        Err(DaemonError::Restart(_)) if signalled() => return Ok(()),
+        Err(DaemonError::Restart(why)) => return Err(restart_self(&why)),
+        Err(e) => return Err(e),
+    };
     let status = status_line.then(|| {
         let stats = prepared.stats();
         let stop = stop.clone();

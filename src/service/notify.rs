@@ -5,6 +5,18 @@ use sd_notify::NotifyState;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// Before the daemon is ready (waiting for room to open the database): say why in `STATUS=`
+/// and extend systemd's start timeout by `extend`, so a long wait is not taken for a hang.
+pub fn waiting_to_start(status: &str, extend: Duration) {
+    let usec = u32::try_from(extend.as_micros()).unwrap_or(u32::MAX);
+    if let Err(e) = sd_notify::notify(&[
+        NotifyState::Status(status),
+        NotifyState::ExtendTimeoutUsec(usec),
+    ]) {
+        tracing::debug!("cannot notify systemd: {e}");
+    }
+}
+
 pub struct Notifier {
     /// How often to pet: a quarter of `WATCHDOG_USEC`, so a pet is never more than half an
     /// interval late even when a turn of the loop takes a while. `None`: no watchdog.

@@ -508,6 +508,25 @@ fn a_database_that_cannot_open_on_a_full_data_disk_waits_for_room_then_answers_t
     assert!(acks(&env.outbox_of(ACME)).is_empty(), "still in hand");
     sigterm_within_10_s(&mut d, "a huge file in hand");
     disk.fill(0);
+    // `aim` alone, with a person at its terminal: says why and what to do, exits 1.
+    let alone = Command::new("script")
+        .arg("-qefc")
+        .arg(format!("{} --config {}", aim_bin(), env.config.display()))
+        .arg("/dev/null")
+        .current_dir(env.dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("script(1), from bsdutils");
+    let said = String::from_utf8_lossy(&alone.stdout);
+    assert_eq!(alone.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("aim: the database cannot open")
+            && said.contains(&format!(
+                "free space on the data disk ({})",
+                env.data.display()
+            )),
+        "{said}"
+    );
     // Under systemd: it says why it is not ready, and asks for more start time meanwhile.
     let notify = env.dir.path().join("notify.sock");
     let systemd = std::os::unix::net::UnixDatagram::bind(&notify).unwrap();

@@ -66,6 +66,14 @@ pub enum DaemonError {
     /// process executes itself anew; recovery at start finishes what was unfinished).
     #[error("{0}: start aim again (it finishes what is unfinished)")]
     Restart(String),
+    /// The database cannot open for want of room, and nobody waits for it (`aim` alone).
+    #[error(
+        "the database cannot open ({source}): free space on the data disk ({data}), then start aim again (it finishes what is unfinished)"
+    )]
+    NoRoom {
+        data: String,
+        source: crate::store::StoreError,
+    },
     /// Stopped (SIGTERM, SIGINT) before the daemon started, while it waited for room.
     #[error("stopped before the daemon started")]
     Stopped,

@@ -206,6 +206,12 @@ pub fn prepare(
                     },
                 );
             }
+            None if super::pause::out_of_room(&e) => {
+                return Err(DaemonError::NoRoom {
+                    data: data.root.display().to_string(),
+                    source: e,
+                });
+            }
             _ => return Err(e.into()),
         },
     };

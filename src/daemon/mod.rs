@@ -67,13 +67,8 @@ pub enum DaemonError {
     #[error("{0}: start aim again (it finishes what is unfinished)")]
     Restart(String),
     /// The database cannot open for want of room, and nobody waits for it (`aim` alone).
-    #[error(
-        "the database cannot open ({source}): free space on the data disk ({data}), then start aim again (it finishes what is unfinished)"
-    )]
-    NoRoom {
-        data: String,
-        source: crate::store::StoreError,
-    },
+    #[error("{0}, then start aim again (it finishes what is unfinished)")]
+    NoRoom(String),
     /// Stopped (SIGTERM, SIGINT) before the daemon started, while it waited for room.
     #[error("stopped before the daemon started")]
     Stopped,

@@ -216,30 +216,38 @@ pub(super) fn out_of_room(e: &crate::store::StoreError) -> bool {
     }
 }
 
-/// At start, the database could not open on a full data disk (`e`): wait, as a running daemon
-/// waits, until the disk has gained room for it (at least [`MIN_FREE_DATA`] more than it had
-/// when the open failed), saying why on stderr and in systemd's `STATUS=`, and asking systemd
-/// for more start time meanwhile. `Ok(false)`: `stop` came first.
+/// Why the database may not open yet: the data disk has less than [`MIN_FREE_DATA`] free.
+pub(super) fn short_of_room(data: &std::path::Path) -> Option<String> {
+    let free = free_bytes(data)?;
+    (free < MIN_FREE_DATA).then(|| {
+        format!(
+            "the data disk is full ({} free, opening the database needs {}): free space on the data disk ({})",
+            mib(free),
+            mib(MIN_FREE_DATA),
+            data.display()
+        )
+    })
+}
+
+/// At start, before the daemon is ready: wait until the data disk has `wanted` bytes free,
+/// backing off as a paused intake does, saying `why` on stderr (the log) and in systemd's
+/// `STATUS=`, and extending systemd's start timeout meanwhile. `false`: `stop` came first.
 pub(super) fn wait_for_room_at_start(
     data: &std::path::Path,
-    e: &crate::store::StoreError,
+    why: &str,
+    wanted: u64,
     stop: &super::Shutdown,
 ) -> bool {
-    let had = free_bytes(data).unwrap_or(0);
-    let wanted = had.saturating_add(MIN_FREE_DATA);
-    let why = format!(
-        "the database cannot open ({e}): free space on the data disk ({}); waiting for room ({} free, starting once {} are), then opening it afresh",
-        data.display(),
-        mib(had),
-        mib(wanted)
+    tracing::error!(
+        "{why}; waiting for room (starting once {} are free), trying again in {} s, then less often (at most every {} s)",
+        mib(wanted),
+        PAUSE_FIRST.as_secs(),
+        PAUSE_MAX.as_secs()
     );
-    tracing::error!("{why}");
+    let status = format!("waiting for room: {why}");
     let mut delay = PAUSE_FIRST;
     loop {
-        crate::service::notify::waiting_to_start(
-            &format!("waiting for room: {why}"),
-            PAUSE_MAX * 2,
-        );
+        crate::service::notify::waiting_to_start(&status, PAUSE_MAX * 2);
         let until = Instant::now() + delay;
         while Instant::now() < until {
             if stop.is_cancelled() {
@@ -249,10 +257,7 @@ pub(super) fn wait_for_room_at_start(
         }
         let free = free_bytes(data).unwrap_or(0);
         if free >= wanted {
-            tracing::info!(
-                "{} free on the data disk: opening the database afresh",
-                mib(free)
-            );
+            tracing::info!("{} free on the data disk: opening the database", mib(free));
             return true;
         }
         tracing::debug!(

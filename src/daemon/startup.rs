@@ -2,7 +2,7 @@
 //! (mail, control socket, publisher, systemd notifications, metrics), all stopped by one
 //! [`Shutdown`] token.
 
-use super::{Daemon, DaemonError, Shutdown, Stats, publisher};
+use super::{Daemon, DaemonError, Shutdown, Stats, pause, publisher};
 use crate::config::Config;
 use crate::store::SharedStore;
 use std::path::PathBuf;
@@ -190,31 +190,7 @@ pub fn prepare(
     let lock = lock_data(&data)?;
     group_from_data_folder(&data.root);
     let log = init_logging(&data, stderr_log);
-    let store = match SharedStore::open(&data.db()) {
-        Ok(s) => Arc::new(s),
-        // Crash-only, as when the database fails under a running daemon: once the disk has
-        // room, start afresh and open it then.
-        Err(e) => match room {
-            Some(stop) if super::pause::out_of_room(&e) => {
-                return Err(
-                    if super::pause::wait_for_room_at_start(&data.root, &e, stop) {
-                        DaemonError::Restart(format!(
-                            "the database could not open ({e}) and the data disk has room again"
-                        ))
-                    } else {
-                        DaemonError::Stopped
-                    },
-                );
-            }
-            None if super::pause::out_of_room(&e) => {
-                return Err(DaemonError::NoRoom {
-                    data: data.root.display().to_string(),
-                    source: e,
-                });
-            }
-            _ => return Err(e.into()),
-        },
-    };
+    let store = open_store(&data, room)?;
     let daemon = Daemon::new(cfg.clone(), store, Arc::new(crate::clock::SystemClock))?;
     let sock = data.socket();
     let listener = crate::api::server::bind(&sock, &cfg.staff_group).map_err(|source| {
@@ -239,6 +215,44 @@ pub fn prepare(
         _lock: lock,
         _log: log,
     })
+}
+
+/// The database opens only with room for it ([`pause::MIN_FREE_DATA`], as a group commit needs):
+/// sled writes at open, and more when a journal left by a crash is applied or a big file cut
+/// short is rolled back. Without room `aim daemon` (`room`: its stop token) waits, as a running
+/// daemon waits; `aim` alone, with a person in front of it, says why and ends.
+fn open_store(data: &DataDir, room: Option<&Shutdown>) -> Result<Arc<SharedStore>, DaemonError> {
+    if let Some(why) = pause::short_of_room(&data.root) {
+        let Some(stop) = room else {
+            return Err(DaemonError::NoRoom(why));
+        };
+        if !pause::wait_for_room_at_start(&data.root, &why, pause::MIN_FREE_DATA, stop) {
+            return Err(DaemonError::Stopped);
+        }
+    }
+    match SharedStore::open(&data.db()) {
+        Ok(s) => Ok(Arc::new(s)),
+        // Even with the floor free, recovery may need more. Crash-only, as when the database
+        // fails under a running daemon: once the disk has gained room, start afresh.
+        Err(e) if pause::out_of_room(&e) => {
+            let why = format!(
+                "the database cannot open ({e}): free space on the data disk ({})",
+                data.root.display()
+            );
+            let Some(stop) = room else {
+                return Err(DaemonError::NoRoom(why));
+            };
+            let had = pause::free_bytes(&data.root).unwrap_or(0);
+            if pause::wait_for_room_at_start(&data.root, &why, had + pause::MIN_FREE_DATA, stop) {
+                Err(DaemonError::Restart(format!(
+                    "the database could not open ({e}) and the data disk has room again"
+                )))
+            } else {
+                Err(DaemonError::Stopped)
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 impl Prepared {

@@ -617,11 +617,15 @@ impl Tmpfs {
         );
     }
 
-    /// Fill it up, leaving about `leave_kib` KiB.
+    /// Fill it up, leaving about `leave_kib` KiB (a filler file of its own each time: filling
+    /// again adds to what the earlier fillers took).
     pub fn fill(&self, leave_kib: u64) -> PathBuf {
         let s = rustix::fs::statvfs(&self.0).unwrap();
         let free_kib = s.f_bavail * s.f_frsize / 1024;
-        let filler = self.0.join("filler");
+        let filler = (0..)
+            .map(|i| self.0.join(format!("filler-{i}")))
+            .find(|p| !p.exists())
+            .expect("a free filler name");
         let mut f = fs::File::create(&filler).unwrap();
         let chunk = vec![0u8; 1024];
         for _ in 0..free_kib.saturating_sub(leave_kib) {

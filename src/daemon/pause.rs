@@ -274,6 +274,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_a_full_disk_or_quota_is_want_of_room() {
+        let io = |code| {
+            crate::store::StoreError::Sled(sled::Error::Io(std::io::Error::from_raw_os_error(
+                code,
+            )))
+        };
+        assert!(out_of_room(&io(rustix::io::Errno::NOSPC.raw_os_error())));
+        assert!(out_of_room(&io(rustix::io::Errno::DQUOT.raw_os_error())));
+        // A failing disk is not waited for: the daemon says so and ends.
+        assert!(!out_of_room(&io(rustix::io::Errno::IO.raw_os_error())));
+        assert!(!out_of_room(&io(rustix::io::Errno::ACCESS.raw_os_error())));
+    }
+
+    #[test]
     fn free_space_is_said_in_mib() {
         assert_eq!(mib(MIN_FREE_DATA), "4.0 MiB");
         assert_eq!(mib(65_536), "0.1 MiB");

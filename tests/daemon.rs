@@ -32,6 +32,26 @@ fn let_rescans_pass() {
 
 /// Case 1: Every case of expected.json through the inbox of the daemon.
 #[test]
+fn a_new_data_folder_starts_at_the_current_layout_without_upgrade_messages() {
+    let env = Env::new();
+    for start in 1..=2 {
+        let mut d = env.start_ready();
+        drop_file(
+            &env.inbox_of(ACME),
+            &format!("f{start}.xml"),
+            valid_with_control(&format!("470{start}")),
+        );
+        d.wait_ack(&env.outbox_of(ACME), &format!("f{start}.ack.xml"));
+        d.signal(rustix::process::Signal::TERM);
+        assert!(d.wait_exit(Duration::from_secs(10)).success());
+        let log = d.stderr();
+        for noise in ["upgrade", "rebuilt", "counted once"] {
+            assert!(!log.contains(noise), "start {start} says {noise:?}:\n{log}");
+        }
+    }
+}
+
+#[test]
 fn every_sample_end_to_end() {
     let env = Env::new();
     let mut d = env.start_ready();

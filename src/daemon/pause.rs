@@ -276,9 +276,7 @@ mod tests {
     #[test]
     fn only_a_full_disk_or_quota_is_want_of_room() {
         let io = |code| {
-            crate::store::StoreError::Sled(sled::Error::Io(std::io::Error::from_raw_os_error(
-                code,
-            )))
+            crate::store::StoreError::Sled(sled::Error::Io(std::io::Error::from_raw_os_error(code)))
         };
         assert!(out_of_room(&io(rustix::io::Errno::NOSPC.raw_os_error())));
         assert!(out_of_room(&io(rustix::io::Errno::DQUOT.raw_os_error())));

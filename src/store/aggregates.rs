@@ -158,11 +158,14 @@ impl Store {
             .meta
             .insert(keys::CELLS_LAYOUT, &CELLS_LAYOUT.to_be_bytes())?;
         self.flush()?;
-        tracing::info!(
-            licenses,
-            cells,
-            "monitor cells rebuilt from the licenses on record (layout {CELLS_LAYOUT})"
-        );
+        // A new database has nothing to rebuild, and nothing to say.
+        if licenses > 0 {
+            tracing::info!(
+                licenses,
+                cells,
+                "monitor cells rebuilt from the licenses on record (layout {CELLS_LAYOUT})"
+            );
+        }
         Ok(true)
     }
 

@@ -177,12 +177,14 @@ impl Store {
             Ok(())
         })?;
         self.flush()?;
-        tracing::info!(
-            queued = c.queued,
-            retrying = c.retrying,
-            dead = c.dead,
-            "mail queue counted once; the counts are kept from now on"
-        );
+        if c.queued + c.retrying + c.dead > 0 {
+            tracing::info!(
+                queued = c.queued,
+                retrying = c.retrying,
+                dead = c.dead,
+                "mail queue counted once; the counts are kept from now on"
+            );
+        }
         Ok(true)
     }
 

@@ -193,7 +193,12 @@ impl Store {
             }
         };
         // Before anything is read or replayed: a newer layout is not this release's to touch.
-        let layout = Store::check_layout(&db.open_tree(trees::TreeId::Meta.name())?, dir)?;
+        // A database created just now is of this release's layout: nothing to upgrade.
+        let layout = if db.was_recovered() {
+            Store::check_layout(&db.open_tree(trees::TreeId::Meta.name())?, dir)?
+        } else {
+            layout::STORE_LAYOUT
+        };
         let store = Store {
             trees: Trees::try_new(|id| db.open_tree(id.name()))?,
             journal: db.open_tree("journal")?,

@@ -402,7 +402,7 @@ fn a_data_disk_grown_under_the_daemon_lets_it_resume_by_itself() {
 }
 
 #[test]
-fn sigterm_on_a_full_data_disk_stops_within_10_s_and_the_next_start_finishes() {
+fn sigterm_on_a_full_data_disk_stops_within_10_s_and_the_next_start_waits_for_room_then_finishes() {
     if !is_root() {
         eprintln!("skipped: mounting a tmpfs needs root");
         return;
@@ -412,47 +412,34 @@ fn sigterm_on_a_full_data_disk_stops_within_10_s_and_the_next_start_finishes() {
     std::thread::sleep(Duration::from_secs(3));
     let took = sigterm_within_10_s(&mut d, "a full data disk");
     eprintln!("stopped on a full disk in {took:?}");
-    disk.resize("256m");
-    let mut d = env.start_ready();
-    all_answered(&env, &mut d);
-}
-
-#[test]
-fn a_daemon_started_on_a_full_data_disk_after_its_database_failed_waits_and_answers_every_file() {
-    if !is_root() {
-        eprintln!("skipped: mounting a tmpfs needs root");
-        return;
-    }
-    let env = Env::new();
-    // Stopped while the database had failed under big files: the next start has a journal
-    // to apply or a file cut short to roll back, and the disk is still full.
-    let (disk, mut d, _) = full_data_disk(&env);
-    std::thread::sleep(Duration::from_secs(3));
-    sigterm_within_10_s(&mut d, "a full data disk");
+    // The next start has a journal to apply or a file cut short to roll back, on a disk
+    // still full: it waits with the database closed.
     disk.fill(0);
     let mut d = env.start();
-    wait_log(
-        &mut d,
-        &format!(
-            "free space on the data disk ({}); waiting for room (starting once 4.0 MiB are free)",
-            env.data.display()
-        ),
-        Duration::from_secs(30),
-    );
-    assert!(
-        !d.stderr().contains("intake started"),
-        "the database stays closed until there is room"
-    );
-    std::thread::sleep(Duration::from_secs(3));
-    d.assert_alive();
-    assert!(
-        d.stderr().contains(&env.data.display().to_string()),
-        "names the disk"
-    );
+    waits_for_room(&env, &mut d);
     // Room again: every file is answered once, by this daemon.
     disk.resize("256m");
     all_answered(&env, &mut d);
     sigterm_within_10_s(&mut d, "after the disk was grown");
+}
+
+/// A daemon started on a full data disk says why and what to free, and waits with its
+/// database closed.
+fn waits_for_room(env: &Env, d: &mut Daemon) {
+    wait_log(
+        d,
+        &format!(
+            "free space on the data disk ({}); waiting for room (starting once 4.0 MiB are free)",
+            env.data.display()
+        ),
+        Duration::from_secs(60),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    d.assert_alive();
+    assert!(
+        !d.stderr().contains("intake started"),
+        "the database stays closed until there is room"
+    );
 }
 
 #[test]
@@ -472,25 +459,7 @@ fn a_daemon_started_on_a_full_data_disk_says_why_it_waits_and_resumes_by_itself(
         valid_with_control("4601"),
     );
     let mut d = env.start();
-    wait_log(
-        &mut d,
-        &format!(
-            "free space on the data disk ({}); waiting for room (starting once 4.0 MiB are free)",
-            env.data.display()
-        ),
-        Duration::from_secs(30),
-    );
-    assert!(
-        !d.stderr().contains("intake started"),
-        "the database stays closed until there is room"
-    );
-    std::thread::sleep(Duration::from_secs(2));
-    d.assert_alive();
-    let log = d.stderr();
-    assert!(
-        log.contains(&env.data.display().to_string()),
-        "says where: {log}"
-    );
+    waits_for_room(&env, &mut d);
     assert!(
         acks(&env.outbox_of(ACME)).is_empty(),
         "nothing answered while full"
@@ -500,29 +469,76 @@ fn a_daemon_started_on_a_full_data_disk_says_why_it_waits_and_resumes_by_itself(
     sigterm_within_10_s(&mut d, "after the disk was grown");
 }
 
-#[test]
-fn a_big_file_cut_short_on_a_full_data_disk_waits_for_room_to_open_then_is_answered_once() {
-    if !is_root() {
-        eprintln!("skipped: mounting a tmpfs needs root");
-        return;
-    }
-    let env = Env::new();
+/// One file of 20,000 applications (about 30 MB, under the size limit) dropped: the daemon
+/// has it in hand (read, being judged or committed in slices).
+fn a_huge_file_in_hand(env: &Env) -> Daemon {
     env.add_staff("viewer");
     let text = fs::read_to_string(&env.config)
         .unwrap()
         .replace("[intake]\n", "[intake]\nmax_applications = 100000\n");
     fs::write(&env.config, text).unwrap();
-    let disk = Tmpfs::mount(&env.data, "256m");
     let staging = env.dir.path().join("staging");
-    generate(&env, 1, 20_000, 3, &staging);
-    let mut d = env.start_ready();
-    move_into_inbox(&env, &staging);
-    // Stopped in the file: the next open applies what the journal holds and rolls back the
-    // slices of a file cut short, which needs room.
+    generate(env, 1, 20_000, 3, &staging);
+    let size: u64 = fs::read_dir(&staging)
+        .unwrap()
+        .flatten()
+        .map(|e| e.metadata().unwrap().len())
+        .sum();
+    assert!(
+        (20_000_000..33_554_432).contains(&size),
+        "a huge file within the limit: {size} bytes"
+    );
+    let d = env.start_ready();
+    move_into_inbox(env, &staging);
     std::thread::sleep(Duration::from_millis(1500));
     assert!(acks(&env.outbox_of(ACME)).is_empty(), "still in hand");
+    d
+}
+
+/// The huge file's one ack: every application answered, and as many licenses on record as it
+/// issued.
+fn the_huge_file_answered_once(env: &Env, d: &mut Daemon) {
+    let outbox = env.outbox_of(ACME);
+    d.wait_for("the huge file's ack", Duration::from_secs(600), || {
+        (acks(&outbox).len() == 1).then_some(())
+    });
+    let ack = read_ack(&fs::read(outbox.join(&acks(&outbox)[0])).unwrap());
+    assert_eq!(ack.apps.len(), 20_000);
+    let issued = ack.apps.iter().filter(|a| a.license.is_some()).count();
+    assert_eq!(status(env)["licenses_on_record"], issued as u64);
+}
+
+#[test]
+fn sigterm_with_a_huge_file_in_hand_stops_within_10_s_and_the_next_start_answers_it() {
+    let env = Env::new();
+    let mut d = a_huge_file_in_hand(&env);
     let took = sigterm_within_10_s(&mut d, "a huge file in hand");
     eprintln!("stopped with a 20,000-application file in hand in {took:?}");
+    let mut d = env.start_ready();
+    the_huge_file_answered_once(&env, &mut d);
+}
+
+#[test]
+fn a_huge_file_cut_short_by_a_crash_on_a_full_data_disk_waits_for_room_then_is_answered_once() {
+    if !is_root() {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    }
+    let env = Env::new();
+    let disk = Tmpfs::mount(&env.data, "256m");
+    // Killed in the file: the next open applies what the journal holds and rolls back the
+    // slices of a file cut short, which needs room.
+    let mut d = a_huge_file_in_hand(&env);
+    d.wait_for(
+        "a slice of the file applied",
+        Duration::from_secs(120),
+        || (status(&env)["licenses_on_record"].as_u64() > Some(0)).then_some(()),
+    );
+    d.kill();
+    assert!(
+        acks(&env.outbox_of(ACME)).is_empty(),
+        "killed before its last unit"
+    );
     disk.fill(0);
     // `aim` alone, with a person at its terminal: says why and what to do, exits 1.
     // (Under `timeout`: were the database opened, the console would wait for keys.)
@@ -552,7 +568,7 @@ fn a_big_file_cut_short_on_a_full_data_disk_waits_for_room_to_open_then_is_answe
         .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
     let mut d = env.start_with_env(&[("NOTIFY_SOCKET", notify.as_os_str())]);
-    wait_log(&mut d, "waiting for room", Duration::from_secs(60));
+    waits_for_room(&env, &mut d);
     let mut note = vec![0u8; 4096];
     let n = systemd.recv(&mut note).expect("a notification");
     let note = String::from_utf8_lossy(&note[..n]);
@@ -562,67 +578,21 @@ fn a_big_file_cut_short_on_a_full_data_disk_waits_for_room_to_open_then_is_answe
             && !note.contains("READY=1"),
         "{note}"
     );
-    std::thread::sleep(Duration::from_secs(2));
-    d.assert_alive();
-    let log = d.stderr();
-    assert!(
-        log.contains("free space on the data disk")
-            && log.contains(&env.data.display().to_string()),
-        "says what to do, and where: {log}"
-    );
     disk.resize("512m");
-    let outbox = env.outbox_of(ACME);
-    d.wait_for("the huge file's ack", Duration::from_secs(600), || {
-        (acks(&outbox).len() == 1).then_some(())
-    });
     wait_log(
         &mut d,
         "free on the data disk: opening the database",
         Duration::from_secs(30),
     );
-    let ack = read_ack(&fs::read(outbox.join(&acks(&outbox)[0])).unwrap());
-    let issued = ack.apps.iter().filter(|a| a.license.is_some()).count();
-    assert_eq!(status(&env)["licenses_on_record"], issued as u64);
-    sigterm_within_10_s(&mut d, "after the disk was grown");
-}
-
-#[test]
-fn sigterm_with_a_huge_file_in_hand_stops_within_10_s_and_the_next_start_answers_it() {
-    let env = Env::new();
-    env.add_staff("viewer");
-    // One file of 20,000 applications (about 30 MB), under the size limit.
-    let text = fs::read_to_string(&env.config)
-        .unwrap()
-        .replace("[intake]\n", "[intake]\nmax_applications = 100000\n");
-    fs::write(&env.config, text).unwrap();
-    let staging = env.dir.path().join("staging");
-    generate(&env, 1, 20_000, 3, &staging);
-    let size: u64 = fs::read_dir(&staging)
-        .unwrap()
-        .flatten()
-        .map(|e| e.metadata().unwrap().len())
-        .sum();
+    d.wait_ready();
     assert!(
-        (20_000_000..33_554_432).contains(&size),
-        "a huge file within the limit: {size} bytes"
+        d.stderr()
+            .contains("undid the slices of a file a crash cut short"),
+        "{}",
+        d.stderr()
     );
-    let mut d = env.start_ready();
-    move_into_inbox(&env, &staging);
-    // In hand: read, being judged or committed.
-    std::thread::sleep(Duration::from_millis(1500));
-    assert!(acks(&env.outbox_of(ACME)).is_empty(), "still in hand");
-    let took = sigterm_within_10_s(&mut d, "a huge file in hand");
-    eprintln!("stopped with a 20,000-application file in hand in {took:?}");
-    // The next start answers it, once.
-    let mut d = env.start_ready();
-    let outbox = env.outbox_of(ACME);
-    d.wait_for("the huge file's ack", Duration::from_secs(600), || {
-        (acks(&outbox).len() == 1).then_some(())
-    });
-    let ack = read_ack(&fs::read(outbox.join(&acks(&outbox)[0])).unwrap());
-    assert_eq!(ack.apps.len(), 20_000);
-    let issued = ack.apps.iter().filter(|a| a.license.is_some()).count();
-    assert_eq!(status(&env)["licenses_on_record"], issued as u64);
+    the_huge_file_answered_once(&env, &mut d);
+    sigterm_within_10_s(&mut d, "after the disk was grown");
 }
 
 #[test]

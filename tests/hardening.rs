@@ -464,6 +464,17 @@ fn a_daemon_started_on_a_full_data_disk_says_why_it_waits_and_resumes_by_itself(
         acks(&env.outbox_of(ACME)).is_empty(),
         "nothing answered while full"
     );
+    // Staff asking meanwhile are told it is starting, not that no daemon runs.
+    let o = env.aim(&["status"]);
+    let (_, err) = out_text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "the aim daemon on {} is starting and does not answer yet",
+            env.data.display()
+        )),
+        "{err}"
+    );
     disk.resize("64m");
     d.wait_ack(&env.outbox_of(ACME), "meanwhile.ack.xml");
     sigterm_within_10_s(&mut d, "after the disk was grown");

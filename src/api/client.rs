@@ -26,6 +26,11 @@ pub enum ClientError {
         config: String,
         why: String,
     },
+    /// A daemon holds the data folder's lock but does not listen yet: it is starting.
+    #[error(
+        "the aim daemon on {data} is starting and does not answer yet (it recovers what was unfinished, or waits for room on a full data disk): see `systemctl status aim` or its log under {data}/log, and try again"
+    )]
+    Starting { data: String },
     /// The socket's permissions keep this user out.
     #[error(
         "{user} may not open the control socket {socket}: it belongs to group {group} (mode 0660); ask an administrator to add you to that group (`usermod -aG {group} {user}`), then log in again"
@@ -81,6 +86,20 @@ fn group_of(path: &Path) -> Option<String> {
 /// Turn a connect failure into what the person must do.
 pub fn connect_error(socket: &Path, config: &Path, e: &std::io::Error) -> ClientError {
     let s = socket.display().to_string();
+    if matches!(
+        e.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+    ) && let Some(data) = socket.parent()
+    {
+        let data = crate::daemon::DataDir {
+            root: data.to_path_buf(),
+        };
+        if data.held_by_a_daemon() {
+            return ClientError::Starting {
+                data: data.root.display().to_string(),
+            };
+        }
+    }
     match e.kind() {
         std::io::ErrorKind::NotFound => ClientError::NoDaemon {
             socket: s,

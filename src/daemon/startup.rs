@@ -35,6 +35,16 @@ impl DataDir {
     pub fn lock(&self) -> PathBuf {
         self.root.join("aim.lock")
     }
+    /// Whether a daemon holds this data folder's lock (false when the lock cannot be read).
+    pub fn held_by_a_daemon(&self) -> bool {
+        let Ok(f) = std::fs::File::open(self.lock()) else {
+            return false;
+        };
+        matches!(
+            rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockShared),
+            Err(rustix::io::Errno::WOULDBLOCK)
+        )
+    }
     pub fn socket(&self) -> PathBuf {
         self.root.join(crate::api::SOCKET)
     }

@@ -370,6 +370,22 @@ fn secrets_of(user: &str, password: &str) -> Vec<String> {
 /// An SMTP error as it is stored for staff and logged: a server's reply may quote what we
 /// sent (an `AUTH` line with our credentials); none of that is kept. Control characters go,
 /// and the text is cut to 300 characters.
+/// The configuration sends an SMTP password in plain text. Said by the daemon as it starts,
+/// before intake runs: the mail worker builds its sender later, on a thread of its own.
+pub fn plaintext_login_warning(cfg: &MailConfig) -> Option<String> {
+    (matches!(cfg.transport, Transport::Smtp)
+        && !cfg.smtp_user.is_empty()
+        && cfg.smtp_tls == SmtpTls::None)
+        .then(|| {
+            format!(
+                "PLAINTEXT SMTP LOGIN: mail.smtp_tls = \"none\" with mail.smtp_user {:?} sends the password unencrypted to {}:{}, readable by anyone on the way; set mail.smtp_tls = \"starttls\" or \"tls\"",
+                sanitize(&cfg.smtp_user),
+                sanitize(&cfg.smtp_host),
+                cfg.smtp_port
+            )
+        })
+}
+
 pub fn scrub(text: &str, secrets: &[String]) -> String {
     let mut t = sanitize(text);
     for s in secrets {
@@ -406,15 +422,6 @@ impl Sender {
                             cfg.smtp_password_env
                         )
                     })?;
-                    if cfg.smtp_tls == SmtpTls::None {
-                        let warning = format!(
-                            "PLAINTEXT SMTP LOGIN: mail.smtp_tls = \"none\" with mail.smtp_user {:?} sends the password unencrypted to {}:{}, readable by anyone on the way; set mail.smtp_tls = \"starttls\" or \"tls\"",
-                            sanitize(&cfg.smtp_user),
-                            sanitize(&cfg.smtp_host),
-                            cfg.smtp_port
-                        );
-                        tracing::warn!("{warning}");
-                    }
                     secrets = secrets_of(&cfg.smtp_user, &password);
                     b = b.credentials(Credentials::new(cfg.smtp_user.clone(), password));
                 }

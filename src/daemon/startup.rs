@@ -275,6 +275,9 @@ impl Prepared {
     pub fn run(mut self, stop: Shutdown) -> Result<(), DaemonError> {
         let cfg = &self.cfg;
         tracing::info!(data = %self.data.root.display(), inbox = %cfg.inbox.display(), outbox = %cfg.outbox.display(), "aim daemon starting");
+        if let Some(warning) = crate::mail::plaintext_login_warning(&cfg.mail) {
+            tracing::warn!("{warning}");
+        }
         let mail_worker = spawn_mail(cfg, &self.data, &self.daemon, &stop)?;
         let api = spawn_control(cfg, self.listener, &self.daemon, &stop)?;
         // The weekly publication reads the store on a thread of its own, never in intake's way.

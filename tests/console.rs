@@ -324,6 +324,23 @@ fn a_viewer_is_refused_and_the_console_outlives_a_daemon_restart() {
     t.wait_for("a clean exit", |s| s.contains("EXIT=0"));
 }
 
+/// Started before its daemon, the console says why it is not connected (not only that it is
+/// connecting), keeps trying, and connects when the daemon comes.
+#[test]
+fn the_console_says_why_it_waits_for_its_daemon_and_connects_when_it_comes() {
+    let env = Env::new();
+    with_staff(&env, "viewer");
+    let t = console(&env, (80, 24));
+    t.wait_for("the reason", |s| {
+        s.contains("✖ no aim daemon is running on")
+    });
+    let _d = env.start_ready();
+    let s = t.wait_for("the connection", |s| s.contains("daemon connected"));
+    assert!(!s.contains("no aim daemon is running"), "{s}");
+    t.keys(&["q"]);
+    t.wait_for("a clean exit", |s| s.contains("EXIT=0"));
+}
+
 /// One request on the control socket, as the console makes it: the answer's `ok.data`.
 fn ask(env: &Env, request: serde_json::Value) -> serde_json::Value {
     let mut s = UnixStream::connect(env.data.join("aim.sock")).expect("connect to the socket");

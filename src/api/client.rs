@@ -265,11 +265,13 @@ pub fn socket_of(cfg: &crate::config::Config) -> PathBuf {
 }
 
 /// Connect, retrying every `every` until `give_up` has passed (a daemon restarting).
+/// `failed` hears each failed try (to say why the wait goes on).
 pub async fn reconnect(
     socket: &Path,
     config: &Path,
     every: Duration,
     give_up: Duration,
+    mut failed: impl FnMut(&ClientError),
 ) -> Result<Client, ClientError> {
     let start = tokio::time::Instant::now();
     loop {
@@ -277,7 +279,10 @@ pub async fn reconnect(
             Ok(c) => return Ok(c),
             Err(e @ ClientError::NoPermission { .. }) => return Err(e),
             Err(e) if start.elapsed() >= give_up => return Err(e),
-            Err(_) => tokio::time::sleep(every).await,
+            Err(e) => {
+                failed(&e);
+                tokio::time::sleep(every).await;
+            }
         }
     }
 }

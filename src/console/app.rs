@@ -75,7 +75,8 @@ impl Screen {
 /// The connection to the daemon, as the status bar tells it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Link {
-    Connecting,
+    /// Not connected yet; why the last try failed, once one has.
+    Connecting(Option<String>),
     Up,
     /// Lost (why); reconnecting by itself.
     Lost(String),
@@ -537,7 +538,7 @@ impl App {
         App {
             screen: Screen::Dashboard,
             modal: None,
-            link: Link::Connecting,
+            link: Link::Connecting(None),
             hello: None,
             first_run_note: None,
             mode_note: None,

@@ -46,6 +46,11 @@ enum In {
         epoch: u64,
         why: String,
     },
+    /// A try to connect failed; another follows.
+    Waiting {
+        epoch: u64,
+        why: String,
+    },
 }
 
 fn connect(tx: mpsc::UnboundedSender<In>, opts: &Options, epoch: u64, first: bool) {
@@ -54,12 +59,25 @@ fn connect(tx: mpsc::UnboundedSender<In>, opts: &Options, epoch: u64, first: boo
         if !first {
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
-        // A daemon restarting: keep trying for a day, twice a second.
+        // A daemon restarting: keep trying for a day, twice a second, saying why (each new
+        // reason once).
+        let mut said = String::new();
+        let waiting = tx.clone();
         let c = match client::reconnect(
             &socket,
             &config,
             Duration::from_millis(500),
             Duration::from_secs(86_400),
+            |e| {
+                let why = e.to_string();
+                if why != said {
+                    let _ = waiting.send(In::Waiting {
+                        epoch,
+                        why: why.clone(),
+                    });
+                    said = why;
+                }
+            },
         )
         .await
         {
@@ -193,6 +211,8 @@ where
                     Msg::Lost(why)
                 }
                 In::Lost { .. } => continue,
+                In::Waiting { epoch: e, why } if e == epoch => Msg::Waiting(why),
+                In::Waiting { .. } => continue,
             };
             for action in update(&mut app, msg) {
                 match action {

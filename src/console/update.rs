@@ -67,6 +67,8 @@ pub enum Msg {
     Connected(HelloView),
     /// The connection is gone; the runner reconnects by itself.
     Lost(String),
+    /// A try to connect failed (why): the runner tries again by itself.
+    Waiting(String),
     /// An answer: the reply, or the daemon's message; `ms` how long it took.
     Reply {
         tag: Tag,
@@ -119,6 +121,15 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Action> {
         Msg::Lost(why) => {
             app.link = Link::Lost(why);
             app.browser.loading = None;
+            Vec::new()
+        }
+        // What stands in the way now (no daemon, a daemon starting) replaces what was said.
+        Msg::Waiting(why) => {
+            match &mut app.link {
+                Link::Connecting(w) => *w = Some(why),
+                Link::Lost(w) => *w = why,
+                Link::Up => {}
+            }
             Vec::new()
         }
         Msg::Reply { tag, result, ms } => reply(app, tag, result, ms),

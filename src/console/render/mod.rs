@@ -135,9 +135,13 @@ pub fn render(app: &App, f: &mut Frame) {
 
 fn status_line(app: &App) -> Line<'static> {
     let link = match &app.link {
-        Link::Connecting => {
+        Link::Connecting(None) => {
             Span::styled("connecting to the daemon…", Style::new().fg(Color::Yellow))
         }
+        Link::Connecting(Some(why)) => Span::styled(
+            format!("✖ {}; trying again by itself…", clean(why)),
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ),
         Link::Up => Span::styled("● daemon connected", Style::new().fg(Color::Green)),
         Link::Lost(why) => Span::styled(
             format!(

@@ -9,6 +9,7 @@ command -v xmllint >/dev/null || need_apt+=(libxml2-utils)
 command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 command -v sftp >/dev/null || need_apt+=(openssh-client)
 command -v tmux >/dev/null || need_apt+=(tmux)
+command -v flock >/dev/null || need_apt+=(util-linux)   # a staff command's look at the lock in tests/hardening.rs
 command -v script >/dev/null || need_apt+=(bsdutils)   # a terminal for `aim` alone in tests/hardening.rs
 command -v openssl >/dev/null || need_apt+=(openssl)   # test certificates for the SMTP TLS tests
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)   # verify deploy/aim.service

@@ -367,9 +367,6 @@ fn secrets_of(user: &str, password: &str) -> Vec<String> {
     v
 }
 
-/// An SMTP error as it is stored for staff and logged: a server's reply may quote what we
-/// sent (an `AUTH` line with our credentials); none of that is kept. Control characters go,
-/// and the text is cut to 300 characters.
 /// The configuration sends an SMTP password in plain text. Said by the daemon as it starts,
 /// before intake runs: the mail worker builds its sender later, on a thread of its own.
 pub fn plaintext_login_warning(cfg: &MailConfig) -> Option<String> {
@@ -386,6 +383,9 @@ pub fn plaintext_login_warning(cfg: &MailConfig) -> Option<String> {
         })
 }
 
+/// An SMTP error as it is stored for staff and logged: a server's reply may quote what we
+/// sent (an `AUTH` line with our credentials); none of that is kept. Control characters go,
+/// and the text is cut to 300 characters.
 pub fn scrub(text: &str, secrets: &[String]) -> String {
     let mut t = sanitize(text);
     for s in secrets {

@@ -30,7 +30,6 @@ fn let_rescans_pass() {
     );
 }
 
-/// Case 1: Every case of expected.json through the inbox of the daemon.
 #[test]
 fn a_new_data_folder_starts_at_the_current_layout_without_upgrade_messages() {
     let env = Env::new();
@@ -51,6 +50,7 @@ fn a_new_data_folder_starts_at_the_current_layout_without_upgrade_messages() {
     }
 }
 
+/// Case 1: Every case of expected.json through the inbox of the daemon.
 #[test]
 fn every_sample_end_to_end() {
     let env = Env::new();

@@ -423,6 +423,28 @@ fn sigterm_on_a_full_data_disk_stops_within_10_s_and_the_next_start_waits_for_ro
     sigterm_within_10_s(&mut d, "after the disk was grown");
 }
 
+/// Staff commands that find no socket look at the data folder's lock (a shared `flock`, for a
+/// moment) to tell a daemon starting from none: a daemon starting in that moment must start.
+#[test]
+fn a_lock_looked_at_by_a_staff_command_as_the_daemon_starts_does_not_stop_it() {
+    let env = Env::new();
+    fs::create_dir_all(&env.data).unwrap();
+    let lock = env.data.join("aim.lock");
+    fs::write(&lock, b"").unwrap();
+    // The look, held longer than a staff command holds it.
+    let mut look = Command::new("flock")
+        .arg("--shared")
+        .arg(&lock)
+        .args(["sleep", "0.3"])
+        .spawn()
+        .expect("flock(1), from util-linux");
+    std::thread::sleep(Duration::from_millis(100));
+    let mut d = env.start_ready();
+    assert!(look.wait().unwrap().success());
+    drop_file(&env.inbox_of(ACME), "after.xml", valid_with_control("4801"));
+    d.wait_ack(&env.outbox_of(ACME), "after.ack.xml");
+}
+
 /// A daemon started on a full data disk says why and what to free, and waits with its
 /// database closed.
 fn waits_for_room(env: &Env, d: &mut Daemon) {

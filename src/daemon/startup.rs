@@ -76,7 +76,7 @@ pub fn lock_data(data: &DataDir) -> Result<DataLock, DaemonError> {
         .create(true)
         .truncate(false)
         .open(data.lock())?;
-    if rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+    if !take_lock(&f) {
         let pid = std::fs::read_to_string(data.lock())
             .unwrap_or_default()
             .trim()
@@ -103,6 +103,20 @@ pub fn lock_data(data: &DataDir) -> Result<DataLock, DaemonError> {
         );
     }
     Ok(DataLock { file: f })
+}
+
+/// The exclusive `flock`, tried for up to a second: a staff command that finds no socket holds
+/// a shared lock for a moment to tell a daemon starting from none
+/// ([`DataDir::held_by_a_daemon`]), and a daemon starting in that moment must not take it
+/// for another daemon.
+fn take_lock(f: &std::fs::File) -> bool {
+    for _ in 0..20 {
+        if rustix::fs::flock(f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    false
 }
 
 /// New files and folders in the data folder take its group (the setgid bit on a folder the
@@ -232,13 +246,13 @@ pub fn prepare(
 /// short is rolled back. Without room `aim daemon` (`room`: its stop token) waits, as a running
 /// daemon waits; `aim` alone, with a person in front of it, says why and ends.
 fn open_store(data: &DataDir, room: Option<&Shutdown>) -> Result<Arc<SharedStore>, DaemonError> {
+    let wait = |why: String, wanted: u64| match room {
+        None => Err(DaemonError::NoRoom(why)),
+        Some(stop) if pause::wait_for_room_at_start(&data.root, &why, wanted, stop) => Ok(()),
+        Some(_) => Err(DaemonError::Stopped),
+    };
     if let Some(why) = pause::short_of_room(&data.root) {
-        let Some(stop) = room else {
-            return Err(DaemonError::NoRoom(why));
-        };
-        if !pause::wait_for_room_at_start(&data.root, &why, pause::MIN_FREE_DATA, stop) {
-            return Err(DaemonError::Stopped);
-        }
+        wait(why, pause::MIN_FREE_DATA)?;
     }
     match SharedStore::open(&data.db()) {
         Ok(s) => Ok(Arc::new(s)),
@@ -249,17 +263,11 @@ fn open_store(data: &DataDir, room: Option<&Shutdown>) -> Result<Arc<SharedStore
                 "the database cannot open ({e}): free space on the data disk ({})",
                 data.root.display()
             );
-            let Some(stop) = room else {
-                return Err(DaemonError::NoRoom(why));
-            };
             let had = pause::free_bytes(&data.root).unwrap_or(0);
-            if pause::wait_for_room_at_start(&data.root, &why, had + pause::MIN_FREE_DATA, stop) {
-                Err(DaemonError::Restart(format!(
-                    "the database could not open ({e}) and the data disk has room again"
-                )))
-            } else {
-                Err(DaemonError::Stopped)
-            }
+            wait(why, had + pause::MIN_FREE_DATA)?;
+            Err(DaemonError::Restart(format!(
+                "the database could not open ({e}) and the data disk has room again"
+            )))
         }
         Err(e) => Err(e.into()),
     }
@@ -529,10 +537,7 @@ pub fn serve(cfg: Config, status_line: bool) -> Result<(), DaemonError> {
     let stop = stop_on_signals(false)?;
     let prepared = match prepare(cfg.clone(), !status_line, Some(&stop)) {
         Ok(p) => p,
-        Err(DaemonError::Stopped) => return Ok(()),
-        Err(DaemonError::Restart(_)) if signalled() => return Ok(()),
-        Err(DaemonError::Restart(why)) => return Err(restart_self(&why)),
-        Err(e) => return Err(e),
+        Err(e) => return ended(e),
     };
     let status = status_line.then(|| {
         let stats = prepared.stats();
@@ -552,16 +557,22 @@ pub fn serve(cfg: Config, status_line: bool) -> Result<(), DaemonError> {
         let _ = h.join();
         eprintln!();
     }
-    let result = match result {
-        // Asked to stop meanwhile: stop; the next start recovers.
-        Err(DaemonError::Restart(_)) if signalled() => Ok(()),
-        Err(DaemonError::Restart(why)) => Err(restart_self(&why)),
-        r => r,
-    };
+    let result = result.or_else(ended);
     if result.is_ok() && (status_line || std::io::IsTerminal::is_terminal(&std::io::stderr())) {
         eprintln!("aim: stopped cleanly");
     }
     result
+}
+
+/// How the daemon ends on `e`, at start or after running: a stop asked for meanwhile is a
+/// clean end (the next start recovers); a store to open anew starts this program afresh.
+fn ended(e: DaemonError) -> Result<(), DaemonError> {
+    match e {
+        DaemonError::Stopped => Ok(()),
+        DaemonError::Restart(_) if signalled() => Ok(()),
+        DaemonError::Restart(why) => Err(restart_self(&why)),
+        e => Err(e),
+    }
 }
 
 fn status_loop(stats: &Stats, stop: &Shutdown) {
